@@ -1,0 +1,87 @@
+// Package devices defines where latency comes from: the Device interface, its
+// settings, and the measurement protocol shared by the backends that time
+// networks themselves. Backends live in subpackages (ort, agent, command,
+// replay, lut, sim); package backends opens one from its configuration.
+package devices
+
+import (
+	"context"
+	"errors"
+
+	"blockprof/model"
+)
+
+// Provenance says what a latency number is. It is shown next to every
+// number the UI and the exports print.
+type Provenance string
+
+const (
+	// Measured: timed end to end on real hardware by blockprof or its agent.
+	Measured Provenance = "measured"
+	// Replayed: a measurement recorded elsewhere, read back from a file.
+	Replayed Provenance = "replayed"
+	// Table: summed from per-block latency lookup tables (e.g. OFA's Note10 tables).
+	Table Provenance = "table"
+	// Simulated: computed by an analytic model.
+	Simulated Provenance = "simulated"
+	// Predicted: estimated by a fitted predictor.
+	Predicted Provenance = "predicted"
+)
+
+// Info describes a device and how it measures.
+type Info struct {
+	Name       string     `json:"name"`
+	Kind       string     `json:"kind"`
+	Host       string     `json:"host,omitempty"`
+	Runtime    string     `json:"runtime,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	Hardware   string     `json:"hardware,omitempty"`
+	Threads    int        `json:"threads,omitempty"`
+	Precision  string     `json:"precision,omitempty"`
+	Batch      int        `json:"batch,omitempty"`
+	Mode       string     `json:"mode,omitempty"`
+	Provenance Provenance `json:"provenance"`
+	// Label is the short text shown beside the device's numbers, e.g.
+	// "measured", "table (Note10)", "replayed (NVIDIA H100)", "simulated".
+	Label string `json:"label"`
+	// Local says the device times on this machine's cores, so it must hold
+	// the host lock while timing.
+	Local bool `json:"local,omitempty"`
+}
+
+// Measurement is one end-to-end measurement of one network. Statistics are
+// always computed from Samples, never stored alone.
+type Measurement struct {
+	// SamplesMs holds every timed run in milliseconds (for replayed data, the
+	// recorded summary values; see Summary).
+	SamplesMs []float64 `json:"samples_ms"`
+	// Warmup is the number of untimed runs before the samples.
+	Warmup int `json:"warmup"`
+	// Mode is how the device ran the network (e.g. "cuda-graph", "eager",
+	// "ort-cpu").
+	Mode string `json:"mode,omitempty"`
+	// Summary says the samples are summary figures (median/min/max), not
+	// individual runs.
+	Summary bool `json:"summary,omitempty"`
+	// Raw keeps the device's raw output when it helps to debug.
+	Raw string `json:"raw,omitempty"`
+}
+
+// Device measures the end-to-end latency of networks.
+type Device interface {
+	Name() string
+	Info() Info
+	// Measure times one network. It must return promptly when ctx ends.
+	Measure(ctx context.Context, net *model.Network) (Measurement, error)
+	Close() error
+}
+
+// Checker is implemented by devices that can say what they found (runtime,
+// version, threads, GPU name) for `blockprof devices --check`.
+type Checker interface {
+	Check(ctx context.Context) (Info, error)
+}
+
+// ErrTransient marks an error worth retrying (a dropped connection, a busy
+// device); other errors count toward marking the device failed.
+var ErrTransient = errors.New("transient device error")
