@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,8 +91,15 @@ func TOMLError(file string, data []byte, err error) error {
 		}
 		return fmt.Errorf("%s: %s: %v", file, keyPath(fe.Path), fe.Err)
 	}
+	if m := decodeErr.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s:%s: %s: %s", file, m[1], m[2], m[3])
+	}
 	return fmt.Errorf("%s: %w", file, err)
 }
+
+// decodeErr matches BurntSushi/toml's type errors, which carry the line and
+// key only in their text.
+var decodeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // LineOf finds the 1-based line of a key path in a TOML document, or of the
 // closest table that holds it; 0 if not found. Numeric path elements are
