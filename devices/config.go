@@ -69,16 +69,29 @@ type Config struct {
 
 // SimConfig parameterises the analytic sim device.
 type SimConfig struct {
+	// Preset starts from a named parameter set of devices/sim ("npu": a
+	// Kirin-9000-like NPU, "cpu": a mobile CPU core); the fields below
+	// override it where set.
+	Preset string `toml:"preset"`
 	// GMACs is the compute throughput in 10^9 MAC/s, GBps the memory
 	// bandwidth in GB/s, OverheadUs a fixed cost per layer; see devices/sim.
-	GMACs        float64            `toml:"gmacs"`
-	GBps         float64            `toml:"gbps"`
-	OverheadUs   float64            `toml:"overhead_us"`
+	GMACs      float64 `toml:"gmacs"`
+	GBps       float64 `toml:"gbps"`
+	OverheadUs float64 `toml:"overhead_us"`
+	// KernelFactor multiplies the time of K×K convolutions by kernel size,
+	// e.g. { 7 = 3.0 }.
 	KernelFactor map[string]float64 `toml:"kernel_factor"`
 	// Template pads the input resolution up to a multiple (an NPU template
-	// size); 0 disables.
-	Template int     `toml:"template"`
-	Noise    float64 `toml:"noise"`
+	// size); 0 disables. PadFactor multiplies a padded network's time (the
+	// cost of padding and of leaving the template's fast path; default 1).
+	Template  int     `toml:"template"`
+	PadFactor float64 `toml:"pad_factor"`
+	// Noise is the standard deviation of a multiplicative log-normal noise
+	// on every sample (0: deterministic), drawn from Seed and the arch.
+	Noise float64 `toml:"noise"`
+	Seed  uint64  `toml:"seed"`
+	// Bytes per tensor element moved (default 4, fp32).
+	Bytes int `toml:"bytes"`
 }
 
 // Profiled reports whether the device is profiled by default.

@@ -216,6 +216,8 @@ type Space struct {
 	Head       []HeadLayer
 	// Description is free text from the config.
 	Description string
+	// Accuracy is the space's accuracy source; the engine interprets it.
+	Accuracy AccuracyRef
 	// Reduced names the reduced-space file or label this space came from; empty
 	// for a parent space.
 	Reduced string

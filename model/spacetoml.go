@@ -95,7 +95,7 @@ func (t SpaceTOML) Space(name string) (*Space, error) {
 	}
 	s := &Space{
 		Name: name, Family: Family(t.Family), WidthMult: t.WidthMult, Resolutions: t.Resolutions,
-		Resolution: t.Resolution, Classes: t.Classes, Description: t.Description,
+		Resolution: t.Resolution, Classes: t.Classes, Description: t.Description, Accuracy: t.Accuracy,
 		Stem: Stem{Width: t.Stem.Width, Stride: t.Stem.Stride, Act: t.Stem.Act, FirstBlock: t.Stem.FirstBlock,
 			FirstBlockAct: t.Stem.FirstBlockAct, Ratios: t.Stem.Ratios, SkipDepths: t.Stem.SkipDepths},
 	}

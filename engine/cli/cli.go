@@ -41,6 +41,13 @@ func Commands() []Command {
 		{"spaces", "list the search spaces: units, choices, size", runSpaces},
 		{"sample", "sample architectures (uniform or with a fixed block) as JSON lines", runSample},
 		{"count", "count MACs and params of architectures read as JSON lines", runCount},
+		{"devices", "list the configured devices; --check opens each and reports what it found", runDevices},
+		{"profile", "measure the plan on the configured devices into the store (resumable)", runProfile},
+		{"measure", "measure one architecture on one device and print its samples", runMeasure},
+		{"predict-eval", "check a latency or accuracy predictor on recorded data (train/test files or a split)", runPredictEval},
+		{"analyze", "block-friendliness tables (Eq. 1-3 and the regression estimator) from a store or a recorded file", runAnalyze},
+		{"blockwise", "the paper's block-wise response M_b (Eq. 1) of a space on one device, as in its Fig. 2-4", runBlockwise},
+		{"search", "evolutionary search in the original and a reduced space; Pareto fronts compared by hypervolume", runSearch},
 	}
 }
 

@@ -61,11 +61,14 @@ type doc struct {
 	Search  Search           `toml:"search"`
 }
 
+// EmbeddedName is the file name errors give the embedded default config.
+const EmbeddedName = "embedded config.toml"
+
 // Load reads the file at path, or parses embedded (named "embedded
 // config.toml") when path is empty.
 func Load(path string, embedded []byte) (*Config, error) {
 	if path == "" {
-		return Parse(embedded, "embedded config.toml")
+		return Parse(embedded, EmbeddedName)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -1,0 +1,187 @@
+package ort
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"blockprof/devices"
+	"blockprof/model"
+	"blockprof/model/onnx"
+)
+
+// Mode is the Measurement.Mode of the ort device.
+const Mode = "ort-cpu"
+
+// weightSeed seeds the exported weights; they do not change the latency.
+const weightSeed = 1
+
+// Device is the "ort" device: it exports each network to ONNX (model/onnx)
+// and times it on this machine's CPU with ONNX Runtime, following the
+// measurement protocol of package devices. Its numbers are measured.
+type Device struct {
+	name     string
+	rt       *Runtime
+	opts     Options
+	protocol devices.Protocol
+	timeout  time.Duration
+	lock     *devices.HostLock
+	info     devices.Info
+}
+
+// New opens the ort device that cfg describes: it finds and loads the
+// library (cfg.Library, $ONNXRUNTIME_LIB, then the cache copy of
+// scripts/setup-ort.sh) and checks the settings. lock is the process's host
+// lock, shared with every other local device (nil: no serialisation).
+func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
+	if cfg.Kind != "" && cfg.Kind != "ort" {
+		return nil, fmt.Errorf("device %s: kind %q is not ort", cfg.Name, cfg.Kind)
+	}
+	opts := Options{IntraOpThreads: cfg.Threads, InterOpThreads: 1, Optimization: cfg.Optimization, Batch: cfg.Batch}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
+	}
+	if opts.Optimization == "" {
+		opts.Optimization = "all"
+	}
+	opts.Batch = int(opts.batch())
+	protocol := cfg.Protocol()
+	if err := protocol.Validate(); err != nil {
+		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
+	}
+	timeout, err := cfg.MeasureTimeout()
+	if err != nil {
+		return nil, err
+	}
+	path, err := FindLibrary(cfg.Library)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
+	}
+	rt, err := Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
+	}
+	host, _ := os.Hostname()
+	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock}
+	d.info = devices.Info{
+		Name:       cfg.Name,
+		Kind:       "ort",
+		Host:       host,
+		Runtime:    "onnxruntime",
+		Version:    rt.Version(),
+		Hardware:   cpuModel(),
+		Threads:    opts.IntraOpThreads,
+		Precision:  "fp32",
+		Batch:      opts.Batch,
+		Mode:       fmt.Sprintf("%s, optimization %s, %s", Mode, opts.Optimization, threadsLabel(opts.IntraOpThreads)),
+		Provenance: devices.Measured,
+		Label:      string(devices.Measured),
+		Local:      true,
+	}
+	return d, nil
+}
+
+func threadsLabel(n int) string {
+	if n == 0 {
+		return "default intra-op threads"
+	}
+	if n == 1 {
+		return "1 thread"
+	}
+	return fmt.Sprintf("%d threads", n)
+}
+
+// Name is the device's configured name.
+func (d *Device) Name() string { return d.name }
+
+// Info describes the device: ONNX Runtime's version, the CPU, the settings.
+func (d *Device) Info() devices.Info { return d.info }
+
+// Check reports what the device found; the library was loaded by New.
+func (d *Device) Check(ctx context.Context) (devices.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return devices.Info{}, err
+	}
+	return d.info, nil
+}
+
+// Measure exports net, loads it in ONNX Runtime and times it with the
+// device's protocol. The host lock is held from the export to the last run
+// so that no other local device times while this one uses the cores; only
+// Session.Run is inside the timed window. The measurement is bounded by the
+// device's timeout and returns promptly when ctx ends.
+func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, errTimeout)
+	defer cancel()
+	if d.lock != nil {
+		if err := d.lock.Lock(ctx); err != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "waiting for the host lock", err)
+		}
+		defer d.lock.Unlock()
+	}
+	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
+	if err != nil {
+		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
+	}
+	sess, err := d.rt.NewSession(data, d.opts)
+	if err != nil {
+		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
+	}
+	defer sess.Close()
+	m, err := d.protocol.Time(ctx, nil, func() error { return sess.Run(ctx) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "while timing", err)
+		}
+		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
+	}
+	m.Mode = Mode
+	return m, nil
+}
+
+// errTimeout is the cause of a context ended by the device timeout.
+var errTimeout = errors.New("device timeout")
+
+// ctxErr explains a measurement that ctx ended; the result wraps err.
+func (d *Device) ctxErr(ctx context.Context, net *model.Network, when string, err error) error {
+	if errors.Is(context.Cause(ctx), errTimeout) {
+		return fmt.Errorf("device %s: %s: no result within the device timeout %v (%s; raise `timeout` in its [[devices]] entry): %w",
+			d.name, net.Arch, d.timeout, when, err)
+	}
+	return fmt.Errorf("device %s: %s: stopped %s: %w", d.name, net.Arch, when, err)
+}
+
+// Close releases nothing: sessions live for one measurement and the runtime
+// for the process.
+func (d *Device) Close() error { return nil }
+
+// cpuModel is the CPU's model name and logical core count (best effort).
+func cpuModel() string {
+	cores := fmt.Sprintf("%d logical cores", runtime.NumCPU())
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH + ", " + cores
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v) + ", " + cores
+		}
+	}
+	return runtime.GOARCH + ", " + cores
+}
+
+var (
+	_ devices.Device  = (*Device)(nil)
+	_ devices.Checker = (*Device)(nil)
+)

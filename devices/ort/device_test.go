@@ -1,0 +1,138 @@
+package ort
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"blockprof/devices"
+	"blockprof/model"
+)
+
+// smallNet is the smallest OFA-MobileNetV3 (w1.0) network at 160 px.
+func smallNet(t *testing.T) *model.Network {
+	t.Helper()
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := model.ParseSpaces(data, "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ss.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := s.Network(s.MinArch(160))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+func testDevice(t *testing.T, cfg devices.Config, lock *devices.HostLock) *Device {
+	t.Helper()
+	testRuntime(t) // skips without the library
+	d, err := New(cfg, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestNewRejects(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "libonnxruntime.so")
+	tests := []struct {
+		name   string
+		cfg    devices.Config
+		errHas []string
+	}{
+		{"other kind", devices.Config{Name: "x", Kind: "sim"}, []string{`"sim"`}},
+		{"bad optimization", devices.Config{Name: "x", Kind: "ort", Optimization: "max"}, []string{"optimization", "disable, basic, extended, all"}},
+		{"negative threads", devices.Config{Name: "x", Kind: "ort", Threads: -1}, []string{"threads"}},
+		{"bad protocol", devices.Config{Name: "x", Kind: "ort", Repeat: 10, MaxRepeat: 5}, []string{"max_repeat"}},
+		{"bad timeout", devices.Config{Name: "x", Kind: "ort", Timeout: "soon"}, []string{"timeout"}},
+		{"missing library", devices.Config{Name: "x", Kind: "ort", Library: missing}, []string{missing, "setup-ort.sh"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := New(tc.cfg, nil)
+			if err == nil {
+				d.Close()
+				t.Fatal("want an error")
+			}
+			for _, s := range tc.errHas {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestDeviceMeasure(t *testing.T) {
+	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Optimization: "all", Warmup: 2, Repeat: 3, MaxRepeat: 3}
+	d := testDevice(t, cfg, devices.NewHostLock())
+	info := d.Info()
+	if info.Name != "cpu" || info.Kind != "ort" || info.Version != d.rt.Version() || info.Version == "" ||
+		info.Provenance != devices.Measured || !info.Local || info.Threads != 1 || info.Batch != 1 || info.Precision != "fp32" {
+		t.Errorf("Info() = %+v", info)
+	}
+	if got, err := d.Check(context.Background()); err != nil || got != info {
+		t.Errorf("Check() = %+v, %v", got, err)
+	}
+	m, err := d.Measure(context.Background(), smallNet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.SamplesMs) != 3 || m.Warmup != 2 || m.Mode != Mode || m.Summary {
+		t.Fatalf("measurement %+v: want 3 samples after 2 warm-up runs, mode %s", m, Mode)
+	}
+	for i, v := range m.SamplesMs {
+		if !(v > 0 && v < 60_000) {
+			t.Errorf("sample %d = %v ms", i, v)
+		}
+	}
+}
+
+func TestDeviceMeasureStops(t *testing.T) {
+	net := smallNet(t)
+	lock := devices.NewHostLock()
+	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 1_000_000, MaxRepeat: 1_000_000, Timeout: "300ms"}
+	d := testDevice(t, cfg, lock)
+
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		_, err := d.Measure(ctx, net)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Measure = %v, want context.Canceled", err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		start := time.Now()
+		_, err := d.Measure(context.Background(), net)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "device timeout 300ms") {
+			t.Fatalf("Measure = %v, want the device timeout", err)
+		}
+		if el := time.Since(start); el > 30*time.Second {
+			t.Errorf("Measure took %v to notice a 300ms timeout", el)
+		}
+	})
+	t.Run("waits for the host lock", func(t *testing.T) {
+		if err := lock.Lock(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Unlock()
+		_, err := d.Measure(context.Background(), net)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "host lock") {
+			t.Fatalf("Measure while another device holds the lock = %v, want a timeout waiting for the lock", err)
+		}
+	})
+}

@@ -1,0 +1,80 @@
+package ort
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+)
+
+// Runtime is the process's ONNX Runtime: the loaded library and its
+// environment. There is at most one per process because onnxruntime_go keeps
+// the environment in package state; Load returns it.
+type Runtime struct {
+	path    string
+	version string
+}
+
+// environment guards the one-time initialisation of onnxruntime_go. It is
+// like sync.Once except that a failed load (say, a missing library) may be
+// retried after the user fixes it; once loaded, the library stays loaded for
+// the life of the process.
+type environment struct {
+	mu sync.Mutex
+	rt *Runtime
+}
+
+var env environment
+
+// Load loads the ONNX Runtime shared library at path (see FindLibrary) and
+// initialises the runtime, once per process. Later calls return the same
+// Runtime; naming a different library after one is loaded is an error,
+// because a process can hold only one.
+func Load(path string) (*Runtime, error) {
+	return env.load(path)
+}
+
+func (e *environment) load(path string) (*Runtime, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rt != nil {
+		if !sameFile(e.rt.path, path) {
+			return nil, fmt.Errorf("ONNX Runtime is already loaded from %s in this process; cannot also load %s (use one library for every ort device, or restart)", e.rt.path, path)
+		}
+		return e.rt, nil
+	}
+	if err := isFile(path); err != nil {
+		return nil, fmt.Errorf("load ONNX Runtime %q: %w", path, err)
+	}
+	onnxruntime.SetSharedLibraryPath(path)
+	// Fatal only: ORT's warnings and errors would otherwise go to stderr
+	// and garble the terminal UI; every error also comes back as a status.
+	if err := onnxruntime.InitializeEnvironment(onnxruntime.WithLogLevelFatal()); err != nil {
+		return nil, fmt.Errorf("load ONNX Runtime %q: %w (is it a %s build for this OS/CPU? run `bash scripts/setup-ort.sh` for a known-good one)", path, err, LibraryVersion)
+	}
+	e.rt = &Runtime{path: path, version: onnxruntime.GetVersion()}
+	return e.rt, nil
+}
+
+// sameFile reports whether a and b name the same library file.
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	ra, _ = filepath.Abs(ra)
+	rb, _ = filepath.Abs(rb)
+	return ra == rb
+}
+
+// Path is the loaded library's path.
+func (r *Runtime) Path() string { return r.path }
+
+// Version is the loaded library's version string (ort.GetVersion), e.g.
+// "1.30.0".
+func (r *Runtime) Version() string { return r.version }

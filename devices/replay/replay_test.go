@@ -1,0 +1,143 @@
+package replay
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"blockprof/devices"
+	"blockprof/model"
+)
+
+func testSpaces(t testing.TB) *model.Spaces {
+	t.Helper()
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := model.ParseSpaces(data, "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// sharedData finds ../shared/data beside the repository.
+func sharedData(t testing.TB) string {
+	t.Helper()
+	for _, d := range []string{"../../../shared/data", "../../../../shared/data"} {
+		if _, err := os.Stat(filepath.Join(d, "README.md")); err == nil {
+			return d
+		}
+	}
+	t.Skip("shared/data not found beside the repository")
+	return ""
+}
+
+func network(t *testing.T, ss *model.Spaces, a model.Arch) *model.Network {
+	t.Helper()
+	sp, err := ss.Get(a.Space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := sp.Network(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestReplayShared replays every arch of every shared latency file with
+// every key and compares with the stored numbers, read here without the
+// package's parser; the H100 MobileNetV3 file also checks the label.
+func TestReplayShared(t *testing.T) {
+	ss := testSpaces(t)
+	dir := sharedData(t)
+	files, err := filepath.Glob(filepath.Join(dir, "h[12]00-ofa-*.jsonl"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("shared latency files: %v %v", files, err)
+	}
+	keys := []string{"gpu-b1-fp32-graph", "gpu-b1-fp32-eager", "gpu-b64-fp16-graph", "cpu-b1-fp32"}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) { replayFile(t, ss, file, keys) })
+	}
+	d, err := Open(devices.Config{Name: "h100-graph", Kind: "replay", Key: "gpu-b1-fp32-graph"}, filepath.Join(dir, "h100-ofa-mbv3-w1.0.jsonl"), ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := d.Info()
+	if info.Label != "replayed (NVIDIA H100 80GB HBM3, recorded)" || info.Provenance != devices.Replayed {
+		t.Errorf("label %q provenance %q", info.Label, info.Provenance)
+	}
+	if info.Batch != 1 || info.Precision != "fp32" || info.Mode != "cuda-graph" || info.Version != "2.11.0+cu130" {
+		t.Errorf("info %+v", info)
+	}
+	// Not in the file: an error naming the arch and the file.
+	sp, _ := ss.Get("ofa-mbv3-w1.0")
+	n := network(t, ss, sp.MinArch(160))
+	_, err = d.Measure(context.Background(), n)
+	if err == nil || !strings.Contains(err.Error(), n.Arch) || !strings.Contains(err.Error(), "h100-ofa-mbv3-w1.0.jsonl") {
+		t.Errorf("unknown arch: %v", err)
+	}
+}
+
+func replayFile(t *testing.T, ss *model.Spaces, file string, keys []string) {
+	devs := make([]*Device, len(keys))
+	listed := make([][]model.Arch, len(keys))
+	for i, key := range keys {
+		d, err := Open(devices.Config{Name: key, Kind: "replay", Key: key}, file, ss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs[i], listed[i] = d, d.Archs()
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	lines := 0
+	for sc.Scan() {
+		var raw struct {
+			Space     string                        `json:"space"`
+			Arch      model.OFA                     `json:"arch"`
+			LatencyMs map[string]map[string]float64 `json:"latency_ms"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := ss.Get(raw.Space)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := sp.FromOFA(raw.Arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := network(t, ss, a)
+		for i, d := range devs {
+			if got := listed[i]; len(got) <= lines || got[lines].String() != a.String() {
+				t.Fatalf("line %d: the device does not list %s in file order", lines+1, a)
+			}
+			m, err := d.Measure(context.Background(), n)
+			if err != nil {
+				t.Fatalf("line %d: %v", lines+1, err)
+			}
+			l := raw.LatencyMs[keys[i]]
+			if !m.Summary || len(m.SamplesMs) != 3 || m.SamplesMs[0] != l["median"] || m.SamplesMs[1] != l["min"] || m.SamplesMs[2] != l["max"] {
+				t.Fatalf("line %d %s: samples %v summary %v, want %v", lines+1, keys[i], m.SamplesMs, m.Summary, l)
+			}
+		}
+		lines++
+	}
+	for i, d := range devs {
+		if got := len(listed[i]); got != lines || lines < 50 {
+			t.Fatalf("%s lists %d archs, the file has %d lines", d.Name(), got, lines)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package accuracy
+
+import (
+	"math"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzParseDynasCSV: the DyNAS-T reader never panics, and every arch it
+// accepts lies in the space with a top-1 in 0..100.
+func FuzzParseDynasCSV(f *testing.F) {
+	sp := loadSpace(f, "ofa-mbv3-w1.0")
+	b, err := os.ReadFile("testdata/dynast.csv")
+	if err != nil {
+		f.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	f.Add(lines[0] + lines[1])
+	f.Add(lines[0] + lines[1] + lines[len(lines)-2])
+	f.Add("Sub-network,Top-1 Acc (%)\n\"{'ks': [3], 'e': [3], 'd': [1]}\",70\n")
+	f.Add("Sub-network,Top-1\n\"{'d': [2,2,2,2,2], 'ks': [], 'e': []}\",1e3\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		tb, err := ParseDynasCSV(strings.NewReader(in), "fuzz.csv", sp)
+		if err != nil {
+			return
+		}
+		archs, top1 := tb.Archs()
+		for i, a := range archs {
+			if err := sp.Check(a); err != nil {
+				t.Fatalf("accepted %s: %v", a, err)
+			}
+			if !(top1[i] >= 0 && top1[i] <= 100) {
+				t.Fatalf("accepted top-1 %v", top1[i])
+			}
+			if v, ok := tb.Lookup(a); !ok || v != top1[i] {
+				t.Fatalf("lookup of %s: %v %v", a, v, ok)
+			}
+		}
+	})
+}
+
+// FuzzParseJSONL: the JSONL table reader never panics and accepts only
+// archs of the space with a top-1 in 0..100.
+func FuzzParseJSONL(f *testing.F) {
+	sp := loadSpace(f, "ofa-mbv3-w1.0")
+	b, err := os.ReadFile("testdata/top1.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	f.Add(lines[0])
+	f.Add(lines[0] + lines[1] + lines[0])
+	f.Add(`{"arch": {"ks": [], "e": [], "d": []}, "top1": 5}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		tb, err := ParseJSONL(strings.NewReader(in), "fuzz.jsonl", sp)
+		if err != nil {
+			return
+		}
+		archs, top1 := tb.Archs()
+		for i, a := range archs {
+			if err := sp.Check(a); err != nil {
+				t.Fatalf("accepted %s: %v", a, err)
+			}
+			if !(top1[i] >= 0 && top1[i] <= 100) {
+				t.Fatalf("accepted top-1 %v", top1[i])
+			}
+		}
+	})
+}
+
+// FuzzParseEvaluatorOutput: never panics; what it accepts is a finite
+// percentage.
+func FuzzParseEvaluatorOutput(f *testing.F) {
+	f.Add("{\"top1\": 77.4}")
+	f.Add("log line\n{\"top1\": 77.4, \"top5\": 93}\n")
+	f.Add("{\"top1\": -0}")
+	f.Add("{\"top1\": \"x\"}")
+	f.Fuzz(func(t *testing.T, out string) {
+		v, err := ParseEvaluatorOutput([]byte(out))
+		if err != nil {
+			return
+		}
+		if math.IsNaN(v) || v < 0 || v > 100 {
+			t.Fatalf("accepted %v", v)
+		}
+	})
+}
+
+// FuzzPyLiteral: the Python literal parser never panics or loops.
+func FuzzPyLiteral(f *testing.F) {
+	f.Add("{'wid': None, 'ks': [3, 5], 'r': [224]}")
+	f.Add("((((1,),),),)")
+	f.Add("{'a': 'b\\'c'}")
+	f.Fuzz(func(t *testing.T, in string) {
+		_, _ = parsePyLiteral(in)
+	})
+}

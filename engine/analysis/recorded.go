@@ -1,0 +1,178 @@
+package analysis
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"blockprof/model"
+)
+
+// Recorded metrics of a data file in the format of ../shared/data/*.jsonl.
+const (
+	RecordedLatency = "latency" // latency_ms[key].median, in ms
+	RecordedTop1    = "top1"    // top1, in %
+	RecordedMACs    = "macs"    // computed from the network, in millions
+	RecordedParams  = "params"  // computed from the network, in millions
+)
+
+type recordedLine struct {
+	Space   string          `json:"space"`
+	Arch    json.RawMessage `json:"arch"`
+	Fixed   []float64       `json:"fixed"`
+	Latency map[string]struct {
+		Median *float64 `json:"median"`
+	} `json:"latency_ms"`
+	Top1 *float64 `json:"top1"`
+}
+
+// ReadRecorded reads observations of one metric from JSON lines in the
+// format of ../shared/data/*.jsonl: "arch" in OFA encoding, "fixed" null
+// (a uniform arch) or a whole-unit fix — [unit, k, e] for MBConv spaces,
+// [unit, e] for bottleneck spaces, unit 0-based — and "latency_ms"
+// (metric "latency" reads latency_ms[key].median) or "top1". MACs and
+// params are computed from the network. Lines that lack the metric are an
+// error naming the line; every fix is checked against its arch.
+func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string) ([]Obs, error) {
+	var value func(recordedLine, model.Arch) (float64, bool, error)
+	switch metric {
+	case RecordedLatency:
+		if key == "" {
+			return nil, fmt.Errorf("%s: metric latency needs a device key (--key), one of the latency_ms keys", name)
+		}
+		value = func(l recordedLine, _ model.Arch) (float64, bool, error) {
+			e, ok := l.Latency[key]
+			if !ok || e.Median == nil {
+				return 0, false, nil
+			}
+			return *e.Median, true, nil
+		}
+	case RecordedTop1:
+		value = func(l recordedLine, _ model.Arch) (float64, bool, error) {
+			if l.Top1 == nil {
+				return 0, false, nil
+			}
+			return *l.Top1, true, nil
+		}
+	case RecordedMACs, RecordedParams:
+		f, _, err := NetworkMetric(sp, metric)
+		if err != nil {
+			return nil, err
+		}
+		value = func(_ recordedLine, a model.Arch) (float64, bool, error) {
+			v, err := f(a)
+			return v, err == nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s: metric %q: want latency, top1, macs or params", name, metric)
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	var out []Obs
+	keys := map[string]bool{}
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		at := func(format string, args ...any) error {
+			return fmt.Errorf("%s:%d: %s", name, line, fmt.Sprintf(format, args...))
+		}
+		var l recordedLine
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			return nil, at("not a JSON record: %v", err)
+		}
+		if l.Space != "" && l.Space != sp.Name {
+			return nil, at("record of space %q, not %q (pass --space %s)", l.Space, sp.Name, l.Space)
+		}
+		if len(l.Arch) == 0 || string(l.Arch) == "null" {
+			return nil, at("no \"arch\" field")
+		}
+		var o model.OFA
+		if err := json.Unmarshal(l.Arch, &o); err != nil {
+			return nil, at("arch: %v", err)
+		}
+		a, err := sp.FromOFA(o)
+		if err != nil {
+			return nil, at("%v", err)
+		}
+		fix, err := recordedFix(sp, a, l.Fixed)
+		if err != nil {
+			return nil, at("%v", err)
+		}
+		for k := range l.Latency {
+			keys[k] = true
+		}
+		v, ok, err := value(l, a)
+		if err != nil {
+			return nil, at("%v", err)
+		}
+		if !ok {
+			return nil, at("no %s value%s", metric, keyList(metric, key, keys))
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, at("%s value is not finite", metric)
+		}
+		out = append(out, Obs{Arch: a, Fix: fix, Value: v})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no records", name)
+	}
+	return out, nil
+}
+
+func keyList(metric, key string, keys map[string]bool) string {
+	if metric != RecordedLatency {
+		return ""
+	}
+	var ks []string
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return fmt.Sprintf(" for key %q (keys seen: %s)", key, strings.Join(ks, ", "))
+}
+
+// recordedFix converts a "fixed" entry to a whole-unit fix and checks that
+// every layer of the unit holds it.
+func recordedFix(sp *model.Space, a model.Arch, f []float64) (*model.Fix, error) {
+	if f == nil {
+		return nil, nil
+	}
+	want := 3
+	if sp.Family == model.Bottleneck {
+		want = 2
+	}
+	if len(f) != want {
+		return nil, fmt.Errorf("fixed %v: want [unit, k, e] (MBConv) or [unit, e] (bottleneck), unit 0-based", f)
+	}
+	u := int(f[0])
+	if float64(u) != f[0] || u < 0 || u >= len(sp.Units) {
+		return nil, fmt.Errorf("fixed %v: unit %v outside 0..%d", f, f[0], len(sp.Units)-1)
+	}
+	var b model.Block
+	if sp.Family == model.Bottleneck {
+		b = model.Block{K: 3, E: f[1]}
+	} else {
+		k := int(f[1])
+		if float64(k) != f[1] {
+			return nil, fmt.Errorf("fixed %v: kernel %v is not an integer", f, f[1])
+		}
+		b = model.Block{K: k, E: f[2]}
+	}
+	for j, got := range a.Units[u] {
+		if got.K != b.K || got.E != b.E {
+			return nil, fmt.Errorf("fixed %v says every layer of unit %d holds it, but layer %d holds %s", f, u+1, j+1, got.Key())
+		}
+	}
+	return &model.Fix{Unit: u + 1, Layer: 0, Block: b}, nil
+}

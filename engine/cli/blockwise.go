@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"blockprof/devices"
+	"blockprof/devices/backends"
+	"blockprof/engine/analysis"
+	"blockprof/engine/stats"
+	"blockprof/model"
+)
+
+// blockwiseOut is the JSON of `blockwise`: the paper's M_b (Eq. 1) per
+// block key and the mean of the uniform archs, plus how they were made.
+type blockwiseOut struct {
+	Baseline float64            `json:"baseline"`
+	Blocks   map[string]float64 `json:"blocks"`
+	// CI holds each M_b's bootstrap interval, [lo, hi].
+	CI          map[string][2]float64 `json:"ci"`
+	BaselineCI  [2]float64            `json:"baseline_ci"`
+	Space       string                `json:"space"`
+	Device      string                `json:"device,omitempty"`
+	Metric      string                `json:"metric"`
+	Unit        string                `json:"unit"`
+	Label       string                `json:"label"`
+	Resolution  int                   `json:"resolution"`
+	Sampler     string                `json:"sampler"`
+	Uniform     int                   `json:"uniform"`
+	PerLocation int                   `json:"per_location"`
+	Seed        uint64                `json:"seed"`
+	// Inactive counts the A_{u,l,b} whose fixed block is not in the arch
+	// (the BlockProfile sampler shortens the unit below the fixed layer).
+	Inactive int `json:"inactive"`
+	Archs    int `json:"archs"`
+}
+
+func runBlockwise(env *Env, args []string) error {
+	fs := newFlags(env, "blockwise", "--space S --device D [--resolution R] [--per-location N] [--uniform N] [--seed K] [--compat blockprofile] [--metric latency|macs|params] [--json] [--config F]")
+	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
+	spaceName := fs.String("space", "", "search space (see `blockprof spaces`)")
+	device := fs.String("device", "", "device name from the config's [[devices]] (needed for --metric latency)")
+	res := fs.Int("resolution", 0, "input resolution (default: the space's)")
+	perLoc := fs.Int("per-location", 100, "A_{u,l,b} per (unit, layer, block): the paper's code uses 100")
+	uniform := fs.Int("uniform", -1, "uniform archs for the baseline E[M(A)] (default: --per-location)")
+	seed := fs.Uint64("seed", 1, "plan seed (same seed, same archs)")
+	compat := fs.String("compat", "", "\"blockprofile\": the official code's sampler (the fixed block is inactive in some samples)")
+	metric := fs.String("metric", "latency", "latency (on --device), macs or params (from the network, no device)")
+	boot := fs.Int("boot", 1000, "bootstrap resamples for the intervals")
+	asJSON := fs.Bool("json", false, "print JSON: {\"baseline\": …, \"blocks\": {\"e6k7\": M_b, …}, …}")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if *spaceName == "" {
+		return fmt.Errorf("blockwise: --space is required (one of %s)", strings.Join(cfg.Spaces.Names(), ", "))
+	}
+	sp, err := cfg.Spaces.Get(*spaceName)
+	if err != nil {
+		return err
+	}
+	r := *res
+	if r == 0 {
+		r = sp.Resolution
+	}
+	if !slices.Contains(sp.Resolutions, r) {
+		return fmt.Errorf("blockwise: --resolution %d: %s allows %s", r, sp.Name, joinInts(sp.Resolutions))
+	}
+	if *perLoc < 1 {
+		return fmt.Errorf("blockwise: --per-location %d must be ≥ 1", *perLoc)
+	}
+	if *uniform < 0 {
+		*uniform = *perLoc
+	}
+	if *uniform < 2 {
+		return fmt.Errorf("blockwise: --uniform %d must be ≥ 2 (the baseline E[M(A)])", *uniform)
+	}
+	mode := model.FixPaper
+	switch *compat {
+	case "":
+	case "blockprofile":
+		mode = model.FixBlockProfile
+	default:
+		return fmt.Errorf("blockwise: --compat %q: the only value is blockprofile", *compat)
+	}
+	out := blockwiseOut{Space: sp.Name, Metric: *metric, Resolution: r, Sampler: blockwiseSampler(mode),
+		Uniform: *uniform, PerLocation: *perLoc, Seed: *seed}
+	var value func(model.Arch) (float64, error)
+	switch *metric {
+	case "latency":
+		if *device == "" {
+			var names []string
+			for _, d := range cfg.Devices {
+				names = append(names, d.Name)
+			}
+			return fmt.Errorf("blockwise: --metric latency needs --device (configured: %s)", strings.Join(names, ", "))
+		}
+		dc, err := cfg.Device(*device)
+		if err != nil {
+			return fmt.Errorf("blockwise: --device: %w", err)
+		}
+		dev, err := backends.Open(env.Ctx, dc, backends.Options{Lock: devices.NewHostLock(), Dir: backends.DirOf(*cfgPath), Spaces: cfg.Spaces})
+		if err != nil {
+			return fmt.Errorf("blockwise: device %s: %w", dc.Name, err)
+		}
+		defer dev.Close()
+		info := dev.Info()
+		out.Device, out.Unit, out.Label = dev.Name(), "ms", info.Label
+		if out.Label == "" {
+			out.Label = string(info.Provenance)
+		}
+		value = func(a model.Arch) (float64, error) {
+			net, err := sp.Network(a)
+			if err != nil {
+				return 0, err
+			}
+			m, err := dev.Measure(env.Ctx, net)
+			if err != nil {
+				return 0, fmt.Errorf("device %s on %s: %w", dev.Name(), a, err)
+			}
+			v := stats.Median(m.SamplesMs)
+			if len(m.SamplesMs) == 0 || v != v {
+				return 0, fmt.Errorf("device %s returned no samples for %s", dev.Name(), a)
+			}
+			return v, nil
+		}
+	case "macs", "params":
+		value, out.Unit, err = analysis.NetworkMetric(sp, *metric)
+		if err != nil {
+			return err
+		}
+		out.Label = "computed from the network"
+	default:
+		return fmt.Errorf("blockwise: --metric %q: want latency, macs or params", *metric)
+	}
+	items, err := sp.Plan(model.PlanSpec{Uniform: *uniform, PerLocation: *perLoc, Resolution: r, Seed: *seed, Mode: mode})
+	if err != nil {
+		return fmt.Errorf("blockwise: %w", err)
+	}
+	obs := make([]analysis.Obs, 0, len(items))
+	for i, it := range items {
+		if err := env.Ctx.Err(); err != nil {
+			return err
+		}
+		v, err := value(it.Arch)
+		if err != nil {
+			return fmt.Errorf("blockwise: arch %d of %d: %w", i+1, len(items), err)
+		}
+		if it.Fix != nil && !it.Fix.Active(it.Arch) {
+			out.Inactive++
+		}
+		obs = append(obs, analysis.Obs{Arch: it.Arch, Fix: it.Fix, Value: v})
+	}
+	out.Archs = len(obs)
+	prof, err := analysis.ProfileOf(sp, obs, analysis.Options{Boot: *boot, Seed: *seed, Mode: mode, Taus: []float64{0.5}})
+	if err != nil {
+		return fmt.Errorf("blockwise: %w", err)
+	}
+	out.Baseline = prof.Baseline.Value
+	out.BaselineCI = [2]float64{prof.Baseline.Lo, prof.Baseline.Hi}
+	out.Blocks = map[string]float64{}
+	out.CI = map[string][2]float64{}
+	for _, b := range prof.Blocks {
+		if b.Eq1 != nil {
+			out.Blocks[b.Key] = b.Eq1.Value
+			out.CI[b.Key] = [2]float64{b.Eq1.Lo, b.Eq1.Hi}
+		}
+	}
+	w := bufio.NewWriter(env.Stdout)
+	defer w.Flush()
+	if *asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	who := out.Metric
+	if out.Device != "" {
+		who = out.Device + " " + who
+	}
+	fmt.Fprintf(w, "%s M_b (Eq. 1), %s at R%d [%s] (%s); sampler %s; %d uniform + %d per location = %d archs (%d fixed blocks inactive)\n",
+		sp.Name, who, r, out.Unit, out.Label, out.Sampler, out.Uniform, out.PerLocation, out.Archs, out.Inactive)
+	fmt.Fprintf(w, "baseline E[M(A)] = %s\n\n", prof.Baseline)
+	m := analysis.NewMatrix(sp, "M_b", func(b model.Block) (analysis.Estimate, bool) {
+		for _, br := range prof.Blocks {
+			if br.Block == b && br.Eq1 != nil {
+				return *br.Eq1, true
+			}
+		}
+		return analysis.Estimate{}, false
+	})
+	return m.Render(w, 4)
+}
+
+func blockwiseSampler(m model.FixMode) string {
+	if m == model.FixBlockProfile {
+		return "blockprofile"
+	}
+	return "paper"
+}

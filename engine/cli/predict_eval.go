@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"blockprof/engine/predict"
+	"blockprof/engine/stats"
+	"blockprof/model"
+)
+
+// predictEvalLatency is the JSON of `predict-eval` for a latency key.
+type predictEvalLatency struct {
+	NTrain   int     `json:"n_train"`
+	NTest    int     `json:"n_test"`
+	MAPE     peFloat `json:"mape"`
+	Within10 peFloat `json:"within10"`
+	Spearman peFloat `json:"spearman"`
+	Model    string  `json:"model"`
+	Device   string  `json:"device"`
+	// Scale and Lambda: what the additive model's CV chose.
+	Scale  string   `json:"scale,omitempty"`
+	Lambda *float64 `json:"lambda,omitempty"`
+}
+
+// predictEvalTop1 is the JSON of `predict-eval --metric top1`.
+type predictEvalTop1 struct {
+	NTrain   int     `json:"n_train"`
+	NTest    int     `json:"n_test"`
+	MAE      peFloat `json:"mae"`
+	RMSE     peFloat `json:"rmse"`
+	Spearman peFloat `json:"spearman"`
+	Model    string  `json:"model"`
+	Features string  `json:"features"`
+	Lambda   float64 `json:"lambda"`
+}
+
+func runPredictEval(env *Env, args []string) error {
+	fs := newFlags(env, "predict-eval", "--space S --train FILE [--test FILE | --split 2/3] [--device KEY] [--model additive|macs] [--metric latency|top1] [--json]")
+	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
+	spaceName := fs.String("space", "", "search space of the records")
+	device := fs.String("device", "", "latency_ms key to predict (its median), e.g. gpu-b1-fp32-graph")
+	trainPath := fs.String("train", "", "training records: JSON lines as in ../shared/data/*.jsonl")
+	testPath := fs.String("test", "", "test records (never used for fitting or tuning)")
+	split := fs.String("split", "", "without --test: fit on the first fraction of --train, test on the rest, e.g. 2/3")
+	modelName := fs.String("model", "additive", "latency predictor: additive (per-(unit, block) costs + depth) or macs (a + b·MACs)")
+	metric := fs.String("metric", "latency", "latency (a latency_ms key) or top1 (an accuracy table)")
+	scale := fs.String("scale", "auto", "additive fit scale: auto (chosen by CV on the training records), linear or log")
+	seed := fs.Uint64("seed", 1, "seed of the cross-validation folds")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if *spaceName == "" {
+		return fmt.Errorf("predict-eval: --space is required (one of %s)", strings.Join(cfg.Spaces.Names(), ", "))
+	}
+	sp, err := cfg.Spaces.Get(*spaceName)
+	if err != nil {
+		return err
+	}
+	if *trainPath == "" {
+		return fmt.Errorf("predict-eval: --train FILE is required")
+	}
+	if (*testPath == "") == (*split == "") {
+		return fmt.Errorf("predict-eval: give either --test FILE or --split FRACTION (e.g. 2/3: first 2/3 of --train to fit, the rest to test)")
+	}
+	train, err := peReadRecords(env, *trainPath, sp)
+	if err != nil {
+		return err
+	}
+	var test []predict.Record
+	where := fmt.Sprintf("test %s", filepath.Base(*testPath))
+	if *split != "" {
+		frac, err := peFraction(*split)
+		if err != nil {
+			return fmt.Errorf("predict-eval: --split: %w", err)
+		}
+		cut := int(math.Floor(frac * float64(len(train))))
+		if cut < 1 || cut >= len(train) {
+			return fmt.Errorf("predict-eval: --split %s of %d records leaves an empty train or test set", *split, len(train))
+		}
+		train, test = train[:cut], train[cut:]
+		where = fmt.Sprintf("last %d records of %s", len(test), filepath.Base(*trainPath))
+	} else if test, err = peReadRecords(env, *testPath, sp); err != nil {
+		return err
+	}
+	switch *metric {
+	case "latency":
+		return evalLatency(env.Stdout, sp, train, test, *device, *modelName, *scale, *seed, *asJSON, *trainPath, where)
+	case "top1":
+		if *modelName != "additive" {
+			return fmt.Errorf("predict-eval: --model %s is for latency; --metric top1 evaluates the accuracy predictor", *modelName)
+		}
+		return evalTop1(env.Stdout, sp, train, test, *seed, *asJSON, *trainPath, where)
+	}
+	return fmt.Errorf("predict-eval: --metric %q: want latency or top1", *metric)
+}
+
+func peReadRecords(env *Env, path string, sp *model.Space) ([]predict.Record, error) {
+	r, name, err := openInput(env, path)
+	if err != nil {
+		return nil, fmt.Errorf("predict-eval: %w", err)
+	}
+	defer r.Close()
+	recs, err := predict.ReadRecords(r, name, sp)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("predict-eval: %s has no records", name)
+	}
+	return recs, nil
+}
+
+// peFraction reads "2/3" or "0.67" as a number in (0, 1).
+func peFraction(s string) (float64, error) {
+	var f float64
+	if a, b, ok := strings.Cut(s, "/"); ok {
+		x, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
+		y, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+		if err1 != nil || err2 != nil || y == 0 {
+			return 0, fmt.Errorf("%q: want a fraction such as 2/3 or 0.67", s)
+		}
+		f = x / y
+	} else {
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want a fraction such as 2/3 or 0.67", s)
+		}
+		f = x
+	}
+	if !(f > 0 && f < 1) {
+		return 0, fmt.Errorf("%q: the fraction must lie strictly between 0 and 1", s)
+	}
+	return f, nil
+}
+
+func evalLatency(w io.Writer, sp *model.Space, train, test []predict.Record, key, modelName, scale string, seed uint64, asJSON bool, trainPath, where string) error {
+	if key == "" {
+		return fmt.Errorf("predict-eval: --device KEY is required for --metric latency (keys in %s: %s)", filepath.Base(trainPath), strings.Join(predict.LatencyKeys(train), ", "))
+	}
+	atr, ytr, err := predict.Latencies(train, key)
+	if err != nil {
+		return fmt.Errorf("predict-eval: train: %w", err)
+	}
+	ate, yte, err := predict.Latencies(test, key)
+	if err != nil {
+		return fmt.Errorf("predict-eval: test: %w", err)
+	}
+	out := predictEvalLatency{NTrain: len(atr), NTest: len(ate), Model: modelName, Device: key}
+	var p predict.Predictor
+	detail := ""
+	switch modelName {
+	case "additive":
+		sc := predict.Scale(scale)
+		if scale == "auto" {
+			sc = predict.ScaleAuto
+		}
+		m, err := predict.FitAdditive(sp, atr, ytr, predict.AdditiveOptions{Scale: sc, Seed: seed})
+		if err != nil {
+			return fmt.Errorf("predict-eval: %w", err)
+		}
+		p = m
+		lam, _ := strconv.ParseFloat(strconv.FormatFloat(m.CV().Chosen.Lambda, 'g', 3, 64), 64)
+		out.Scale, out.Lambda = string(m.Scale()), &lam
+		detail = fmt.Sprintf("scale %s, λ=%.3g (5-fold CV on the training records)", m.Scale(), lam)
+	case "macs":
+		m, err := predict.FitMACs(sp, atr, ytr)
+		if err != nil {
+			return fmt.Errorf("predict-eval: %w", err)
+		}
+		p = m
+		detail = fmt.Sprintf("latency ≈ %.4g + %.4g·GMACs", m.A, m.B)
+	default:
+		return fmt.Errorf("predict-eval: --model %q: want additive or macs", modelName)
+	}
+	pred := make([]float64, len(ate))
+	for i, a := range ate {
+		pred[i] = p.Predict(a)
+	}
+	out.MAPE = peRound(stats.MAPE(pred, yte))
+	out.Within10 = peRound(stats.WithinFrac(pred, yte, 0.10))
+	out.Spearman = peRound(stats.Spearman(pred, yte))
+	if asJSON {
+		return peWriteJSON(w, out)
+	}
+	fmt.Fprintf(w, "predict-eval: %s latency predictor (%s) for %s, space %s\n", modelName, detail, key, sp.Name)
+	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", len(atr), filepath.Base(trainPath), len(ate), where, p.Provenance())
+	fmt.Fprintf(w, "  MAPE %.2f%%   within ±10%%: %.1f%%   Spearman %.3f\n", 100*float64(out.MAPE), 100*float64(out.Within10), float64(out.Spearman))
+	return nil
+}
+
+func evalTop1(w io.Writer, sp *model.Space, train, test []predict.Record, seed uint64, asJSON bool, trainPath, where string) error {
+	atr, ytr, err := predict.Top1s(train)
+	if err != nil {
+		return fmt.Errorf("predict-eval: train: %w", err)
+	}
+	ate, yte, err := predict.Top1s(test)
+	if err != nil {
+		return fmt.Errorf("predict-eval: test: %w", err)
+	}
+	m, err := predict.FitTop1(sp, atr, ytr, predict.Top1Options{Seed: seed})
+	if err != nil {
+		return fmt.Errorf("predict-eval: %w", err)
+	}
+	pred := make([]float64, len(ate))
+	for i, a := range ate {
+		pred[i] = m.Predict(a)
+	}
+	ch := m.CV().Chosen
+	lam, _ := strconv.ParseFloat(strconv.FormatFloat(ch.Lambda, 'g', 3, 64), 64)
+	out := predictEvalTop1{NTrain: len(atr), NTest: len(ate), Model: m.Name(), Features: ch.Features, Lambda: lam,
+		MAE: peRound(stats.MAE(pred, yte)), RMSE: peRound(stats.RMSE(pred, yte)), Spearman: peRound(stats.Spearman(pred, yte))}
+	if asJSON {
+		return peWriteJSON(w, out)
+	}
+	fmt.Fprintf(w, "predict-eval: accuracy predictor %s (features %s, λ=%.3g, chosen by 5-fold CV on the training records)\n", m.Name(), ch.Features, ch.Lambda)
+	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", len(atr), filepath.Base(trainPath), len(ate), where, m.Provenance())
+	fmt.Fprintf(w, "  MAE %.3f points   RMSE %.3f points   Spearman %.4f\n", out.MAE, out.RMSE, out.Spearman)
+	return nil
+}
+
+// peFloat is a metric in predict-eval's JSON: rounded to 4 decimals (stable
+// across platforms' last-bit differences), null when undefined (e.g. the
+// Spearman of a constant prediction).
+type peFloat float64
+
+func (f peFloat) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return []byte("null"), nil
+	}
+	return []byte(strconv.FormatFloat(x, 'f', -1, 64)), nil
+}
+
+func peRound(x float64) peFloat {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return peFloat(x)
+	}
+	return peFloat(math.Round(x*1e4) / 1e4)
+}
+
+func peWriteJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

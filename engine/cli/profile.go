@@ -1,0 +1,394 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"blockprof/devices"
+	"blockprof/devices/backends"
+	"blockprof/engine"
+	"blockprof/engine/config"
+	"blockprof/engine/store"
+	"blockprof/model"
+)
+
+// openDevice opens one configured device: backends.Open, or a fake in
+// tests.
+type openDevice func(ctx context.Context, cfg devices.Config, opts backends.Options) (devices.Device, error)
+
+// defaultStore is the store of profile and the explorer without --store.
+const defaultStore = "blockprof.db"
+
+func runProfile(env *Env, args []string) error { return profile(env, args, backends.Open) }
+
+func profile(env *Env, args []string, open openDevice) error {
+	fs := newFlags(env, "profile", "[--config F] [--store DB] [--plan uniform=N,fixed=M] [--devices a,b] [--space S] [--estimate] [--remeasure] [--json]")
+	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
+	storePath := fs.String("store", defaultStore, "results store (SQLite); a re-run resumes what it holds")
+	planFlag := fs.String("plan", "", "plan sizes overriding [plan]: uniform=N (uniform archs), fixed=M (A_{u,l,b} per unit, layer and block), resolution=R, seed=K")
+	devList := fs.String("devices", "", "comma-separated device names (default: every device with profile = true)")
+	spaceName := fs.String("space", "", "search space (default: [plan] space)")
+	estimateOnly := fs.Bool("estimate", false, "print the estimated duration and stop (it times the smallest and largest arch, which stay stored)")
+	remeasure := fs.Bool("remeasure", false, "measure every plan arch again, even those the store holds")
+	asJSON := fs.Bool("json", false, "print the summary as JSON on stdout")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	name := cfg.Plan.Space
+	if *spaceName != "" {
+		name = *spaceName
+	}
+	sp, err := cfg.Spaces.Get(name)
+	if err != nil {
+		return fmt.Errorf("profile: --space: %w", err)
+	}
+	spec := cfg.PlanSpec()
+	if spec, err = ParsePlan(*planFlag, spec); err != nil {
+		return err
+	}
+	if spec.Resolution == 0 {
+		spec.Resolution = sp.Resolution
+	}
+	if !slices.Contains(sp.Resolutions, spec.Resolution) {
+		return fmt.Errorf("profile: resolution %d is not allowed in %s (allowed %s); set --plan resolution=R", spec.Resolution, sp.Name, joinInts(sp.Resolutions))
+	}
+	plan, err := sp.Plan(spec)
+	if err != nil {
+		return err
+	}
+	if len(plan) == 0 {
+		return fmt.Errorf("profile: the plan is empty: set [plan] uniform/per_location in %s or pass --plan uniform=N", cfg.File)
+	}
+	cfgs, err := selectDevices(cfg, *devList)
+	if err != nil {
+		return err
+	}
+
+	ctx := env.Ctx
+	st, err := store.Open(ctx, *storePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// One host lock for the process: local devices never time at once.
+	bopts := backends.Options{Lock: devices.NewHostLock(), Dir: backends.DirOf(*cfgPath), Spaces: cfg.Spaces}
+	var targets []engine.Target
+	var failed []string
+	for _, dc := range cfgs {
+		d, err := open(ctx, dc, bopts)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "profile: device %s: %v (skipped; the other devices go on)\n", dc.Name, err)
+			failed = append(failed, fmt.Sprintf("%s (could not open: %v)", dc.Name, err))
+			continue
+		}
+		defer d.Close()
+		targets = append(targets, engine.Target{Device: d, Config: dc})
+	}
+	if len(targets) == 0 {
+		return errors.New("profile: no device could be opened (see the errors above)")
+	}
+
+	opts := engine.OptionsFromPlan(cfg.Plan)
+	opts.Remeasure = *remeasure
+	run, err := engine.Prepare(ctx, engine.Spec{Space: sp, Plan: plan, PlanSpec: spec, ConfigFile: cfg.File, Version: env.Version,
+		Targets: targets, Store: st, Options: opts})
+	if err != nil {
+		return err
+	}
+	for _, w := range run.Warnings() {
+		fmt.Fprintln(env.Stderr, "profile: warning:", w)
+	}
+	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
+		run.ID(), sp.Name, spec.Resolution, len(plan), spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), st.Path())
+
+	est, err := run.Estimate(ctx)
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	printEstimate(env.Stderr, est)
+	if *estimateOnly || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return errors.New("profile: interrupted while estimating; what was measured is stored")
+		}
+		return nil
+	}
+
+	// The subscription outlives Ctrl-C: the run ends on its own then, and
+	// its last events (cancelled states, RunDone) close the channel.
+	sub := run.Subscribe(context.WithoutCancel(ctx))
+	if err := run.Start(ctx); err != nil {
+		return err
+	}
+	sum := follow(env.Stderr, run, sub)
+
+	if *asJSON {
+		if err := writeSummaryJSON(env.Stdout, sum); err != nil {
+			return err
+		}
+	} else {
+		writeSummary(env.Stdout, sum)
+	}
+	for _, d := range sum.Devices {
+		if d.Failed {
+			failed = append(failed, fmt.Sprintf("%s (%s)", d.Device, d.LastErr))
+		}
+	}
+	if env.Ctx.Err() != nil {
+		return errors.New("profile interrupted: every finished measurement is stored; run the same command again to resume")
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("profile: device failed: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// selectDevices picks --devices (in that order) or every profiled device.
+func selectDevices(cfg *config.Config, list string) ([]devices.Config, error) {
+	if strings.TrimSpace(list) == "" {
+		var out []devices.Config
+		for _, d := range cfg.Devices {
+			if d.Profiled() {
+				out = append(out, d)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("profile: %s configures no device to profile: add a [[devices]] table or pass --devices", cfg.File)
+		}
+		return out, nil
+	}
+	var out []devices.Config
+	seen := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		d, err := cfg.Device(n)
+		if err != nil {
+			return nil, fmt.Errorf("profile: --devices: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ParsePlan applies a --plan value ("uniform=200,fixed=5", also
+// per_location=, resolution=, seed=) to base.
+func ParsePlan(s string, base model.PlanSpec) (model.PlanSpec, error) {
+	p := base
+	if strings.TrimSpace(s) == "" {
+		return p, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return base, fmt.Errorf("--plan %q: %q is not key=value (e.g. uniform=200,fixed=5)", s, part)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k == "seed" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return base, fmt.Errorf("--plan %q: seed %q is not a non-negative integer", s, v)
+			}
+			p.Seed = n
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10_000_000 {
+			return base, fmt.Errorf("--plan %q: %s=%q: want a whole number from 0 to 10000000", s, k, v)
+		}
+		switch k {
+		case "uniform":
+			p.Uniform = n
+		case "fixed", "per_location", "per-location":
+			p.PerLocation = n
+		case "resolution":
+			p.Resolution = n
+		default:
+			return base, fmt.Errorf("--plan %q: unknown key %q (want uniform, fixed, resolution or seed)", s, k)
+		}
+	}
+	return p, nil
+}
+
+func printEstimate(w io.Writer, est engine.PlanEstimate) {
+	for _, e := range est.Devices {
+		if e.Err != nil {
+			fmt.Fprintf(w, "profile: %s: no estimate: %v\n", e.Device, e.Err)
+			continue
+		}
+		if e.Pending == 0 {
+			fmt.Fprintf(w, "profile: %s: nothing left to measure\n", e.Device)
+			continue
+		}
+		fmt.Fprintf(w, "profile: %s: %d archs left (+%d reference), ≈ %s per arch, ≈ %s in all (%s)\n",
+			e.Device, e.Pending, e.References, shortDur(e.PerArch), shortDur(e.Total), e.Basis)
+	}
+	if len(est.Devices) > 1 {
+		fmt.Fprintf(w, "profile: estimated duration ≈ %s (local devices take turns, the others run alongside)\n", shortDur(est.Total))
+	}
+}
+
+// follow prints one line per second per active device, the device errors
+// as they come, and returns the final summary.
+func follow(w io.Writer, run *engine.Run, sub <-chan engine.Event) engine.Summary {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	latest := map[string]engine.Progress{}
+	order := run.Devices()
+	for {
+		select {
+		case e, ok := <-sub:
+			if !ok {
+				return run.Wait()
+			}
+			switch e := e.(type) {
+			case engine.Progress:
+				prev, seen := latest[e.Device]
+				latest[e.Device] = e
+				if e.State.Final() && (!seen || prev.State != e.State) {
+					fmt.Fprintln(w, progressLine(e))
+				}
+			case engine.DeviceError:
+				what := "giving up on this arch"
+				if !e.Final {
+					what = "retrying"
+				}
+				fmt.Fprintf(w, "%s: attempt %d at %s: %v (%s)\n", e.Device, e.Attempt, e.Arch, e.Err, what)
+			case engine.RunDone:
+				return e.Summary
+			}
+		case <-tick.C:
+			for _, d := range order {
+				if p, ok := latest[d]; ok && !p.State.Final() {
+					fmt.Fprintln(w, progressLine(p))
+				}
+			}
+		}
+	}
+}
+
+// progressLine is one device's status, e.g.
+// "cpu  37/120  31%  2.10 arch/s  ETA 40s  last 12.34 ms ±3.1%  drift +0.8%  measuring".
+func progressLine(p engine.Progress) string {
+	var sb strings.Builder
+	pct := 0.0
+	if p.Total > 0 {
+		pct = 100 * float64(p.Done) / float64(p.Total)
+	}
+	fmt.Fprintf(&sb, "%s  %d/%d  %3.0f%%", p.Device, p.Done, p.Total, pct)
+	if p.Rate > 0 {
+		fmt.Fprintf(&sb, "  %.2f arch/s", p.Rate)
+	}
+	if p.ETA > 0 {
+		fmt.Fprintf(&sb, "  ETA %s", shortDur(p.ETA))
+	}
+	if p.LastMs > 0 {
+		fmt.Fprintf(&sb, "  last %.3g ms ±%.1f%%", p.LastMs, 100*p.LastSpread)
+	}
+	if p.DriftKnown {
+		fmt.Fprintf(&sb, "  drift %+.1f%%", 100*p.Drift)
+	}
+	if p.Errors > 0 {
+		fmt.Fprintf(&sb, "  %d errors", p.Errors)
+	}
+	sb.WriteString("  " + string(p.State))
+	if p.State == engine.StateFailed && p.LastErr != "" {
+		sb.WriteString(": " + p.LastErr)
+	}
+	return sb.String()
+}
+
+func writeSummary(w io.Writer, s engine.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "device\tstate\tmeasured\tresumed\terrors\tmedian\twall\ttimed\toverhead\tdrift")
+	for _, d := range s.Devices {
+		drift := "-"
+		if d.DriftKnown {
+			drift = fmt.Sprintf("%+.1f%%", 100*d.Drift)
+		}
+		median := "-"
+		if d.MedianMs > 0 {
+			median = fmt.Sprintf("%.3g ms", d.MedianMs)
+		}
+		overhead := "-"
+		if d.Timed > 0 {
+			overhead = fmt.Sprintf("%.0f%%", 100*d.Overhead)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", d.Device, d.State, d.Resumed+d.Measured, d.Total, d.Resumed,
+			d.Errors, median, shortDur(d.Wall), shortDur(d.Timed), overhead, drift)
+	}
+	tw.Flush()
+}
+
+func writeSummaryJSON(w io.Writer, s engine.Summary) error {
+	type dev struct {
+		Device     string   `json:"device"`
+		State      string   `json:"state"`
+		Total      int      `json:"total"`
+		Resumed    int      `json:"resumed"`
+		Measured   int      `json:"measured"`
+		Errors     int      `json:"errors"`
+		References int      `json:"references"`
+		MedianMs   float64  `json:"median_of_medians_ms"`
+		WallS      float64  `json:"wall_s"`
+		TimedS     float64  `json:"timed_s"`
+		InDeviceS  float64  `json:"in_device_s"`
+		Overhead   float64  `json:"overhead"`
+		Drift      *float64 `json:"drift,omitempty"`
+		LastErr    string   `json:"last_error,omitempty"`
+	}
+	out := struct {
+		Run     int64   `json:"run"`
+		WallS   float64 `json:"wall_s"`
+		Dropped uint64  `json:"dropped_events"`
+		Devices []dev   `json:"devices"`
+	}{Run: s.Run, WallS: s.Wall.Seconds(), Dropped: s.Dropped}
+	for _, d := range s.Devices {
+		o := dev{Device: d.Device, State: string(d.State), Total: d.Total, Resumed: d.Resumed, Measured: d.Measured, Errors: d.Errors,
+			References: d.References, MedianMs: d.MedianMs, WallS: d.Wall.Seconds(), TimedS: d.Timed.Seconds(),
+			InDeviceS: d.InDevice.Seconds(), Overhead: d.Overhead, LastErr: d.LastErr}
+		if d.DriftKnown {
+			drift := d.Drift
+			o.Drift = &drift
+		}
+		out.Devices = append(out.Devices, o)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// shortDur prints a duration to about three significant figures.
+func shortDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return d.Round(time.Minute).String()
+	}
+}

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"blockprof/engine/search"
+	"blockprof/model"
+	"blockprof/tui/plot"
+)
+
+// frontPoint is one arch of a front in the JSON output.
+type frontPoint struct {
+	Arch      string  `json:"arch"`
+	LatencyMs float64 `json:"latency_ms"`
+	// Exactly one of these is set, after the accuracy objective's kind.
+	Accuracy *float64 `json:"accuracy,omitempty"`
+	Proxy    *float64 `json:"proxy_score,omitempty"`
+}
+
+type searchSide struct {
+	search.Summary
+	Front []frontPoint `json:"front"`
+}
+
+type searchOut struct {
+	Space     string     `json:"space"`
+	RedName   string     `json:"reduced_space"`
+	Device    string     `json:"device"`
+	Latency   string     `json:"latency_source"`
+	Accuracy  string     `json:"accuracy_source"`
+	Seeds     []uint64   `json:"seeds"`
+	Budget    string     `json:"budget"`
+	Reference [2]float64 `json:"reference_point"`
+	RefNote   string     `json:"reference_point_note"`
+	Original  searchSide `json:"original"`
+	Reduced   searchSide `json:"reduced"`
+	// LatencyReduction at equal accuracy (reduced vs original): median,
+	// min and max share; null where the fronts do not overlap.
+	LatencyReduction map[string]*float64 `json:"latency_reduction_at_equal_accuracy"`
+	WallSeconds      float64             `json:"wall_seconds"`
+}
+
+func runSearch(env *Env, args []string) error {
+	fs := newFlags(env, "search", "--space S --reduced FILE --device D [--seeds 5] [--accuracy TABLE] [--store DB] [--config F] [--json]")
+	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
+	spaceName := fs.String("space", "", "search space (the reduced file must fit it)")
+	reducedPath := fs.String("reduced", "", "reduced-space TOML (e.g. spaces/ofa-mbv3-npu.toml)")
+	deviceName := fs.String("device", "", "device whose latency is the objective")
+	seeds := fs.Int("seeds", 5, "number of seeds (1..N) for each space")
+	accPath := fs.String("accuracy", "", "accuracy table (JSON lines like ../shared/data/*-top1.jsonl) to fit the accuracy predictor on; default: the space's configured source")
+	storePath := fs.String("store", "blockprof.db", "results store with the device's measurements (for measured devices)")
+	initial := fs.Int("initial", 0, "initial population (default from [search], paper: 100)")
+	children := fs.Int("children", 0, "children per generation (default from [search], paper: 200)")
+	gens := fs.Int("generations", 0, "generations (default from [search], paper: 10)")
+	crowding := fs.Bool("crowding", false, "NSGA-II survival with crowding distance instead of the paper's first-front parents")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	width := fs.Int("width", 100, "plot width in the text output")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if *spaceName == "" || *reducedPath == "" || *deviceName == "" {
+		fs.Usage()
+		return fmt.Errorf("search: --space, --reduced and --device are required")
+	}
+	if *seeds < 1 {
+		return fmt.Errorf("search: --seeds %d must be ≥ 1", *seeds)
+	}
+	sp, err := cfg.Spaces.Get(*spaceName)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*reducedPath)
+	if err != nil {
+		return fmt.Errorf("search: --reduced: %w", err)
+	}
+	red, err := model.ParseReduction(data, *reducedPath, cfg.Spaces)
+	if err != nil {
+		return err
+	}
+	redSpace, err := red.ApplyTo(sp)
+	if err != nil {
+		return err
+	}
+	lat, err := latencyObjective(env, cfg, sp, *deviceName, *storePath)
+	if err != nil {
+		return err
+	}
+	acc, err := accuracyObjective(env, cfg, sp, *accPath)
+	if err != nil {
+		return err
+	}
+	opts := search.Options{Initial: cfg.Search.Initial, Children: cfg.Search.Children, Generations: cfg.Search.Generations,
+		MutateProb: cfg.Search.MutateProb, Crowding: cfg.Search.Crowding || *crowding}
+	if *initial > 0 {
+		opts.Initial = *initial
+	}
+	if *children > 0 {
+		opts.Children = *children
+	}
+	if *gens > 0 {
+		opts.Generations = *gens
+	}
+	var seedList []uint64
+	for i := 1; i <= *seeds; i++ {
+		seedList = append(seedList, uint64(i))
+	}
+	eval := func(a model.Arch) (float64, float64, error) {
+		l, err := lat.fn(a)
+		if err != nil {
+			return 0, 0, err
+		}
+		v, err := acc.fn(a)
+		return l, v, err
+	}
+	t0 := time.Now()
+	lastLine := time.Time{}
+	cmp, err := search.Compare(env.Ctx, sp, redSpace, eval, opts, seedList, func(p search.CompareProgress) {
+		if time.Since(lastLine) > time.Second || p.Generation == p.Generations {
+			lastLine = time.Now()
+			fmt.Fprintf(env.Stderr, "search %-18s seed %d  generation %2d/%d  evaluations %5d  front %3d  hypervolume %.4g\n",
+				p.Space, p.Seed, p.Generation, p.Generations, p.Evaluations, p.FrontSize, p.Hypervolume)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	out := searchOut{Space: sp.Name, RedName: red.Name, Device: *deviceName, Latency: lat.label, Accuracy: acc.label,
+		Seeds: seedList, Budget: fmt.Sprintf("%d initial + %d generations × %d children per seed", opts.Initial, opts.Generations, opts.Children),
+		Reference: [2]float64{cmp.Reference.Latency, cmp.Reference.Accuracy},
+		RefNote:   "(latency ms, " + acc.field + "): the worst latency and " + acc.field + " over every seed's front of both spaces, pushed out by 1% of each range",
+		Original:  side(cmp.Original, acc.field), Reduced: side(cmp.Reduced, acc.field),
+		LatencyReduction: map[string]*float64{"median": nanNull(cmp.LatencyReductionMedian), "min": nanNull(cmp.LatencyReductionMin), "max": nanNull(cmp.LatencyReductionMax)},
+		WallSeconds:      time.Since(t0).Seconds(),
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(env.Stdout, "search on %s (latency: %s; %s: %s)\n", sp.Name, lat.label, acc.field, acc.label)
+	fmt.Fprintf(env.Stdout, "budget %s, seeds %d\n", out.Budget, len(seedList))
+	fmt.Fprintf(env.Stdout, "reference point: latency %.4g ms, %s %.4g %s\n", cmp.Reference.Latency, acc.field, cmp.Reference.Accuracy, "(worst of all fronts, pushed out 1%)")
+	for _, s := range []search.Summary{cmp.Original, cmp.Reduced} {
+		fmt.Fprintf(env.Stdout, "  %-22s hypervolume median %.5g  (min %.5g, max %.5g over %d seeds), merged front %d archs\n",
+			s.Space, s.HypervolumeMedian, s.HypervolumeMin, s.HypervolumeMax, len(s.Hypervolumes), len(s.Front))
+	}
+	if !math.IsNaN(cmp.LatencyReductionMedian) {
+		fmt.Fprintf(env.Stdout, "latency reduction at equal %s (reduced vs original): median %.1f%% (min %.1f%%, max %.1f%%)\n",
+			acc.field, 100*cmp.LatencyReductionMedian, 100*cmp.LatencyReductionMin, 100*cmp.LatencyReductionMax)
+	}
+	fmt.Fprintln(env.Stdout)
+	fmt.Fprintln(env.Stdout, FrontPlot(cmp, acc.field, *width, 24))
+	return nil
+}
+
+// FrontPlot draws both merged fronts.
+func FrontPlot(cmp search.Comparison, yLabel string, w, h int) string {
+	toXY := func(f []search.Individual) []plot.XY {
+		out := make([]plot.XY, len(f))
+		for i, x := range f {
+			out[i] = plot.XY{X: x.Latency, Y: x.Accuracy}
+		}
+		return out
+	}
+	return plot.Render([]plot.Series{
+		{Name: cmp.Original.Space + " front", Points: toXY(cmp.Original.Front), Marker: '◆', Front: true},
+		{Name: cmp.Reduced.Space + " front", Points: toXY(cmp.Reduced.Front), Marker: '●', Front: true},
+	}, plot.Options{Width: w, Height: h, XLabel: "latency", XUnit: "ms", YLabel: yLabel})
+}
+
+func side(s search.Summary, field string) searchSide {
+	out := searchSide{Summary: s}
+	for _, x := range s.Front {
+		v := x.Accuracy
+		p := frontPoint{Arch: x.Arch.String(), LatencyMs: x.Latency}
+		if field == "proxy_score" {
+			p.Proxy = &v
+		} else {
+			p.Accuracy = &v
+		}
+		out.Front = append(out.Front, p)
+	}
+	return out
+}
+
+func nanNull(x float64) *float64 {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return &x
+}

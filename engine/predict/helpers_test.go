@@ -1,0 +1,52 @@
+package predict
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"blockprof/model"
+)
+
+func loadSpace(t testing.TB, name string) *model.Space {
+	t.Helper()
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := model.ParseSpaces(data, "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ss.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// sharedData finds ../shared/data beside the repository, or skips.
+func sharedData(t testing.TB) string {
+	t.Helper()
+	for _, d := range []string{"../../../shared/data", "../../../../shared/data"} {
+		if _, err := os.Stat(filepath.Join(d, "README.md")); err == nil {
+			return d
+		}
+	}
+	t.Skip("shared/data not found beside the repository")
+	return ""
+}
+
+func readFile(t testing.TB, sp *model.Space, path string) []Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := ReadRecords(f, path, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}

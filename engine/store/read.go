@@ -1,0 +1,326 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"blockprof/devices"
+	"blockprof/model"
+)
+
+// Record is one stored measurement as readers see it.
+type Record struct {
+	ID  int64
+	Run int64 // 0 when it belongs to no run
+	// Device is the device's name.
+	Device string
+	// Arch is the canonical architecture string.
+	Arch       string
+	Space      string
+	Resolution int
+	MACs       int64
+	Params     int64
+	// Fix is the plan item's "u2.l3=e6k7" for an A_{u,l,b} arch, "" for a
+	// uniform one or a reference. An arch that is in a plan both as a
+	// uniform item and for a fixed location yields one Record per role.
+	Fix  string
+	Kind Kind
+	// SamplesMs is filled only when Query.Samples is set.
+	SamplesMs []float64
+	// N, Median and Spread (IQR/median) are Summarize(samples), kept as
+	// columns so queries need not decode the samples.
+	N          int
+	Median     float64
+	Spread     float64
+	Warmup     int
+	Mode       string
+	Provenance devices.Provenance
+	Summary    bool
+	Started    time.Time
+	Finished   time.Time
+	// Err is set only for failed attempts (Query.Errors).
+	Err string
+}
+
+// Query selects measurements. Zero fields match everything.
+type Query struct {
+	Device string
+	Space  string
+	Kind   Kind
+	Run    int64
+	// Samples also decodes every sample (memory: 8 bytes per sample).
+	Samples bool
+	// Latest keeps only the newest measurement per (device, arch, kind)
+	// when an arch was measured again in a later run.
+	Latest bool
+	// Errors returns failed attempts instead of measurements.
+	Errors bool
+}
+
+func (q Query) sql() (string, []any) {
+	var where []string
+	var args []any
+	if q.Errors {
+		where = append(where, "m.error IS NOT NULL")
+	} else {
+		where = append(where, "m.error IS NULL")
+	}
+	if q.Device != "" {
+		where = append(where, "m.device = ?")
+		args = append(args, q.Device)
+	}
+	if q.Space != "" {
+		where = append(where, "a.space = ?")
+		args = append(args, q.Space)
+	}
+	if q.Kind != "" {
+		where = append(where, "m.kind = ?")
+		args = append(args, string(q.Kind))
+	}
+	if q.Run != 0 {
+		where = append(where, "m.run = ?")
+		args = append(args, q.Run)
+	}
+	if q.Latest {
+		where = append(where, `m.id IN (SELECT MAX(id) FROM measurements WHERE error IS NULL GROUP BY device, arch, kind)`)
+	}
+	samples := "''"
+	if q.Samples {
+		samples = "m.samples_ms"
+	}
+	text := `SELECT m.id, COALESCE(m.run, 0), m.device, a.canonical, a.space, a.resolution, a.macs, a.params,
+		COALESCE(f.fix, ''), m.kind, ` + samples + `, m.n, m.median_ms, m.spread, m.warmup, m.mode, m.provenance,
+		m.summary, m.started, m.finished, COALESCE(m.error, '')
+		FROM measurements m
+		JOIN archs a ON a.id = m.arch
+		LEFT JOIN (SELECT DISTINCT arch, fix FROM plan_items) f ON f.arch = m.arch AND m.kind = 'plan'
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY m.id, f.fix`
+	return text, args
+}
+
+// Records streams the measurements that q selects, oldest first, without
+// holding them all in memory. Stop early by breaking out of the loop.
+func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		text, args := q.sql()
+		rows, err := s.db.QueryContext(ctx, text, args...)
+		if err != nil {
+			yield(Record{}, fmt.Errorf("store %s: query measurements: %w", s.path, err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r Record
+			var kind, prov, samples, started, finished string
+			var summary int
+			if err := rows.Scan(&r.ID, &r.Run, &r.Device, &r.Arch, &r.Space, &r.Resolution, &r.MACs, &r.Params,
+				&r.Fix, &kind, &samples, &r.N, &r.Median, &r.Spread, &r.Warmup, &r.Mode, &prov,
+				&summary, &started, &finished, &r.Err); err != nil {
+				yield(Record{}, fmt.Errorf("store %s: reading a measurement: %w", s.path, err))
+				return
+			}
+			r.Kind, r.Provenance, r.Summary = Kind(kind), devices.Provenance(prov), summary != 0
+			r.Started, r.Finished = parseTime(started), parseTime(finished)
+			if q.Samples && samples != "" {
+				if err := json.Unmarshal([]byte(samples), &r.SamplesMs); err != nil {
+					yield(Record{}, fmt.Errorf("store %s: measurement %d: bad samples: %w", s.path, r.ID, err))
+					return
+				}
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Record{}, fmt.Errorf("store %s: query measurements: %w", s.path, err))
+		}
+	}
+}
+
+// Query collects the measurements that q selects into a slice. Prefer
+// Records for large stores, and leave q.Samples off unless needed.
+func (s *Store) Query(ctx context.Context, q Query) ([]Record, error) {
+	var out []Record
+	for r, err := range s.Records(ctx, q) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Count is the number of measurements q selects (one per measurement,
+// whatever its plan roles).
+func (s *Store) Count(ctx context.Context, q Query) (int, error) {
+	text, args := q.sql()
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT id) FROM (`+text+`)`, args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store %s: count measurements: %w", s.path, err)
+	}
+	return n, nil
+}
+
+// Done returns which of archs (canonical strings) already have a
+// successful plan measurement on device, in any run.
+func (s *Store) Done(ctx context.Context, device string, archs []string) (map[string]bool, error) {
+	want := make(map[string]bool, len(archs))
+	for _, a := range archs {
+		want[a] = true
+	}
+	out := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT a.canonical FROM measurements m JOIN archs a ON a.id = m.arch
+		WHERE m.device = ? AND m.kind = 'plan' AND m.error IS NULL`, device)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: measured archs of %s: %w", s.path, device, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		if want[c] {
+			out[c] = true
+		}
+	}
+	return out, rows.Err()
+}
+
+// Measured reports whether arch (canonical) has a successful plan
+// measurement on device.
+func (s *Store) Measured(ctx context.Context, device, arch string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM measurements m JOIN archs a ON a.id = m.arch
+		WHERE m.device = ? AND a.canonical = ? AND m.kind = 'plan' AND m.error IS NULL LIMIT 1`, device, arch).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	return true, nil
+}
+
+// FirstReference returns the oldest successful reference measurement of
+// arch on device (ok false if there is none): the baseline of drift.
+func (s *Store) FirstReference(ctx context.Context, device, arch string) (r Record, ok bool, err error) {
+	for rec, err := range s.Records(ctx, Query{Device: device, Kind: KindReference}) {
+		if err != nil {
+			return Record{}, false, err
+		}
+		if rec.Arch == arch {
+			return rec, true, nil
+		}
+	}
+	return Record{}, false, nil
+}
+
+// Device is a stored device.
+type Device struct {
+	Name     string
+	Kind     string
+	Settings devices.Config
+	Info     devices.Info
+	Updated  time.Time
+	// Measurements counts its successful measurements (plan and reference).
+	Measurements int
+}
+
+// Devices lists the stored devices by name.
+func (s *Store) Devices(ctx context.Context) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT d.name, d.kind, d.settings, d.info, d.updated,
+		(SELECT COUNT(*) FROM measurements m WHERE m.device = d.name AND m.error IS NULL)
+		FROM devices d ORDER BY d.name`)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: devices: %w", s.path, err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		var d Device
+		var settings, info, updated string
+		if err := rows.Scan(&d.Name, &d.Kind, &settings, &info, &updated, &d.Measurements); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(settings), &d.Settings); err != nil {
+			return nil, fmt.Errorf("store %s: device %s: bad settings: %w", s.path, d.Name, err)
+		}
+		if err := json.Unmarshal([]byte(info), &d.Info); err != nil {
+			return nil, fmt.Errorf("store %s: device %s: bad info: %w", s.path, d.Name, err)
+		}
+		d.Updated = parseTime(updated)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Run is a stored profiling run.
+type Run struct {
+	ID       int64
+	Started  time.Time
+	Finished time.Time // zero while running or if it was interrupted
+	// ConfigFile is the config the run was started from.
+	ConfigFile string
+	Space      string
+	PlanSpec   model.PlanSpec
+	Version    string
+	// Items is the plan's length; Measurements counts the successful
+	// measurements taken by this run.
+	Items        int
+	Measurements int
+}
+
+// Runs lists the runs, oldest first.
+func (s *Store) Runs(ctx context.Context) ([]Run, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.started, COALESCE(r.finished, ''), r.config_file, r.space, r.plan_spec, r.version,
+		(SELECT COUNT(*) FROM plan_items p WHERE p.run = r.id),
+		(SELECT COUNT(*) FROM measurements m WHERE m.run = r.id AND m.error IS NULL)
+		FROM runs r ORDER BY r.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: runs: %w", s.path, err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var started, finished, spec string
+		if err := rows.Scan(&r.ID, &started, &finished, &r.ConfigFile, &r.Space, &spec, &r.Version, &r.Items, &r.Measurements); err != nil {
+			return nil, err
+		}
+		r.Started, r.Finished, r.PlanSpec = parseTime(started), parseTime(finished), decodePlanSpec(spec)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Plan reads back a run's plan items in order.
+func (s *Store) Plan(ctx context.Context, run int64) ([]PlanItem, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT a.canonical, a.space, a.resolution, a.ofa, a.macs, a.params, COALESCE(p.fix, '')
+		FROM plan_items p JOIN archs a ON a.id = p.arch WHERE p.run = ? ORDER BY p.idx`, run)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: plan of run %d: %w", s.path, run, err)
+	}
+	defer rows.Close()
+	var out []PlanItem
+	for rows.Next() {
+		var it PlanItem
+		var ofa string
+		if err := rows.Scan(&it.Arch.Canonical, &it.Arch.Space, &it.Arch.Resolution, &ofa, &it.Arch.MACs, &it.Arch.Params, &it.Fix); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(ofa), &it.Arch.OFA); err != nil {
+			return nil, fmt.Errorf("store %s: arch %s: bad OFA encoding: %w", s.path, it.Arch.Canonical, err)
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}

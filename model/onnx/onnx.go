@@ -1,0 +1,467 @@
+// Package onnx exports a network description (model.Network) as an ONNX
+// model with seeded random weights, for timing on ONNX Runtime and for the
+// benchmark tools that take .onnx files. The graph follows OFA's modules
+// layer by layer; only the weights are made up, so the latency is that of the
+// real network, never its accuracy.
+//
+// Graph conventions: input "input" (batch×3×R×R float32), output "output"
+// (batch×classes); opset 17 by default (13 and up are accepted: below 14,
+// h_swish is written as x·HardSigmoid(x)); IR version 8. Batch
+// normalisation is kept as BatchNormalization nodes with inference
+// statistics, not folded into the convs, so the exported graph is what a
+// framework export of the unfused model gives; ONNX Runtime folds them itself
+// at optimisation level basic and above.
+//
+// Layer mapping (see model.Layer):
+//
+//	conv        Conv(K, stride, pad K/2, group) [+BN] [+act] [+Add identity]
+//	mbconv      [Conv 1×1 + BN + act] → Conv K×K depthwise + BN + act →
+//	            [GlobalAveragePool → Conv 1×1 (bias) → Relu → Conv 1×1 (bias)
+//	            → HardSigmoid → Mul] → Conv 1×1 + BN [→ Add]
+//	bottleneck  Conv 1×1 + BN + Relu → Conv 3×3 stride + BN + Relu → Conv 1×1
+//	            + BN, plus the shortcut (identity, or [AveragePool(stride,
+//	            ceil_mode) when stride > 1 →] Conv 1×1 + BN) → Add → Relu
+//	maxpool     MaxPool(K, stride, pad K/2)
+//	gap         GlobalAveragePool
+//	linear      Flatten → Gemm (transB, bias)
+//
+// Activations: relu → Relu, relu6 → Clip(0, 6), h_swish → HardSwish, and the
+// SE gate h_sigmoid → HardSigmoid(α=1/6, β=1/2) (both equal OFA's
+// relu6(x+3)/6 forms).
+//
+// Weights: He-uniform convs (variance 2/fan-in), Gemm with variance
+// 1/fan-in (values are windows of a 65,536-value random pool per scale, see
+// graph.uniform), BN with mean ≈ 0, variance ≈ 1, γ ≈ 1, β ≈ 0, except that the last
+// BN of every residual branch has γ ≈ 0.25 (as zero-γ initialisation does,
+// less extreme) so that activations stay bounded through deep residual
+// stacks. The generator is math/rand/v2 PCG seeded by Options.Seed (via
+// model.NewRand): the same network and seed give the same bytes.
+package onnx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"google.golang.org/protobuf/proto"
+
+	"blockprof/model"
+	"blockprof/model/onnx/onnxpb"
+)
+
+const (
+	// DefaultOpset is the ONNX opset Export writes unless told otherwise.
+	DefaultOpset = 17
+	// MinOpset is the oldest opset Export can write.
+	MinOpset = 13
+	// IRVersion is the ONNX IR version of the exported models.
+	IRVersion = 8
+	// InputName and OutputName name the graph's input and output.
+	InputName  = "input"
+	OutputName = "output"
+)
+
+// residualGamma scales the γ of the last BN of a residual branch.
+const residualGamma = 0.25
+
+// Options are the export settings.
+type Options struct {
+	// Seed seeds the weight generator.
+	Seed uint64
+	// Batch is the (fixed) batch dimension; 0 means 1.
+	Batch int
+	// Opset is the ONNX opset version; 0 means DefaultOpset.
+	Opset int
+}
+
+// Export writes net as a serialised ONNX ModelProto.
+func Export(net *model.Network, opts Options) ([]byte, error) {
+	m, err := Build(net, opts)
+	if err != nil {
+		return nil, err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("onnx export of %s: serialise: %w", net.Arch, err)
+	}
+	return b, nil
+}
+
+// Build returns net as an ONNX ModelProto (what Export serialises).
+func Build(net *model.Network, opts Options) (*onnxpb.ModelProto, error) {
+	if net == nil {
+		return nil, fmt.Errorf("onnx export: no network")
+	}
+	if opts.Batch < 0 {
+		return nil, fmt.Errorf("onnx export of %s: batch %d: want ≥ 1 (0 = 1)", net.Arch, opts.Batch)
+	}
+	if opts.Batch == 0 {
+		opts.Batch = 1
+	}
+	if opts.Opset == 0 {
+		opts.Opset = DefaultOpset
+	}
+	if opts.Opset < MinOpset {
+		return nil, fmt.Errorf("onnx export of %s: opset %d: want %d or later", net.Arch, opts.Opset, MinOpset)
+	}
+	if net.Resolution <= 0 || len(net.Layers) == 0 {
+		return nil, fmt.Errorf("onnx export of %s: empty network (resolution %d, %d layers)", net.Arch, net.Resolution, len(net.Layers))
+	}
+	g := &graph{
+		g:     &onnxpb.GraphProto{Name: proto.String(net.Arch)},
+		rng:   model.NewRand(opts.Seed),
+		opset: opts.Opset,
+		c:     3, h: net.Resolution, w: net.Resolution,
+	}
+	g.g.Input = []*onnxpb.ValueInfoProto{valueInfo(InputName, int64(opts.Batch), 3, int64(net.Resolution), int64(net.Resolution))}
+	x := InputName
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		var err error
+		if x, err = g.layer(x, l); err != nil {
+			return nil, fmt.Errorf("onnx export of %s: layer %d (%s, %s): %w", net.Arch, i+1, l.Name, l.Kind, err)
+		}
+	}
+	// The last node's output becomes the graph output.
+	last := g.g.Node[len(g.g.Node)-1]
+	for i, o := range last.Output {
+		if o == x {
+			last.Output[i] = OutputName
+		}
+	}
+	dims := []int64{int64(opts.Batch), int64(g.c)}
+	if !g.flat {
+		dims = append(dims, int64(g.h), int64(g.w))
+	}
+	g.g.Output = []*onnxpb.ValueInfoProto{valueInfo(OutputName, dims...)}
+
+	return &onnxpb.ModelProto{
+		IrVersion:       proto.Int64(IRVersion),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(opts.Opset))}},
+		ProducerName:    proto.String("blockprof"),
+		ProducerVersion: proto.String("1"),
+		DocString:       proto.String("random weights (seed " + fmt.Sprint(opts.Seed) + "): for latency, not accuracy"),
+		Graph:           g.g,
+		MetadataProps: []*onnxpb.StringStringEntryProto{
+			{Key: proto.String("space"), Value: proto.String(net.Space)},
+			{Key: proto.String("arch"), Value: proto.String(net.Arch)},
+			{Key: proto.String("seed"), Value: proto.String(fmt.Sprint(opts.Seed))},
+		},
+	}, nil
+}
+
+// graph builds the node list while tracking the running tensor shape
+// (channels, height, width; flat after Flatten).
+type graph struct {
+	g       *onnxpb.GraphProto
+	rng     *rand.Rand
+	opset   int
+	c, h, w int
+	flat    bool
+	clip    bool // the Clip bounds are in the initializers
+	pools   map[float64][]byte
+}
+
+func (g *graph) layer(x string, l *model.Layer) (string, error) {
+	if g.flat {
+		return "", fmt.Errorf("follows the classifier")
+	}
+	if l.Kind != model.LayerLinear && (l.In != g.c || l.InH != g.h || l.InW != g.w) {
+		return "", fmt.Errorf("input %d×%d×%d, but the previous layer gives %d×%d×%d", l.In, l.InH, l.InW, g.c, g.h, g.w)
+	}
+	if err := checkAct(l.Act); err != nil {
+		return "", err
+	}
+	n := l.Name
+	var y string
+	switch l.Kind {
+	case model.LayerConv:
+		groups := max(l.Groups, 1)
+		if l.K < 1 || l.Stride < 1 || l.In%groups != 0 || l.Out%groups != 0 {
+			return "", fmt.Errorf("bad conv: k=%d stride=%d groups=%d for %d→%d channels", l.K, l.Stride, groups, l.In, l.Out)
+		}
+		y = g.conv(x, n+".conv", l.In, l.Out, l.K, l.Stride, groups, l.Bias)
+		if l.BN {
+			gamma := 1.0
+			if l.Residual {
+				gamma = residualGamma
+			}
+			y = g.bn(y, n+".bn", l.Out, gamma)
+		}
+		y = g.act(y, n+".act", l.Act)
+		if l.Residual {
+			if l.In != l.Out || l.Stride != 1 {
+				return "", fmt.Errorf("identity residual needs stride 1 and in = out (got stride %d, %d→%d)", l.Stride, l.In, l.Out)
+			}
+			y = g.node("Add", n+".add", []string{x, y})
+		}
+	case model.LayerMBConv:
+		var err error
+		if y, err = g.mbconv(x, l); err != nil {
+			return "", err
+		}
+	case model.LayerBottleneck:
+		var err error
+		if y, err = g.bottleneck(x, l); err != nil {
+			return "", err
+		}
+	case model.LayerMaxPool:
+		if l.K < 1 || l.Stride < 1 {
+			return "", fmt.Errorf("bad max pool: k=%d stride=%d", l.K, l.Stride)
+		}
+		p := int64(l.K / 2)
+		y = g.node("MaxPool", n, []string{x},
+			intsAttr("kernel_shape", int64(l.K), int64(l.K)), intsAttr("strides", int64(l.Stride), int64(l.Stride)), intsAttr("pads", p, p, p, p))
+	case model.LayerGAP:
+		y = g.node("GlobalAveragePool", n, []string{x})
+	case model.LayerLinear:
+		if in := g.c * g.h * g.w; l.In != in {
+			return "", fmt.Errorf("linear input %d, but the previous layer gives %d×%d×%d = %d", l.In, g.c, g.h, g.w, in)
+		}
+		f := g.node("Flatten", n+".flatten", []string{x}, intAttr("axis", 1))
+		w := g.weight(n+".weight", 1/float64(l.In), int64(l.Out), int64(l.In))
+		b := g.uniform(n+".bias", 1/math.Sqrt(float64(l.In)), int64(l.Out))
+		y = g.node("Gemm", n+".gemm", []string{f, w, b}, intAttr("transB", 1))
+		g.c, g.h, g.w, g.flat = l.Out, 1, 1, true
+		return y, nil
+	default:
+		return "", fmt.Errorf("unknown layer kind %q", l.Kind)
+	}
+	if l.Kind != model.LayerLinear {
+		g.c, g.h, g.w = l.Out, l.OutH, l.OutW
+	}
+	return y, nil
+}
+
+func (g *graph) mbconv(x string, l *model.Layer) (string, error) {
+	n := l.Name
+	if l.K < 1 || l.Stride < 1 || l.Mid < 1 {
+		return "", fmt.Errorf("bad mbconv: k=%d stride=%d mid=%d", l.K, l.Stride, l.Mid)
+	}
+	if !l.Expand && l.Mid != l.In {
+		return "", fmt.Errorf("mbconv without expansion has mid %d ≠ in %d", l.Mid, l.In)
+	}
+	y := x
+	if l.Expand {
+		y = g.conv(y, n+".expand.conv", l.In, l.Mid, 1, 1, 1, false)
+		y = g.bn(y, n+".expand.bn", l.Mid, 1)
+		y = g.act(y, n+".expand.act", l.Act)
+	}
+	y = g.conv(y, n+".depthwise.conv", l.Mid, l.Mid, l.K, l.Stride, l.Mid, false)
+	y = g.bn(y, n+".depthwise.bn", l.Mid, 1)
+	y = g.act(y, n+".depthwise.act", l.Act)
+	if l.SE > 0 {
+		s := g.node("GlobalAveragePool", n+".se.pool", []string{y})
+		s = g.conv(s, n+".se.reduce", l.Mid, l.SE, 1, 1, 1, true)
+		s = g.node("Relu", n+".se.relu", []string{s})
+		s = g.conv(s, n+".se.expand", l.SE, l.Mid, 1, 1, 1, true)
+		s = g.hardSigmoid(s, n+".se.gate")
+		y = g.node("Mul", n+".se.mul", []string{y, s})
+	}
+	y = g.conv(y, n+".project.conv", l.Mid, l.Out, 1, 1, 1, false)
+	gamma := 1.0
+	if l.Residual {
+		gamma = residualGamma
+	}
+	y = g.bn(y, n+".project.bn", l.Out, gamma)
+	if l.Residual {
+		if l.In != l.Out || l.Stride != 1 {
+			return "", fmt.Errorf("residual needs stride 1 and in = out (got stride %d, %d→%d)", l.Stride, l.In, l.Out)
+		}
+		y = g.node("Add", n+".add", []string{x, y})
+	}
+	return y, nil
+}
+
+func (g *graph) bottleneck(x string, l *model.Layer) (string, error) {
+	n := l.Name
+	if l.Stride < 1 || l.Mid < 1 {
+		return "", fmt.Errorf("bad bottleneck: stride=%d mid=%d", l.Stride, l.Mid)
+	}
+	y := g.conv(x, n+".conv1", l.In, l.Mid, 1, 1, 1, false)
+	y = g.bn(y, n+".bn1", l.Mid, 1)
+	y = g.node("Relu", n+".relu1", []string{y})
+	y = g.conv(y, n+".conv2", l.Mid, l.Mid, 3, l.Stride, 1, false)
+	y = g.bn(y, n+".bn2", l.Mid, 1)
+	y = g.node("Relu", n+".relu2", []string{y})
+	y = g.conv(y, n+".conv3", l.Mid, l.Out, 1, 1, 1, false)
+	y = g.bn(y, n+".bn3", l.Out, residualGamma)
+	short := x
+	switch {
+	case l.Downsample:
+		if l.Stride > 1 {
+			s := int64(l.Stride)
+			// OFA's AvgPool2d(stride, stride, ceil_mode=True); padding 0,
+			// so count_include_pad does not matter. At stride 1 the pool
+			// is the identity and is left out.
+			short = g.node("AveragePool", n+".downsample.pool", []string{short},
+				intsAttr("kernel_shape", s, s), intsAttr("strides", s, s), intAttr("ceil_mode", 1))
+		}
+		short = g.conv(short, n+".downsample.conv", l.In, l.Out, 1, 1, 1, false)
+		short = g.bn(short, n+".downsample.bn", l.Out, 1)
+	case l.Residual:
+		if l.In != l.Out || l.Stride != 1 {
+			return "", fmt.Errorf("identity shortcut needs stride 1 and in = out (got stride %d, %d→%d)", l.Stride, l.In, l.Out)
+		}
+	default:
+		return "", fmt.Errorf("bottleneck with neither an identity nor a downsample shortcut")
+	}
+	y = g.node("Add", n+".add", []string{short, y})
+	return g.node("Relu", n+".relu", []string{y}), nil
+}
+
+func checkAct(a string) error {
+	switch a {
+	case "", "relu", "relu6", "h_swish":
+		return nil
+	}
+	return fmt.Errorf("unknown activation %q (want relu, relu6, h_swish or none)", a)
+}
+
+// act appends the activation a ("" appends nothing).
+func (g *graph) act(x, name, a string) string {
+	switch a {
+	case "relu":
+		return g.node("Relu", name, []string{x})
+	case "relu6":
+		if !g.clip {
+			g.g.Initializer = append(g.g.Initializer, floats("clip.min", []float32{0}), floats("clip.max", []float32{6}))
+			g.clip = true
+		}
+		return g.node("Clip", name, []string{x, "clip.min", "clip.max"})
+	case "h_swish":
+		if g.opset >= 14 {
+			return g.node("HardSwish", name, []string{x})
+		}
+		s := g.hardSigmoid(x, name+".gate")
+		return g.node("Mul", name, []string{x, s})
+	}
+	return x
+}
+
+// hardSigmoid is OFA's h_sigmoid, relu6(x+3)/6.
+func (g *graph) hardSigmoid(x, name string) string {
+	return g.node("HardSigmoid", name, []string{x}, floatAttr("alpha", 1.0/6), floatAttr("beta", 0.5))
+}
+
+// node appends an op whose output tensor is named after the node.
+func (g *graph) node(op, name string, in []string, attrs ...*onnxpb.AttributeProto) string {
+	g.g.Node = append(g.g.Node, &onnxpb.NodeProto{
+		OpType: proto.String(op), Name: proto.String(name), Input: in, Output: []string{name}, Attribute: attrs,
+	})
+	return name
+}
+
+// conv appends a K×K conv (padding K/2) with He-uniform weights.
+func (g *graph) conv(x, name string, in, out, k, stride, groups int, bias bool) string {
+	fanIn := in / groups * k * k
+	w := g.weight(name+".weight", 2/float64(fanIn), int64(out), int64(in/groups), int64(k), int64(k))
+	inputs := []string{x, w}
+	if bias {
+		inputs = append(inputs, g.uniform(name+".bias", 0.1, int64(out)))
+	}
+	p := int64(k / 2)
+	return g.node("Conv", name, inputs,
+		intsAttr("kernel_shape", int64(k), int64(k)), intsAttr("strides", int64(stride), int64(stride)),
+		intsAttr("pads", p, p, p, p), intAttr("group", int64(groups)))
+}
+
+// bn appends BatchNormalization with inference statistics near the
+// identity and γ near gamma.
+func (g *graph) bn(x, name string, c int, gamma float64) string {
+	scale, bias, mean, variance := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+	for i := range c {
+		scale[i] = float32(gamma * (0.9 + 0.2*g.rng.Float64()))
+		bias[i] = float32(0.1 * (g.rng.Float64() - 0.5))
+		mean[i] = float32(0.1 * (g.rng.Float64() - 0.5))
+		variance[i] = float32(0.9 + 0.2*g.rng.Float64())
+	}
+	g.g.Initializer = append(g.g.Initializer,
+		floats(name+".scale", scale, int64(c)), floats(name+".bias", bias, int64(c)),
+		floats(name+".mean", mean, int64(c)), floats(name+".var", variance, int64(c)))
+	return g.node("BatchNormalization", name, []string{x, name + ".scale", name + ".bias", name + ".mean", name + ".var"},
+		floatAttr("epsilon", 1e-5))
+}
+
+// weight adds a uniform initializer with the given variance.
+func (g *graph) weight(name string, variance float64, dims ...int64) string {
+	return g.uniform(name, math.Sqrt(3*variance), dims...)
+}
+
+// poolSize is the number of values in each weight pool.
+const poolSize = 1 << 16
+
+// uniform adds an initializer drawn uniformly from [-bound, bound).
+//
+// Values come from a pool of poolSize values per bound, drawn once from
+// g.rng; a tensor is a window of its pool at a random offset, repeated for
+// tensors larger than the pool. That keeps the weights random enough for
+// timing (and numerically sane) while a ResNet50's 50 million of them cost
+// a few memory copies, also under the race detector.
+func (g *graph) uniform(name string, bound float64, dims ...int64) string {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	pool := g.pool(bound)
+	raw := make([]byte, 4*n)
+	off := 4 * g.rng.IntN(poolSize)
+	for i := 0; i < len(raw); {
+		i += copy(raw[i:], pool[off:])
+		off = 0
+	}
+	g.g.Initializer = append(g.g.Initializer, &onnxpb.TensorProto{
+		Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw,
+	})
+	return name
+}
+
+// pool returns the little-endian float32 values of the pool for bound.
+func (g *graph) pool(bound float64) []byte {
+	if p, ok := g.pools[bound]; ok {
+		return p
+	}
+	if g.pools == nil {
+		g.pools = map[float64][]byte{}
+	}
+	p := make([]byte, 4*poolSize)
+	for i := 0; i < len(p); i += 4 {
+		v := float32((2*g.rng.Float64() - 1) * bound)
+		binary.LittleEndian.PutUint32(p[i:], math.Float32bits(v))
+	}
+	g.pools[bound] = p
+	return p
+}
+
+func floats(name string, v []float32, dims ...int64) *onnxpb.TensorProto {
+	raw := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+	}
+	return &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw}
+}
+
+func valueInfo(name string, dims ...int64) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnxpb.ValueInfoProto{
+		Name: proto.String(name),
+		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+			ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Shape: shape}}},
+	}
+}
+
+func intsAttr(name string, v ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
+}
+
+func intAttr(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func floatAttr(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
+}
