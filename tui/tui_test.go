@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
@@ -130,15 +131,28 @@ func TestResizeAndTooSmall(t *testing.T) {
 }
 
 func TestColorProfile(t *testing.T) {
-	m, _ := newModel(t, 80, 24, true)
-	if !m.Common().Color {
-		t.Fatal("colour off at start")
+	tests := []struct {
+		profile colorprofile.Profile
+		noColor bool
+		want    bool
+	}{
+		{colorprofile.NoTTY, false, false},
+		{colorprofile.ASCII, false, false},
+		{colorprofile.ANSI, false, true},
+		{colorprofile.TrueColor, false, true},
+		{colorprofile.TrueColor, true, false}, // NO_COLOR wins
 	}
-	var msg tea.ColorProfileMsg // the zero profile: a pipe, not a terminal
-	msg.Profile = 0
-	out, _ := m.Update(msg)
-	m = out.(Model)
-	_ = m
+	for _, tc := range tests {
+		m, _ := newModel(t, 80, 24, !tc.noColor)
+		out, _ := m.Update(tea.ColorProfileMsg{Profile: tc.profile})
+		got := out.(Model)
+		if got.Common().Color != tc.want {
+			t.Errorf("profile %v, NO_COLOR %v: colour %v", tc.profile, tc.noColor, got.Common().Color)
+		}
+		if has := strings.Contains(got.View().Content, "\x1b["); has != tc.want {
+			t.Errorf("profile %v: escape sequences %v", tc.profile, has)
+		}
+	}
 }
 
 func TestKeys(t *testing.T) {
@@ -285,4 +299,25 @@ func mustRead(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func checkExportFile(t testing.TB, path, pruned string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaces, err := model.ParseSpaces(mustRead(t, "../config.toml"), "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := model.ParseReduction(data, path, spaces)
+	if err != nil {
+		t.Fatalf("exported file does not load: %v\n%s", err, data)
+	}
+	for _, k := range r.Units[1].Blocks {
+		if k == pruned {
+			t.Errorf("unit 2 of %s keeps %s", path, pruned)
+		}
+	}
 }

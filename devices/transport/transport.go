@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 
@@ -241,11 +240,4 @@ func orLocal(s string) string {
 		return "local"
 	}
 	return s
-}
-
-// readAllLimit reads r up to limit bytes and discards the rest.
-func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit))
-	_, _ = io.Copy(io.Discard, r)
-	return b, err
 }

@@ -54,7 +54,7 @@ func TestBothEstimatorsRecoverPlantedRanking(t *testing.T) {
 			sp := space(t, tc.space)
 			p := newPlanted(sp, tc.seed, 1, tc.noise)
 			obs := p.observe(plan(t, sp, tc.uniform, tc.perLoc, tc.seed, model.FixPaper), tc.seed+100)
-			rep, err := Analyze(Series{Space: sp, Metric: "synthetic", Obs: obs}, Options{Boot: 200, Seed: 7})
+			rep, err := Analyze(Series{Space: sp, Metric: "synthetic", Obs: obs}, Options{Boot: 150, Seed: 7, Taus: []float64{0.95}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +127,7 @@ func TestPredictionsFollowTheSamplers(t *testing.T) {
 			if fit.Sigma > 1e-3 {
 				t.Fatalf("noise-free additive data fitted with residual sd %g", fit.Sigma)
 			}
-			const draws = 20000
+			const draws = 12000
 			rng := model.NewRand(99)
 			uni := 0.0
 			for range draws {
@@ -154,7 +154,7 @@ func TestPredictionsFollowTheSamplers(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !near(e.Value, mc-uni, 0.06) {
+					if !near(e.Value, mc-uni, 0.07) {
 						t.Errorf("%s %s: predicted Eq. 2 %.4f, Monte Carlo %.4f", samplerName(mode), fx, e.Value, mc-uni)
 					}
 				}
@@ -173,7 +173,7 @@ func TestPredictionsFollowTheSamplers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !near(e.Value, mc-uni, 0.06) {
+			if !near(e.Value, mc-uni, 0.07) {
 				t.Errorf("whole-unit %s in unit 2: predicted %.4f, Monte Carlo %.4f", b, e.Value, mc-uni)
 			}
 			// A reduced space: drop the unit-1 block with the largest cost
@@ -190,7 +190,7 @@ func TestPredictionsFollowTheSamplers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !near(d.Value, mc-uni, 0.06) {
+			if !near(d.Value, mc-uni, 0.07) {
 				t.Errorf("reduced-space delta: predicted %.4f, Monte Carlo %.4f", d.Value, mc-uni)
 			}
 		})

@@ -41,6 +41,7 @@ func runAnalyze(env *Env, args []string) error {
 	quality := fs.String("quality", "", "quality metric the suggestions trade latency against: macs, params (capacity proxies, not accuracy) or accuracy (the store's)")
 	paper := fs.String("paper", "", "evaluate the paper's reduced spaces on this device: comma-separated names (OFA-NPU, OFA-GPU, ...) or all")
 	reducedOut := fs.String("reduced-out", "", "with --suggest: write the suggested reduced space as TOML to this file")
+	replicate := fs.String("replicate", "", "with --data: a second recorded file of the same archs on another machine; compares the two fits' effects")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -112,6 +113,27 @@ func runAnalyze(env *Env, args []string) error {
 			return fmt.Errorf("analyze: quality %s: %w", *quality, err)
 		}
 	}
+	var rpl *analyzeReplication
+	if *replicate != "" {
+		if *dataPath == "" {
+			return fmt.Errorf("analyze: --replicate needs --data")
+		}
+		in2, err := analyzeDataInput(*replicate, *key, ms.Space.Name, cfg.Spaces)
+		if err != nil {
+			return fmt.Errorf("analyze: --replicate: %w", err)
+		}
+		s2, err := in2.series(*metric, *res)
+		if err != nil {
+			return fmt.Errorf("analyze: --replicate: %w", err)
+		}
+		rep2, err := analysis.Analyze(s2, opt)
+		if err != nil {
+			return fmt.Errorf("analyze: --replicate: %w", err)
+		}
+		if rpl, err = analyzeReplicate(rep, rep2, *replicate); err != nil {
+			return fmt.Errorf("analyze: --replicate: %w", err)
+		}
+	}
 	var sug *reduce.Reduction
 	if *suggest {
 		r, err := reduce.Suggest(rep, qrep, reduce.Options{})
@@ -152,17 +174,18 @@ func runAnalyze(env *Env, args []string) error {
 	defer w.Flush()
 	switch {
 	case *asJSON:
-		if sug == nil && qrep == nil && paperImpacts == nil {
+		if sug == nil && qrep == nil && paperImpacts == nil && rpl == nil {
 			return rep.WriteJSON(w)
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Report    *analysis.Report     `json:"report"`
-			Quality   *analysis.Report     `json:"quality,omitempty"`
-			Reduction *reduce.Reduction    `json:"reduction,omitempty"`
-			Paper     []analyzePaperImpact `json:"paper,omitempty"`
-		}{rep, qrep, sug, paperImpacts})
+			Report      *analysis.Report     `json:"report"`
+			Quality     *analysis.Report     `json:"quality,omitempty"`
+			Reduction   *reduce.Reduction    `json:"reduction,omitempty"`
+			Paper       []analyzePaperImpact `json:"paper,omitempty"`
+			Replication *analyzeReplication  `json:"replication,omitempty"`
+		}{rep, qrep, sug, paperImpacts, rpl})
 	case *asCSV:
 		if err := rep.WriteCSV(w, true); err != nil {
 			return err
@@ -187,6 +210,10 @@ func runAnalyze(env *Env, args []string) error {
 			fmt.Fprintln(w, "  nothing is dominated at these tolerances")
 		}
 	}
+	if r := rpl; r != nil {
+		fmt.Fprintf(w, "\nreplication on %s (%d uniform archs, leave-one-out R²=%.3f): Spearman of the %d per-(unit, block) effects %.2f, of the %d per-(unit, depth) effects %.2f\n",
+			r.File, r.Uniform, r.Q2, r.BlockN, r.BlockSpearman, r.DepthN, r.DepthSpearman)
+	}
 	for _, p := range paperImpacts {
 		fmt.Fprintf(w, "\npaper space %s (%s): mean latency %s", p.Name, p.Rules, p.Impact.Latency)
 		if q := p.Impact.Quality; q != nil {
@@ -201,6 +228,53 @@ type analyzePaperImpact struct {
 	Name   string        `json:"name"`
 	Rules  string        `json:"rules"`
 	Impact reduce.Impact `json:"impact"`
+}
+
+// analyzeReplication compares two fits of the same metric on two machines.
+type analyzeReplication struct {
+	File          string  `json:"file"`
+	Uniform       int     `json:"uniform"`
+	Q2            float64 `json:"q2"`
+	BlockN        int     `json:"block_effects"`
+	BlockSpearman float64 `json:"-"`
+	DepthN        int     `json:"depth_effects"`
+	DepthSpearman float64 `json:"-"`
+	// BlockRho and DepthRho are the Spearman correlations for JSON (null
+	// when undefined: too few effects or a constant side).
+	BlockRho *float64 `json:"block_spearman"`
+	DepthRho *float64 `json:"depth_spearman"`
+}
+
+// finite returns &x, or nil for NaN and ±Inf (JSON has no NaN).
+func finite(x float64) *float64 {
+	if x != x || x > 1e308 || x < -1e308 {
+		return nil
+	}
+	return &x
+}
+
+func analyzeReplicate(a, b *analysis.Report, file string) (*analyzeReplication, error) {
+	if a.Regression == nil || b.Regression == nil {
+		return nil, fmt.Errorf("both files need the regression estimator (%s)", strings.Join(append(a.Notes, b.Notes...), "; "))
+	}
+	r := &analyzeReplication{File: file, Uniform: b.Regression.N, Q2: b.Regression.Q2}
+	pair := func(x, y []analysis.Effect) (int, float64) {
+		idx := map[[2]any]float64{}
+		for _, e := range y {
+			idx[[2]any{e.Unit, e.Block + strconv.Itoa(e.Depth)}] = e.Value
+		}
+		var u, v []float64
+		for _, e := range x {
+			if w, ok := idx[[2]any{e.Unit, e.Block + strconv.Itoa(e.Depth)}]; ok {
+				u, v = append(u, e.Value), append(v, w)
+			}
+		}
+		return len(u), analysis.Spearman(u, v)
+	}
+	r.BlockN, r.BlockSpearman = pair(a.Regression.BlockEffects, b.Regression.BlockEffects)
+	r.DepthN, r.DepthSpearman = pair(a.Regression.DepthEffects, b.Regression.DepthEffects)
+	r.BlockRho, r.DepthRho = finite(r.BlockSpearman), finite(r.DepthSpearman)
+	return r, nil
 }
 
 func analyzePaperRules(name string) string {
@@ -389,7 +463,7 @@ func analyzeStoreInput(ctx context.Context, path, device, spaceName, source stri
 		return o, nil
 	}
 	// Read everything now: the store closes when analyzeStoreInput returns.
-	latency := map[string][]analysis.Obs{}
+	var latObs []analysis.Obs
 	var latLabel string
 	if device != "" {
 		devs, err := st.Devices(ctx)
@@ -418,7 +492,7 @@ func analyzeStoreInput(ctx context.Context, path, device, spaceName, source stri
 			if err != nil {
 				return analyzeInput{}, err
 			}
-			latency["latency"] = append(latency["latency"], o)
+			latObs = append(latObs, o)
 		}
 	}
 	var accObs []analysis.Obs
@@ -470,7 +544,7 @@ func analyzeStoreInput(ctx context.Context, path, device, spaceName, source stri
 			if device == "" {
 				return s, fmt.Errorf("--metric latency needs --device")
 			}
-			obs = latency["latency"]
+			obs = latObs
 			if len(obs) == 0 {
 				return s, fmt.Errorf("store %s has no plan measurements of %s on %s", path, spaceName, device)
 			}

@@ -90,7 +90,7 @@ func analyzeStore(t *testing.T, sp *model.Space, spec model.PlanSpec) string {
 		seen[pis[i].Arch.Canonical] = true
 		v := plantedLatency(it.Arch)
 		ms = append(ms, store.Measurement{Device: "synth", Arch: pis[i].Arch, Run: run, Kind: store.KindPlan,
-			SamplesMs: []float64{v + 0.02*rng.NormFloat64(), v + 0.02*rng.NormFloat64(), v + 0.02*rng.NormFloat64()},
+			SamplesMs:  []float64{v + 0.02*rng.NormFloat64(), v + 0.02*rng.NormFloat64(), v + 0.02*rng.NormFloat64()},
 			Provenance: devices.Simulated, Started: time.Now(), Finished: time.Now()})
 		accs = append(accs, store.Accuracy{Arch: pis[i].Arch, Source: "synthetic", Top1: 70 + 0.01*plantedLatency(it.Arch), Label: store.AccuracyProxy})
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -36,6 +37,93 @@ type blockwiseOut struct {
 	// (the BlockProfile sampler shortens the unit below the fixed layer).
 	Inactive int `json:"inactive"`
 	Archs    int `json:"archs"`
+	// Reference compares M_b with --reference (nil without).
+	Reference *blockwiseCompare `json:"reference,omitempty"`
+}
+
+// blockwiseCompare compares M_b with reference values of the same blocks
+// (a paper figure row, another run).
+type blockwiseCompare struct {
+	File string `json:"file"`
+	// Blocks is how many blocks both have; MeanDiff is mean(ours −
+	// reference), MaxAbsDiff the largest |ours − reference|, Inside how many
+	// reference values lie in our intervals.
+	Blocks     int      `json:"blocks"`
+	MeanDiff   float64  `json:"mean_diff"`
+	MaxAbsDiff float64  `json:"max_abs_diff"`
+	Inside     int      `json:"inside_ci"`
+	Pearson    float64  `json:"-"`
+	Spearman   float64  `json:"-"`
+	PearsonJ   *float64 `json:"pearson"`
+	SpearmanJ  *float64 `json:"spearman"`
+	// Spread is max − min of M_b over the shared blocks, ours and the
+	// reference's.
+	Spread    float64 `json:"spread"`
+	RefSpread float64 `json:"ref_spread"`
+}
+
+// parseBlockwiseReference reads {"blocks": {"e6k7": 43.41, …}} (the shape
+// of `blockwise --json`; other fields are ignored).
+func parseBlockwiseReference(data []byte, file string, sp *model.Space) (map[string]float64, error) {
+	var doc struct {
+		Blocks map[string]float64 `json:"blocks"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: want {\"blocks\": {\"e6k7\": 43.41, ...}}: %v", file, err)
+	}
+	if len(doc.Blocks) == 0 {
+		return nil, fmt.Errorf("%s: no \"blocks\"", file)
+	}
+	out := map[string]float64{}
+	for k, v := range doc.Blocks {
+		b, err := model.ParseBlock(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if !slices.Contains(sp.BlockChoices(), b) {
+			return nil, fmt.Errorf("%s: block %s is not a choice of %s", file, b.Key(), sp.Name)
+		}
+		if v != v || v > 1e300 || v < -1e300 {
+			return nil, fmt.Errorf("%s: block %s: value is not finite", file, k)
+		}
+		out[b.Key()] = v
+	}
+	return out, nil
+}
+
+func compareBlockwise(out blockwiseOut, ref map[string]float64, file string) *blockwiseCompare {
+	c := &blockwiseCompare{File: file}
+	var ours, theirs []float64
+	for k, v := range ref {
+		o, ok := out.Blocks[k]
+		if !ok {
+			continue
+		}
+		ours, theirs = append(ours, o), append(theirs, v)
+		d := o - v
+		c.MeanDiff += d
+		c.MaxAbsDiff = max(c.MaxAbsDiff, abs(d))
+		if ci := out.CI[k]; ci[0] <= v && v <= ci[1] {
+			c.Inside++
+		}
+	}
+	c.Blocks = len(ours)
+	if c.Blocks == 0 {
+		return c
+	}
+	c.MeanDiff /= float64(c.Blocks)
+	c.Pearson, c.Spearman = stats.Pearson(ours, theirs), stats.Spearman(ours, theirs)
+	c.PearsonJ, c.SpearmanJ = finite(c.Pearson), finite(c.Spearman)
+	c.Spread = slices.Max(ours) - slices.Min(ours)
+	c.RefSpread = slices.Max(theirs) - slices.Min(theirs)
+	return c
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func runBlockwise(env *Env, args []string) error {
@@ -51,6 +139,7 @@ func runBlockwise(env *Env, args []string) error {
 	metric := fs.String("metric", "latency", "latency (on --device), macs or params (from the network, no device)")
 	boot := fs.Int("boot", 1000, "bootstrap resamples for the intervals")
 	asJSON := fs.Bool("json", false, "print JSON: {\"baseline\": …, \"blocks\": {\"e6k7\": M_b, …}, …}")
+	refPath := fs.String("reference", "", "compare M_b with a JSON file {\"blocks\": {\"e6k7\": …}} (a paper figure row, another run's --json)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,6 +169,16 @@ func runBlockwise(env *Env, args []string) error {
 	}
 	if *uniform < 2 {
 		return fmt.Errorf("blockwise: --uniform %d must be ≥ 2 (the baseline E[M(A)])", *uniform)
+	}
+	var ref map[string]float64
+	if *refPath != "" {
+		data, err := os.ReadFile(*refPath)
+		if err != nil {
+			return fmt.Errorf("blockwise: --reference: %w", err)
+		}
+		if ref, err = parseBlockwiseReference(data, *refPath, sp); err != nil {
+			return fmt.Errorf("blockwise: --reference %w", err)
+		}
 	}
 	mode := model.FixPaper
 	switch *compat {
@@ -172,6 +271,9 @@ func runBlockwise(env *Env, args []string) error {
 			out.CI[b.Key] = [2]float64{b.Eq1.Lo, b.Eq1.Hi}
 		}
 	}
+	if ref != nil {
+		out.Reference = compareBlockwise(out, ref, *refPath)
+	}
 	w := bufio.NewWriter(env.Stdout)
 	defer w.Flush()
 	if *asJSON {
@@ -194,7 +296,14 @@ func runBlockwise(env *Env, args []string) error {
 		}
 		return analysis.Estimate{}, false
 	})
-	return m.Render(w, 4)
+	if err := m.Render(w, 4); err != nil {
+		return err
+	}
+	if c := out.Reference; c != nil {
+		fmt.Fprintf(w, "\nagainst %s (%d blocks): mean(ours − reference) %+.3f, max |ours − reference| %.3f, reference inside our %g%% intervals %d/%d, Pearson %.3f, Spearman %.3f, spread %.3f (reference %.3f)\n",
+			c.File, c.Blocks, c.MeanDiff, c.MaxAbsDiff, 95.0, c.Inside, c.Blocks, c.Pearson, c.Spearman, c.Spread, c.RefSpread)
+	}
+	return nil
 }
 
 func blockwiseSampler(m model.FixMode) string {

@@ -41,7 +41,7 @@ type predictEvalTop1 struct {
 }
 
 func runPredictEval(env *Env, args []string) error {
-	fs := newFlags(env, "predict-eval", "--space S --train FILE [--test FILE | --split 2/3] [--device KEY] [--model additive|macs] [--metric latency|top1] [--json]")
+	fs := newFlags(env, "predict-eval", "--space S --train FILE [--test FILE | --split 2/3] [--device KEY] [--model additive|macs] [--metric latency|top1] [--features F] [--json]")
 	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
 	spaceName := fs.String("space", "", "search space of the records")
 	device := fs.String("device", "", "latency_ms key to predict (its median), e.g. gpu-b1-fp32-graph")
@@ -51,6 +51,8 @@ func runPredictEval(env *Env, args []string) error {
 	modelName := fs.String("model", "additive", "latency predictor: additive (per-(unit, block) costs + depth) or macs (a + b·MACs)")
 	metric := fs.String("metric", "latency", "latency (a latency_ms key) or top1 (an accuracy table)")
 	scale := fs.String("scale", "auto", "additive fit scale: auto (chosen by CV on the training records), linear or log")
+	features := fs.String("features", "auto", "top1: candidate feature sets, comma-separated ("+strings.Join(predict.Top1FeatureSets(), ", ")+"), or auto for all")
+	knn := fs.String("knn", "auto", "top1: nearest-neighbour residual correction: auto (k chosen by CV, 0 allowed) or off")
 	seed := fs.Uint64("seed", 1, "seed of the cross-validation folds")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
@@ -100,7 +102,18 @@ func runPredictEval(env *Env, args []string) error {
 		if *modelName != "additive" {
 			return fmt.Errorf("predict-eval: --model %s is for latency; --metric top1 evaluates the accuracy predictor", *modelName)
 		}
-		return evalTop1(env.Stdout, sp, train, test, *seed, *asJSON, *trainPath, where)
+		opts := predict.Top1Options{Seed: *seed}
+		if *features != "auto" {
+			opts.Features = strings.Split(*features, ",")
+		}
+		switch *knn {
+		case "auto":
+		case "off":
+			opts.NoNeighbours = true
+		default:
+			return fmt.Errorf("predict-eval: --knn %q: want auto or off", *knn)
+		}
+		return evalTop1(env.Stdout, sp, train, test, opts, *asJSON, *trainPath, where)
 	}
 	return fmt.Errorf("predict-eval: --metric %q: want latency or top1", *metric)
 }
@@ -172,7 +185,10 @@ func evalLatency(w io.Writer, sp *model.Space, train, test []predict.Record, key
 		p = m
 		lam, _ := strconv.ParseFloat(strconv.FormatFloat(m.CV().Chosen.Lambda, 'g', 3, 64), 64)
 		out.Scale, out.Lambda = string(m.Scale()), &lam
-		detail = fmt.Sprintf("scale %s, λ=%.3g (5-fold CV on the training records)", m.Scale(), lam)
+		detail = fmt.Sprintf("scale %s, λ=%g (both chosen by 5-fold CV on the training records)", m.Scale(), lam)
+		if sc != predict.ScaleAuto {
+			detail = fmt.Sprintf("scale %s (--scale), λ=%g (chosen by 5-fold CV on the training records)", m.Scale(), lam)
+		}
 	case "macs":
 		m, err := predict.FitMACs(sp, atr, ytr)
 		if err != nil {
@@ -193,13 +209,14 @@ func evalLatency(w io.Writer, sp *model.Space, train, test []predict.Record, key
 	if asJSON {
 		return peWriteJSON(w, out)
 	}
-	fmt.Fprintf(w, "predict-eval: %s latency predictor (%s) for %s, space %s\n", modelName, detail, key, sp.Name)
+	fmt.Fprintf(w, "predict-eval: %s latency predictor, device key %s, space %s\n", modelName, key, sp.Name)
+	fmt.Fprintf(w, "  model: %s\n", detail)
 	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", len(atr), filepath.Base(trainPath), len(ate), where, p.Provenance())
 	fmt.Fprintf(w, "  MAPE %.2f%%   within ±10%%: %.1f%%   Spearman %.3f\n", 100*float64(out.MAPE), 100*float64(out.Within10), float64(out.Spearman))
 	return nil
 }
 
-func evalTop1(w io.Writer, sp *model.Space, train, test []predict.Record, seed uint64, asJSON bool, trainPath, where string) error {
+func evalTop1(w io.Writer, sp *model.Space, train, test []predict.Record, opts predict.Top1Options, asJSON bool, trainPath, where string) error {
 	atr, ytr, err := predict.Top1s(train)
 	if err != nil {
 		return fmt.Errorf("predict-eval: train: %w", err)
@@ -208,7 +225,7 @@ func evalTop1(w io.Writer, sp *model.Space, train, test []predict.Record, seed u
 	if err != nil {
 		return fmt.Errorf("predict-eval: test: %w", err)
 	}
-	m, err := predict.FitTop1(sp, atr, ytr, predict.Top1Options{Seed: seed})
+	m, err := predict.FitTop1(sp, atr, ytr, opts)
 	if err != nil {
 		return fmt.Errorf("predict-eval: %w", err)
 	}
@@ -223,7 +240,8 @@ func evalTop1(w io.Writer, sp *model.Space, train, test []predict.Record, seed u
 	if asJSON {
 		return peWriteJSON(w, out)
 	}
-	fmt.Fprintf(w, "predict-eval: accuracy predictor %s (features %s, λ=%.3g, chosen by 5-fold CV on the training records)\n", m.Name(), ch.Features, ch.Lambda)
+	fmt.Fprintf(w, "predict-eval: accuracy predictor %s, space %s\n", m.Name(), sp.Name)
+	fmt.Fprintf(w, "  model: features %s, λ=%g (both chosen by 5-fold CV on the training records)\n", ch.Features, lam)
 	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", len(atr), filepath.Base(trainPath), len(ate), where, m.Provenance())
 	fmt.Fprintf(w, "  MAE %.3f points   RMSE %.3f points   Spearman %.4f\n", out.MAE, out.RMSE, out.Spearman)
 	return nil

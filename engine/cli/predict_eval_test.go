@@ -40,7 +40,8 @@ func TestPredictEvalGolden(t *testing.T) {
 		{"latency_log_text", []string{"--space", "ofa-mbv3-w1.0", "--device", "cpu-b1-fp32", "--train", peLatency, "--split", "0.6", "--scale", "log"}},
 		{"latency_test_file_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--test", peLatency, "--json"}},
 		{"top1_json", []string{"--space", "ofa-mbv3-w1.0", "--metric", "top1", "--train", peTrain, "--test", peTest, "--json"}},
-		{"top1_text", []string{"--space", "ofa-mbv3-w1.0", "--metric", "top1", "--train", peTrain, "--test", peTest}},
+		{"top1_text", []string{"--space", "ofa-mbv3-w1.0", "--metric", "top1", "--features", "slots,slots+capacity", "--train", peTrain, "--test", peTest}},
+		{"top1_slots_json", []string{"--space", "ofa-mbv3-w1.0", "--metric", "top1", "--features", "slots", "--knn", "off", "--train", peTrain, "--test", peTest, "--json"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +75,7 @@ func TestPredictEvalJSONFields(t *testing.T) {
 	if w := m["within10"].(float64); w < 0 || w > 1 {
 		t.Errorf("within10 %v", w)
 	}
-	out, err = peRun(t, "--space", "ofa-mbv3-w1.0", "--metric", "top1", "--train", peTrain, "--test", peTest, "--json")
+	out, err = peRun(t, "--space", "ofa-mbv3-w1.0", "--metric", "top1", "--features", "slots", "--knn", "off", "--train", peTrain, "--test", peTest, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +109,8 @@ func TestPredictEvalErrors(t *testing.T) {
 		{"unknown scale", []string{"--space", "ofa-mbv3-w1.0", "--train", peLatency, "--split", "2/3", "--device", "cpu-b1-fp32", "--scale", "sqrt"}, `scale "sqrt"`},
 		{"unknown metric", []string{"--space", "ofa-mbv3-w1.0", "--train", peLatency, "--split", "2/3", "--metric", "energy"}, `--metric "energy"`},
 		{"top1 on a latency file", []string{"--space", "ofa-mbv3-w1.0", "--train", peLatency, "--split", "2/3", "--metric", "top1"}, `no "top1" field`},
+		{"unknown features", []string{"--space", "ofa-mbv3-w1.0", "--train", peTrain, "--test", peTest, "--metric", "top1", "--features", "slots,gp"}, `"gp"`},
+		{"bad knn", []string{"--space", "ofa-mbv3-w1.0", "--train", peTrain, "--test", peTest, "--metric", "top1", "--knn", "5"}, `--knn "5"`},
 		{"macs for top1", []string{"--space", "ofa-mbv3-w1.0", "--train", peTrain, "--test", peTest, "--metric", "top1", "--model", "macs"}, "--model macs is for latency"},
 		{"wrong space for the file", []string{"--space", "ofa-pn-w1.3", "--train", peLatency, "--split", "2/3", "--device", "cpu-b1-fp32"}, `record of space "ofa-mbv3-w1.0"`},
 		{"missing file", []string{"--space", "ofa-mbv3-w1.0", "--train", "testdata/nope.jsonl", "--split", "2/3"}, "nope.jsonl"},

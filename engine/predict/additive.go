@@ -17,8 +17,9 @@ type AdditiveOptions struct {
 	// Scale fixes the fit space; ScaleAuto (default) picks by CV (log is
 	// only tried when every y is positive).
 	Scale Scale
-	// Lambda fixes the ridge penalty; 0 picks it by CV from 1e-4..1e3
-	// (the λ with the lowest held-out squared error in the fit's scale).
+	// Lambda fixes the ridge penalty; 0 picks it by CV from 1e-4..1e3, one
+	// per decade (the λ with the lowest held-out squared error in the fit's
+	// scale).
 	Lambda float64
 	// Folds of the cross-validation (default 5).
 	Folds int

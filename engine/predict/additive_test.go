@@ -299,3 +299,38 @@ func TestAdditiveOnSharedH100(t *testing.T) {
 		})
 	}
 }
+
+// Undefined numbers (a standard error with no residual degrees of freedom
+// left) marshal as null instead of failing the whole JSON.
+func TestEffectsJSONWithNaN(t *testing.T) {
+	sp := loadSpace(t, "ofa-mbv3-w1.0")
+	archs := sampleArchs(sp, 30, 6)
+	y := make([]float64, len(archs))
+	for i := range y {
+		y[i] = 1 + float64(i%7)
+	}
+	m, err := FitAdditive(sp, archs, y, AdditiveOptions{Scale: ScaleLinear, Lambda: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.Effects()
+	e.Sigma, e.Blocks[0].SE, e.Depths[1].SE = math.NaN(), math.NaN(), math.Inf(1)
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["sigma"] != nil || len(back["blocks"].([]any)) != len(e.Blocks) || back["scale"] != "linear" || back["n"] != 30.0 {
+		t.Errorf("JSON %s", b)
+	}
+	blk := back["blocks"].([]any)[0].(map[string]any)
+	if blk["block"] != e.Blocks[0].Key || blk["se"] != nil || blk["cost"].(float64) != e.Blocks[0].Cost || blk["rel_se"].(float64) != e.Blocks[0].RelSE {
+		t.Errorf("block JSON %v", blk)
+	}
+	if d := back["depths"].([]any)[1].(map[string]any); d["se"] != nil || d["effect"].(float64) != e.Depths[1].Effect {
+		t.Errorf("depth JSON %v", d)
+	}
+}

@@ -12,7 +12,8 @@ import (
 )
 
 // Predictor estimates a metric of an architecture. Its values are labelled
-// devices.Predicted wherever they are shown.
+// devices.Predicted wherever they are shown. The fitted models of this
+// package are read-only after fitting and safe for concurrent use.
 type Predictor interface {
 	Predict(a model.Arch) float64
 	// Name is a short stable identifier, e.g. "additive", "macs",

@@ -41,7 +41,7 @@ type Top1Options struct {
 	// Features are the candidate feature sets (default Top1FeatureSets()).
 	Features []string
 	// Lambda fixes the ridge penalty of the one-hot and pair columns; 0
-	// picks it by CV from 1e-4..1e3.
+	// picks it by CV from 1e-4..1e3 (one per decade).
 	Lambda float64
 	// Folds of the cross-validation (default 5) and the Seed of the split
 	// (default 1).
@@ -132,6 +132,9 @@ func FitTop1(sp *model.Space, archs []model.Arch, y []float64, opts Top1Options)
 			rep.Chosen = pt
 		}
 	}
+	if best == nil {
+		return nil, fmt.Errorf("top-1 fit: no feature set could be fitted")
+	}
 	if !opts.NoNeighbours {
 		ks := opts.Neighbours
 		if len(ks) == 0 {
@@ -169,6 +172,19 @@ func (m *Top1) chooseNeighbours(archs []model.Arch, y []float64, ks []int, folds
 		codes[i] = m.enc.codes(a)
 		res[i] = y[i] - oof[i]
 	}
+	// Each arch's nearest neighbours, found once for the largest k.
+	kmax := 0
+	for _, k := range ks {
+		if k > 0 && k < len(y) {
+			kmax = max(kmax, k)
+		}
+	}
+	near := make([][]neighbour, len(y))
+	if kmax > 0 {
+		for i := range y {
+			near[i] = nearest(codes, codes[i], kmax, i)
+		}
+	}
 	bestK, bestScore := 0, math.Inf(1)
 	for _, k := range ks {
 		if k < 0 || k >= len(y) {
@@ -176,7 +192,7 @@ func (m *Top1) chooseNeighbours(archs []model.Arch, y []float64, ks []int, folds
 		}
 		p := make([]float64, len(y))
 		for i := range y {
-			p[i] = oof[i] + correction(codes, res, codes[i], k, i)
+			p[i] = oof[i] + weightedResidual(res, near[i][:min(k, len(near[i]))])
 		}
 		score := stats.RMSE(p, y)
 		rep.Tried = append(rep.Tried, CVPoint{Features: fmt.Sprintf("%s+knn%d", m.enc.set, k), Lambda: m.fit.Lambda, Score: score})
@@ -191,25 +207,23 @@ func (m *Top1) chooseNeighbours(archs []model.Arch, y []float64, ks []int, folds
 	return nil
 }
 
-// correction is the weighted mean residual of the k training archs nearest
-// to code (skipping index self, -1 for none).
-func correction(codes [][]int16, res []float64, code []int16, k, self int) float64 {
-	if k == 0 {
-		return 0
-	}
-	type nb struct {
-		d int
-		i int
-	}
-	// Keep the k nearest in a small sorted buffer.
-	near := make([]nb, 0, k+1)
+// neighbour is a training arch at a slot distance.
+type neighbour struct {
+	d int
+	i int
+}
+
+// nearest returns the k training archs nearest to code (skipping index
+// self, -1 for none), nearest first, ties in training order.
+func nearest(codes [][]int16, code []int16, k, self int) []neighbour {
+	near := make([]neighbour, 0, k+1)
 	for j, c := range codes {
 		if j == self {
 			continue
 		}
 		d := 0
-		for t := range c {
-			if c[t] != code[t] {
+		for t, v := range c {
+			if v != code[t] {
 				d++
 			}
 		}
@@ -220,11 +234,17 @@ func correction(codes [][]int16, res []float64, code []int16, k, self int) float
 		for pos > 0 && near[pos-1].d > d {
 			pos--
 		}
-		near = slices.Insert(near, pos, nb{d, j})
+		near = slices.Insert(near, pos, neighbour{d, j})
 		if len(near) > k {
 			near = near[:k]
 		}
 	}
+	return near
+}
+
+// weightedResidual is Σ w_j r_j / Σ w_j over the neighbours, with
+// w = 1/(1+distance); 0 for none.
+func weightedResidual(res []float64, near []neighbour) float64 {
 	s, w := 0.0, 0.0
 	for _, n := range near {
 		wt := 1 / (1 + float64(n.d))
@@ -235,6 +255,15 @@ func correction(codes [][]int16, res []float64, code []int16, k, self int) float
 		return 0
 	}
 	return s / w
+}
+
+// correction is the residual correction of code from its k nearest
+// training archs (skipping index self, -1 for none).
+func correction(codes [][]int16, res []float64, code []int16, k, self int) float64 {
+	if k <= 0 {
+		return 0
+	}
+	return weightedResidual(res, nearest(codes, code, k, self))
 }
 
 // Predict estimates the top-1 (%) of a.

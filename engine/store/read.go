@@ -106,7 +106,9 @@ func (q Query) sql() (string, []any) {
 }
 
 // Records streams the measurements that q selects, oldest first, without
-// holding them all in memory. Stop early by breaking out of the loop.
+// holding them all in memory. Stop early by breaking out of the loop. A
+// stream holds one of the store's 4 connections until it ends: writing
+// from inside the loop is fine, nesting 4 streams is not.
 func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		text, args := q.sql()

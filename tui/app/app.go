@@ -61,6 +61,10 @@ type Config struct {
 	MinSupport int
 	// Version is written into exported files.
 	Version string
+	// HostLock is the lock local devices hold while they time (nil: none).
+	// The analysis and every search evaluation take it too, so that their
+	// CPU work never overlaps a timed window on this machine's cores.
+	HostLock *devices.HostLock
 }
 
 // App implements tui.Deps.
@@ -144,7 +148,7 @@ func deviceInfo(name string, d store.Device) common.DeviceInfo {
 			parts = append(parts, p)
 		}
 	}
-	if in.Threads > 0 {
+	if in.Threads > 0 && !strings.Contains(strings.Join(parts, " "), "thread") {
 		parts = append(parts, fmt.Sprintf("%d threads", in.Threads))
 	}
 	if in.Batch > 0 {
@@ -446,7 +450,12 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rep, err := analysis.Analyze(s, a.cfg.Analysis)
+	var rep *analysis.Report
+	err = a.exclusive(ctx, func() error {
+		var err error
+		rep, err = analysis.Analyze(s, a.cfg.Analysis)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -455,6 +464,17 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 	a.last[[2]string{device, metric}] = c
 	a.mu.Unlock()
 	return c, nil
+}
+
+// exclusive runs f holding the host lock, if there is one.
+func (a *App) exclusive(ctx context.Context, f func() error) error {
+	if l := a.cfg.HostLock; l != nil {
+		if err := l.Lock(ctx); err != nil {
+			return err
+		}
+		defer l.Unlock()
+	}
+	return f()
 }
 
 // Table implements friendliness.Source.
@@ -727,12 +747,13 @@ func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan 
 	if di, ok := a.device(req.Device); ok && !di.Measured() {
 		latLabel = fmt.Sprintf("predicted (additive fit on %d %s archs of %s)", len(archs), di.Source(), req.Device)
 	}
-	eval := func(arch model.Arch) (float64, float64, error) {
-		v, err := a.score(ctx, arch)
-		if err != nil {
-			return 0, 0, err
-		}
-		return pred.Predict(arch), v.Top1, nil
+	eval := func(arch model.Arch) (lat, acc float64, err error) {
+		err = a.exclusive(ctx, func() error {
+			v, err := a.score(ctx, arch)
+			lat, acc = pred.Predict(arch), v.Top1
+			return err
+		})
+		return lat, acc, err
 	}
 	ch := make(chan paretoview.SearchUpdate, 16)
 	send := func(u paretoview.SearchUpdate) {

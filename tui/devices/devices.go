@@ -16,6 +16,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"blockprof/engine"
+	"blockprof/engine/store"
 	"blockprof/tui/common"
 )
 
@@ -120,7 +121,9 @@ func (m Model) Apply(ev engine.Event) Model {
 			r.lastErr = e.LastErr
 		}
 	case engine.Measured:
-		m.rows[m.index(e.Device)].measured++
+		if e.Kind == store.KindPlan {
+			m.rows[m.index(e.Device)].measured++
+		}
 	case engine.DeviceError:
 		i := m.index(e.Device)
 		msg := "error"
@@ -283,7 +286,7 @@ type column struct {
 
 const (
 	gap    = 1
-	barMin = 12
+	barMin = 16
 	// detailLines is the height of the panel below the table.
 	detailLines = 5
 )
@@ -299,12 +302,12 @@ func (m Model) columns() (cols []column, barW int) {
 	}
 	all := []column{
 		{title: "device", width: nameW, cell: func(r row) string { return r.info.Name }},
-		{title: "kind", width: 7, prio: 3, cell: func(r row) string { return r.info.Kind }},
+		{title: "kind", width: 7, prio: 5, cell: func(r row) string { return r.info.Kind }},
 		{title: "source", width: 9, prio: 2, cell: func(r row) string { return provenance(r.info) }},
 		{title: "state", width: 10, cell: stateText},
 		{title: "progress", width: -1},
 		{title: "done", width: doneW, right: true, cell: func(r row) string { return fmt.Sprintf("%d/%d", r.prog.Done, r.prog.Total) }},
-		{title: "rate", width: 7, prio: 4, right: true, cell: func(r row) string { return rate(r.prog.Rate) }},
+		{title: "rate", width: 7, prio: 5, right: true, cell: func(r row) string { return rate(r.prog.Rate) }},
 		{title: "ETA", width: 6, prio: 1, right: true, cell: func(r row) string { return eta(r.prog) }},
 		{title: "last ms", width: 8, prio: 2, right: true, cell: func(r row) string {
 			if r.prog.LastMs <= 0 {
@@ -312,19 +315,19 @@ func (m Model) columns() (cols []column, barW int) {
 			}
 			return common.Num(r.prog.LastMs, 3)
 		}},
-		{title: "spread", width: 6, prio: 5, right: true, cell: func(r row) string {
+		{title: "spread", width: 6, prio: 6, right: true, cell: func(r row) string {
 			if r.prog.LastMs <= 0 {
 				return "–"
 			}
 			return common.Percent(r.prog.LastSpread)
 		}},
-		{title: "drift", width: 6, prio: 5, right: true, cell: func(r row) string {
+		{title: "drift", width: 6, prio: 6, right: true, cell: func(r row) string {
 			if !r.prog.DriftKnown {
 				return "–"
 			}
 			return sign(r.prog.Drift) + common.Percent(r.prog.Drift)
 		}},
-		{title: "last error", width: -2, prio: 6, cell: func(r row) string { return r.lastErr }},
+		{title: "last error", width: -2, prio: 7, cell: func(r row) string { return r.lastErr }},
 	}
 	w := m.c.Width - 2 // the cursor marker
 	fits := func(cs []column) (int, bool) {

@@ -69,9 +69,9 @@ type Model struct {
 	// loaded is when the last load started: new data reloads at most
 	// every cooldown.
 	loaded time.Time
-	stale   bool
-	active  bool
-	gen     int
+	stale  bool
+	active bool
+	gen    int
 
 	// Cuts: pruned (unit, block) cells and per-unit depth caps (0: none),
 	// with the evidence shown when each cut was made.

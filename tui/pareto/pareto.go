@@ -82,9 +82,9 @@ type Model struct {
 	// loaded is when the last load started: new data reloads at most
 	// every cooldown.
 	loaded time.Time
-	stale   bool
-	active  bool
-	gen     int
+	stale  bool
+	active bool
+	gen    int
 
 	// Series ready for the renderer, rebuilt when data or results change.
 	cloud, front, orig, red []plot.XY

@@ -102,7 +102,9 @@ func Run(ctx context.Context, deps tui.Deps, opts Options) error {
 					pty, _, _ := s.Pty()
 					_, noColor := lookupEnv(s.Environ(), "NO_COLOR")
 					m := tui.New(s.Context(), deps, tui.Options{NoColor: noColor, Width: pty.Window.Width, Height: pty.Window.Height})
-					return m, []tea.ProgramOption{tea.WithContext(s.Context())}
+					// The middleware quits the program when the session ends;
+					// the model's own requests end with s.Context().
+					return m, nil
 				}),
 				activeterm.Middleware(),
 				// A public-key callback does not prove the key was used:
@@ -141,7 +143,8 @@ func Run(ctx context.Context, deps tui.Deps, opts Options) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Give sessions a moment to end on their own, then close them.
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
 		_ = srv.Close()

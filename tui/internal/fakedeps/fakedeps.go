@@ -118,12 +118,12 @@ func (d *Deps) Events(ctx context.Context) <-chan engine.Event {
 	return ch
 }
 
-func (d *Deps) Live() bool                     { return !d.NoLive }
-func (d *Deps) Space() *model.Space            { return d.Sp }
-func (d *Deps) Devices() []common.DeviceInfo   { return slices.Clone(d.Devs) }
-func (d *Deps) Pause(device string) error      { return d.intent("pause", device) }
-func (d *Deps) Resume(device string) error     { return d.intent("resume", device) }
-func (d *Deps) Cancel(device string) error     { return d.intent("cancel", device) }
+func (d *Deps) Live() bool                   { return !d.NoLive }
+func (d *Deps) Space() *model.Space          { return d.Sp }
+func (d *Deps) Devices() []common.DeviceInfo { return slices.Clone(d.Devs) }
+func (d *Deps) Pause(device string) error    { return d.intent("pause", device) }
+func (d *Deps) Resume(device string) error   { return d.intent("resume", device) }
+func (d *Deps) Cancel(device string) error   { return d.intent("cancel", device) }
 func (d *Deps) intent(what, dev string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

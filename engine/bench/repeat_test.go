@@ -1,0 +1,99 @@
+// Package bench holds blockprof's measurement benchmarks that need this
+// machine's ONNX Runtime: run them on a quiet machine, they are not tests.
+//
+//	go test -run XXX -bench Repeatability -benchtime 1x ./engine/bench
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"blockprof/devices"
+	"blockprof/devices/ort"
+	"blockprof/engine"
+	"blockprof/engine/config"
+	"blockprof/engine/stats"
+	"blockprof/engine/store"
+)
+
+// BenchmarkRepeatability profiles 30 uniform archs of the default plan's
+// space twice on the embedded config's cpu device (ONNX Runtime, 1 thread,
+// 50 timed runs) and reports the Spearman rank correlation of the two
+// passes' medians, the median relative spread (IQR/median) and the
+// profiling overhead (wall time / sum of timed windows − 1).
+func BenchmarkRepeatability(b *testing.B) {
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Parse(data, "config.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dc, err := cfg.Device("cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ort.FindLibrary(dc.Library); err != nil {
+		b.Skip(err)
+	}
+	sp, err := cfg.Spaces.Get(cfg.Plan.Space)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := cfg.PlanSpec()
+	spec.Uniform, spec.PerLocation = 30, 0
+	plan, err := sp.Plan(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		dir := b.TempDir()
+		var passes [2]map[string]float64
+		var spreads []float64
+		var overhead [2]float64
+		for pass := range 2 {
+			dev, err := ort.New(dc, devices.NewHostLock())
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := store.Open(context.Background(), filepath.Join(dir, "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			run, err := engine.Start(context.Background(), engine.Spec{Space: sp, Plan: plan, PlanSpec: spec, Store: st,
+				Targets: []engine.Target{{Device: dev, Config: dc}}, Options: engine.Options{Remeasure: pass == 1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum := run.Wait()
+			overhead[pass] = sum.Devices[0].Overhead
+			recs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: run.ID(), Kind: store.KindPlan, Samples: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			passes[pass] = map[string]float64{}
+			for _, r := range recs {
+				passes[pass][r.Arch] = r.Median
+				spreads = append(spreads, r.Spread)
+			}
+			st.Close()
+			dev.Close()
+		}
+		var x, y []float64
+		for a, m := range passes[0] {
+			if m2, ok := passes[1][a]; ok {
+				x, y = append(x, m), append(y, m2)
+			}
+		}
+		if len(x) != 30 {
+			b.Fatalf("%d archs measured in both passes, want 30", len(x))
+		}
+		b.ReportMetric(stats.Spearman(x, y), "spearman")
+		b.ReportMetric(stats.Median(spreads), "median-spread")
+		b.ReportMetric(overhead[0], "overhead-pass1")
+		b.ReportMetric(overhead[1], "overhead-pass2")
+	}
+}

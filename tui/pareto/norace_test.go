@@ -1,0 +1,5 @@
+//go:build !race
+
+package pareto_test
+
+const raceEnabled = false
