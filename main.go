@@ -1,6 +1,7 @@
 // Command blockprof profiles neural blocks of NAS search spaces on real
 // devices, scores their friendliness per unit position, reduces the space
-// and searches it. `blockprof help` lists the sub-commands.
+// and searches it. `blockprof help` lists the sub-commands; with no
+// sub-command it opens the explorer.
 package main
 
 import (
@@ -11,9 +12,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"blockprof/engine/cli"
+	"blockprof/engine/config"
+	"blockprof/tui"
+	"blockprof/tui/app"
+	"blockprof/tui/serve"
 )
 
 //go:embed config.toml
@@ -35,5 +41,69 @@ func main() {
 }
 
 func run(env *cli.Env, args []string) error {
+	switch {
+	case len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help":
+		return explore(env, args, false)
+	case args[0] == "serve":
+		return explore(env, args[1:], true)
+	}
 	return cli.Run(env, args)
+}
+
+// explore opens the explorer in this terminal, or serves it over SSH, over a
+// profiling run of the configured devices (resumed from the store).
+func explore(env *cli.Env, args []string, serveMode bool) error {
+	name := "blockprof"
+	if serveMode {
+		name = "blockprof serve"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
+	storePath := fs.String("store", "blockprof.db", "results store (SQLite); a re-run resumes what it holds")
+	devList := fs.String("devices", "", "comma-separated devices to profile (default: every device with profile = true)")
+	spaceName := fs.String("space", "", "search space (default: [plan] space)")
+	var listen, keys, hostKey *string
+	if serveMode {
+		listen = fs.String("listen", "127.0.0.1:2222", "address to listen on")
+		keys = fs.String("authorized-keys", "", "authorized_keys file: the only public keys let in (required)")
+		hostKey = fs.String("host-key", "", "the server's private key file (an ed25519 key is created there if missing; required)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	if serveMode { // refuse before profiling anything
+		if *keys == "" {
+			return errors.New("serve: --authorized-keys FILE is required: the explorer is served to the public keys listed there only")
+		}
+		if _, err := serve.ReadAuthorizedKeys(*keys); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		if *hostKey == "" {
+			return errors.New("serve: --host-key FILE is required (an ed25519 key is created there if missing, then reused)")
+		}
+	}
+	cfg, err := config.Load(*cfgPath, env.Embedded)
+	if err != nil {
+		return err
+	}
+	var devs []string
+	for _, d := range strings.Split(*devList, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			devs = append(devs, d)
+		}
+	}
+	sess, err := app.Start(env.Ctx, app.Setup{Config: cfg, ConfigPath: *cfgPath, Space: *spaceName, StorePath: *storePath,
+		Devices: devs, Version: env.Version, Warn: func(w string) { fmt.Fprintln(env.Stderr, "blockprof: warning:", w) }})
+	if err != nil {
+		return err
+	}
+	defer sess.Close() // stops the run; a re-run resumes
+	if serveMode {
+		return serve.Run(env.Ctx, sess.App, serve.Options{Listen: *listen, AuthorizedKeys: *keys, HostKey: *hostKey})
+	}
+	return tui.Run(env.Ctx, sess.App)
 }

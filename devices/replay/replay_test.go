@@ -11,31 +11,18 @@ import (
 
 	"blockprof/devices"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func testSpaces(t testing.TB) *model.Spaces {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ss
+	return modeltest.Spaces(t)
 }
 
 // sharedData finds ../shared/data beside the repository.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	for _, d := range []string{"../../../shared/data", "../../../../shared/data"} {
-		if _, err := os.Stat(filepath.Join(d, "README.md")); err == nil {
-			return d
-		}
-	}
-	t.Skip("shared/data not found beside the repository")
-	return ""
+	return modeltest.SharedData(t)
 }
 
 func network(t *testing.T, ss *model.Spaces, a model.Arch) *model.Network {

@@ -3,26 +3,18 @@ package sim
 import (
 	"context"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"blockprof/devices"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func testSpaces(t testing.TB) *model.Spaces {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ss
+	return modeltest.Spaces(t)
 }
 
 func net(t *testing.T, sp *model.Space, a model.Arch) *model.Network {

@@ -136,8 +136,11 @@ func tail(b []byte, n int) string {
 
 // Quote quotes s as one word for a POSIX shell. Words made only of
 // letters, digits and _-.,/:@%+ are left as they are; anything else is put
-// in single quotes, with each ' written as '\''. Inside single quotes a
-// POSIX shell expands nothing ($, `, \, newlines and all are literal).
+// in single quotes, inside which a POSIX shell expands nothing ($, `, \ and
+// newlines are literal), and each single quote in s becomes a closing
+// quote, an escaped quote and an opening quote:
+//
+//	it's  →  'it'\''s'
 func Quote(s string) string {
 	if s == "" {
 		return "''"

@@ -2,23 +2,15 @@ package analysis
 
 import (
 	"math"
-	"os"
 	"testing"
 
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func spaces(t testing.TB) *model.Spaces {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ss
+	return modeltest.Spaces(t)
 }
 
 func space(t testing.TB, name string) *model.Space {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func loadSpace(t testing.TB, name string) *model.Space {
@@ -28,13 +29,7 @@ func loadSpace(t testing.TB, name string) *model.Space {
 // sharedData finds ../shared/data beside the repository, or skips.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	for _, d := range []string{"../../../shared/data", "../../../../shared/data"} {
-		if _, err := os.Stat(filepath.Join(d, "README.md")); err == nil {
-			return d
-		}
-	}
-	t.Skip("shared/data not found beside the repository")
-	return ""
+	return modeltest.SharedData(t)
 }
 
 func readFile(t testing.TB, sp *model.Space, path string) []Record {

@@ -9,19 +9,12 @@ import (
 
 	"blockprof/engine/analysis"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func spaces(t testing.TB) *model.Spaces {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ss
+	return modeltest.Spaces(t)
 }
 
 // TestPaperRulesMatchShippedSpaces: every paper space written in the rule

@@ -9,19 +9,12 @@ import (
 
 	"blockprof/engine/pareto"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func spaces(t testing.TB) *model.Spaces {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ss
+	return modeltest.Spaces(t)
 }
 
 // synthetic is a cheap evaluator: latency from MACs plus a kernel-7 penalty

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,21 +16,14 @@ import (
 
 	"blockprof/devices/ort"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
 	"blockprof/model/onnx/onnxpb"
 )
 
 func spaces(t testing.TB) *model.Spaces {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ss
+	return modeltest.Spaces(t)
 }
 
 // testArch is one network to export.

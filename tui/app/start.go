@@ -36,7 +36,8 @@ type Setup struct {
 	// profile = true).
 	Devices []string
 	// Accuracy scores archs for the accuracy metric, the Pareto view and
-	// the search (nil: the proxy score of engine/accuracy, labelled proxy).
+	// the search (nil: the space's configured source, by default the proxy
+	// score of engine/accuracy, labelled proxy).
 	Accuracy accuracy.Source
 	Version  string
 	// Warn receives what goes wrong without stopping the start: a device
@@ -158,7 +159,12 @@ func Start(ctx context.Context, s Setup) (*Session, error) {
 	sess.Run = run
 	acc := s.Accuracy
 	if acc == nil {
-		acc = accuracy.NewProxy(sp)
+		// The space's configured source ([spaces.NAME] accuracy; the proxy,
+		// labelled proxy, by default).
+		if acc, err = accuracy.Open(sp.Accuracy, sp, opts.Dir); err != nil {
+			sess.Close()
+			return nil, err
+		}
 	}
 	sopts := search.Options{Initial: cfg.Search.Initial, Children: cfg.Search.Children, Generations: cfg.Search.Generations,
 		MutateProb: cfg.Search.MutateProb, Crowding: cfg.Search.Crowding, Resolution: spec.Resolution}

@@ -34,9 +34,10 @@ type Server struct {
 	// host key and reads nothing of the user's own ssh setup.
 	ConfigFile string
 
-	dir string
-	cmd *exec.Cmd
-	log string
+	dir    string
+	cmd    *exec.Cmd
+	exited chan error
+	log    string
 }
 
 // Start starts a server that lives until the test ends, or skips the test
@@ -165,7 +166,7 @@ func (s *Server) start(t testing.TB, sshd, hostKey, authKeys string) error {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			s.cmd = cmd
+			s.cmd, s.exited = cmd, exited
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -216,7 +217,7 @@ func (s *Server) stop() {
 	}
 	s.DropConnections()
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 }
 
 // descendants lists the processes below pid, from /proc.
