@@ -404,19 +404,30 @@ func (d *Device) died(s *session, arch, when string, cause error) error {
 	d.drop(s)
 	exit := s.proc.Wait()
 	msg := fmt.Sprintf("device %s: %s: the agent on %s stopped %s", d.name, arch, d.tr, when)
-	if exit != nil {
-		msg += " (" + exit.Error() + ")"
-	} else if cause != nil && !errors.Is(cause, io.EOF) {
-		msg += " (" + cause.Error() + ")"
+	e := &diedError{causes: []error{devices.ErrTransient}}
+	switch {
+	case exit != nil && !errors.Is(exit, transport.ErrKilled):
+		msg += ": " + exit.Error()
+		e.causes = append(e.causes, exit)
+	case cause != nil && !errors.Is(cause, io.EOF):
+		msg += ": " + cause.Error()
 	}
-	if t := strings.TrimSpace(s.proc.Stderr()); t != "" {
+	if t := strings.TrimSpace(s.proc.Stderr()); t != "" && !strings.Contains(msg, t) {
 		msg += "; its stderr ends: " + transport.Excerpt(lastLines(t, 5), 600)
 	}
-	if exit != nil {
-		return fmt.Errorf("%s: %w: %w", msg, devices.ErrTransient, exit)
-	}
-	return fmt.Errorf("%s: %w", msg, devices.ErrTransient)
+	e.msg = msg + " (transient: the next measurement starts a new agent)"
+	return e
 }
+
+// diedError is a transient error that wraps its causes without repeating
+// their text.
+type diedError struct {
+	msg    string
+	causes []error
+}
+
+func (e *diedError) Error() string   { return e.msg }
+func (e *diedError) Unwrap() []error { return e.causes }
 
 func lastLines(s string, n int) string {
 	ls := strings.Split(s, "\n")

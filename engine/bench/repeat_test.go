@@ -88,6 +88,11 @@ func BenchmarkRepeatability(b *testing.B) {
 				x, y = append(x, m), append(y, m2)
 			}
 		}
+		if testing.Verbose() {
+			for i := range x {
+				b.Logf("pass1 %.3f ms  pass2 %.3f ms", x[i], y[i])
+			}
+		}
 		if len(x) != 30 {
 			b.Fatalf("%d archs measured in both passes, want 30", len(x))
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"blockprof/engine/pareto"
+	"blockprof/engine/predict"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 )
@@ -191,6 +192,60 @@ func BenchmarkSearch(b *testing.B) {
 	for b.Loop() {
 		if _, err := Run(context.Background(), sp, eval, Options{Seed: 1}, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearchPredicted is the benchmark: one full paper-sized
+// search (100 + 10×200 evaluations) on ofa-mbv3-w1.0 with both objectives
+// from predictors — latency from the additive model fitted on the replayed
+// H100 gpu-b1-fp32-graph data, top-1 from the accuracy predictor fitted on
+// the ImageNet table. The fits happen once, outside the timed loop.
+func BenchmarkSearchPredicted(b *testing.B) {
+	dir := modeltest.SharedData(b)
+	sp := modeltest.Space(b, "ofa-mbv3-w1.0")
+	f, err := os.Open(filepath.Join(dir, "h100-ofa-mbv3-w1.0.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs, err := predict.ReadRecords(f, "h100", sp)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	archs, y, err := predict.Latencies(recs, "gpu-b1-fp32-graph")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat, err := predict.FitAdditive(sp, archs, y, predict.AdditiveOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := os.Open(filepath.Join(dir, "ofa-mbv3-w1.0-imagenet-top1.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	arecs, err := predict.ReadRecords(g, "top1", sp)
+	g.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	aa, ay, err := predict.Top1s(arecs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	acc, err := predict.FitTop1(sp, aa, ay, predict.Top1Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eval := func(a model.Arch) (float64, float64, error) { return lat.Predict(a), acc.Predict(a), nil }
+	for b.Loop() {
+		res, err := Run(context.Background(), sp, eval, Options{Seed: 1}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Evaluations != 2100 {
+			b.Fatalf("%d evaluations", res.Evaluations)
 		}
 	}
 }

@@ -283,14 +283,34 @@ func (a *App) obs(canonical, fix string, v float64) (analysis.Obs, error) {
 	return analysis.Obs{Arch: arch, Fix: f, Value: v}, nil
 }
 
-// latencyObs are the device's plan measurements of the space.
+// MaxObs bounds the observations the explorer analyses per device and
+// metric: past it, an even subsample (every k-th in store order) is used, so
+// that a store with 100k measurements stays responsive and small; the
+// table's counts say how many archs each number rests on.
+const MaxObs = 20000
+
+// stride is the subsampling step that keeps n items within MaxObs.
+func stride(n int) int { return max(1, (n+MaxObs-1)/MaxObs) }
+
+// latencyObs are the device's plan measurements of the space, streamed
+// from the store and subsampled to MaxObs.
 func (a *App) latencyObs(ctx context.Context, device string) ([]analysis.Obs, error) {
-	recs, err := a.cfg.Store.Query(ctx, store.Query{Device: device, Space: a.sp.Name, Kind: store.KindPlan, Latest: true})
+	q := store.Query{Device: device, Space: a.sp.Name, Kind: store.KindPlan, Latest: true}
+	n, err := a.cfg.Store.Count(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]analysis.Obs, 0, len(recs))
-	for _, r := range recs {
+	step := stride(n)
+	out := make([]analysis.Obs, 0, min(n, MaxObs))
+	i := 0
+	for r, err := range a.cfg.Store.Records(ctx, q) {
+		if err != nil {
+			return nil, err
+		}
+		i++
+		if (i-1)%step != 0 {
+			continue
+		}
 		o, err := a.obs(r.Arch, r.Fix, r.Median)
 		if err != nil {
 			return nil, err
@@ -331,8 +351,12 @@ func (a *App) planObs(ctx context.Context) ([]analysis.Obs, error) {
 		a.plan = plan
 		a.mu.Unlock()
 	}
-	out := make([]analysis.Obs, 0, len(plan))
-	for _, it := range plan {
+	step := stride(len(plan))
+	out := make([]analysis.Obs, 0, min(len(plan), MaxObs))
+	for i, it := range plan {
+		if i%step != 0 {
+			continue
+		}
 		o, err := a.obs(it.Arch.Canonical, it.Fix, 0)
 		if err != nil {
 			return nil, err

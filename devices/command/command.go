@@ -1,0 +1,290 @@
+// Package command is the "command" device: it exports each network to
+// ONNX (model/onnx), copies it to the target (local, ssh or adb; see
+// devices/transport) and runs a benchmark tool on it, reading the latency
+// from the tool's output with a parser of devices/parse (trtexec,
+// onnxruntime_perf_test, benchmark_model, benchmark_app or a regex).
+//
+// The tool's command line is an argv template: each element is one
+// argument, with {model} (the model file on the target), {threads},
+// {batch}, {warmup}, {repeat} (the device's protocol), {resolution} and
+// {dir} (the run directory on the target) substituted inside it; there is
+// no shell, so write ["env", "LD_LIBRARY_PATH=/data/local/tmp", TOOL, ...]
+// for environment variables. {threads} is the configured threads, 0 when
+// unset. The tool times the network itself: its numbers are measured, and
+// they are summary figures (min, median, max) when it prints no per-run
+// samples.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"blockprof/devices"
+	"blockprof/devices/parse"
+	"blockprof/devices/transport"
+	"blockprof/model"
+	"blockprof/model/onnx"
+)
+
+// ModelName is the file name of the exported network on the target.
+const ModelName = "model.onnx"
+
+// weightSeed seeds the exported weights; they do not change the latency.
+const weightSeed = 1
+
+// placeholders are the names an argv template may use.
+var placeholders = []string{"model", "threads", "batch", "warmup", "repeat", "resolution", "dir"}
+
+// Device is the command device.
+type Device struct {
+	name     string
+	tr       transport.Transport
+	argv     []string
+	parser   parse.Parser
+	tool     string
+	batch    int
+	threads  int
+	protocol devices.Protocol
+	timeout  time.Duration
+	lock     *devices.HostLock
+	info     devices.Info
+}
+
+// Open opens the command device cfg describes, with its transport.
+func Open(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
+	tr, err := transport.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := New(cfg, tr, lock)
+	if err != nil {
+		tr.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// New returns the command device of cfg on the transport tr, which it owns
+// (Close closes it). lock is the process's host lock, held while a local
+// tool runs.
+func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*Device, error) {
+	if cfg.Kind != "" && cfg.Kind != "command" {
+		return nil, fmt.Errorf("device %s: kind %q is not command", cfg.Name, cfg.Kind)
+	}
+	fail := func(format string, args ...any) (*Device, error) {
+		return nil, fmt.Errorf("device %s: "+format, append([]any{cfg.Name}, args...)...)
+	}
+	if len(cfg.Argv) == 0 || cfg.Argv[0] == "" {
+		return fail("no argv: set argv = [\"TOOL\", \"--onnx={model}\", ...] (placeholders {%s})", strings.Join(placeholders, "}, {"))
+	}
+	usesModel := false
+	for _, a := range cfg.Argv {
+		names, err := placeholdersIn(a)
+		if err != nil {
+			return fail("argv: %v", err)
+		}
+		usesModel = usesModel || slices.Contains(names, "model")
+	}
+	if !usesModel {
+		return fail("argv %q never names {model}, the exported network's path", cfg.Argv)
+	}
+	if cfg.Parser == "" {
+		return fail("no parser: set parser to one of %s or regex", strings.Join(parse.Names(), ", "))
+	}
+	p, err := parse.New(cfg.Parser, cfg.Regex, cfg.Unit)
+	if err != nil {
+		return fail("%v", err)
+	}
+	batch := cfg.Batch
+	if batch == 0 {
+		batch = 1
+	}
+	if batch < 1 || cfg.Threads < 0 {
+		return fail("batch %d, threads %d: want batch ≥ 1 and threads ≥ 0", cfg.Batch, cfg.Threads)
+	}
+	protocol := cfg.Protocol()
+	if err := protocol.Validate(); err != nil {
+		return fail("%v", err)
+	}
+	timeout, err := cfg.MeasureTimeout()
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{name: cfg.Name, tr: tr, argv: slices.Clone(cfg.Argv), parser: p, tool: toolName(cfg.Argv, p),
+		batch: batch, threads: cfg.Threads, protocol: protocol, timeout: timeout, lock: lock}
+	d.info = devices.Info{
+		Name:       cfg.Name,
+		Kind:       "command",
+		Host:       tr.String(),
+		Runtime:    d.tool,
+		Threads:    cfg.Threads,
+		Precision:  "",
+		Batch:      batch,
+		Mode:       fmt.Sprintf("%s, parser %s", transport.Excerpt(transport.QuoteArgs(cfg.Argv), 200), p.Name()),
+		Provenance: devices.Measured,
+		Label:      Label(d.tool),
+		Local:      tr.Local(),
+	}
+	return d, nil
+}
+
+// Label is the label of a command device's numbers: "measured (TOOL)".
+func Label(tool string) string { return string(devices.Measured) + " (" + tool + ")" }
+
+// ToolName is the name a command device of cfg shows for its tool: the
+// parser's tool, or for the regex parser the argv's program (past env and
+// VAR=value words).
+func ToolName(cfg devices.Config) string {
+	p, err := parse.New(cfg.Parser, cfg.Regex, cfg.Unit)
+	if err != nil {
+		return cfg.Parser
+	}
+	return toolName(cfg.Argv, p)
+}
+
+func toolName(argv []string, p parse.Parser) string {
+	if p.Name() != "regex" {
+		return p.Name()
+	}
+	for _, a := range argv {
+		if a == "env" || strings.Contains(a, "=") && !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if b := path.Base(a); b != "" && b != "." && b != "/" {
+			return b
+		}
+	}
+	return "regex"
+}
+
+// placeholdersIn lists the {name} placeholders of an argument; an unknown
+// {name} (letters, digits, '_') is an error, other braces are text.
+func placeholdersIn(arg string) ([]string, error) {
+	var names []string
+	for rest := arg; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return names, nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return names, nil
+		}
+		name := rest[i+1 : i+j]
+		if isIdent(name) {
+			if !slices.Contains(placeholders, name) {
+				return nil, fmt.Errorf("unknown placeholder {%s} in %q (known: {%s})", name, arg, strings.Join(placeholders, "}, {"))
+			}
+			names = append(names, name)
+		}
+		rest = rest[i+j+1:]
+	}
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Argv is the tool's command line for a network at resolution r whose
+// model lies at modelPath in the run directory dir.
+func (d *Device) Argv(modelPath, dir string, r int) []string {
+	rep := strings.NewReplacer(
+		"{model}", modelPath,
+		"{threads}", strconv.Itoa(d.threads),
+		"{batch}", strconv.Itoa(d.batch),
+		"{warmup}", strconv.Itoa(d.protocol.Warmup),
+		"{repeat}", strconv.Itoa(d.protocol.MinRuns),
+		"{resolution}", strconv.Itoa(r),
+		"{dir}", dir,
+	)
+	out := make([]string, len(d.argv))
+	for i, a := range d.argv {
+		out[i] = rep.Replace(a)
+	}
+	return out
+}
+
+// Name is the device's configured name.
+func (d *Device) Name() string { return d.name }
+
+// Info describes the device.
+func (d *Device) Info() devices.Info { return d.info }
+
+// errTimeout is the cause of a context ended by the device timeout.
+var errTimeout = errors.New("device timeout")
+
+// Measure exports net, copies it to the target and runs the tool on it.
+func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
+	if net == nil {
+		return devices.Measurement{}, fmt.Errorf("device %s: no network", d.name)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, errTimeout)
+	defer cancel()
+	if d.lock != nil && d.tr.Local() {
+		if err := d.lock.Lock(ctx); err != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "waiting for the host lock", err)
+		}
+		defer d.lock.Unlock()
+	}
+	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.batch})
+	if err != nil {
+		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
+	}
+	modelPath, err := d.tr.Put(ctx, ModelName, data)
+	if err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net, "copying the model", err)
+	}
+	dir, err := d.tr.Dir(ctx)
+	if err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net, "copying the model", err)
+	}
+	res, err := d.tr.Run(ctx, d.Argv(modelPath, dir, net.Resolution))
+	if err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net, "running "+d.tool, err)
+	}
+	r, err := d.parser.Parse(res.Output)
+	if err != nil {
+		return devices.Measurement{}, fmt.Errorf("device %s: %s: cannot read the latency from %s's output: %w", d.name, net.Arch, d.tool, err)
+	}
+	if len(r.SamplesMs) == 0 {
+		return devices.Measurement{}, fmt.Errorf("device %s: %s: %s's output gave no latency", d.name, net.Arch, d.tool)
+	}
+	mode := d.tool
+	if r.Metric != "" {
+		mode += " (" + r.Metric + ")"
+	}
+	return devices.Measurement{SamplesMs: r.SamplesMs, Warmup: r.Warmup, Mode: mode, Summary: r.Summary, Raw: r.Raw}, nil
+}
+
+// ctxErr explains a failed step, saying whether the device timeout or the
+// caller ended it. Transport errors keep their kind (a lost connection
+// stays transient).
+func (d *Device) ctxErr(ctx context.Context, net *model.Network, when string, err error) error {
+	if ctx.Err() == nil {
+		return fmt.Errorf("device %s: %s: %s: %w", d.name, net.Arch, when, err)
+	}
+	if errors.Is(context.Cause(ctx), errTimeout) {
+		return fmt.Errorf("device %s: %s: no result within the device timeout %v (%s; raise `timeout` in its [[devices]] entry): %w",
+			d.name, net.Arch, d.timeout, when, ctx.Err())
+	}
+	return fmt.Errorf("device %s: %s: stopped %s: %w", d.name, net.Arch, when, ctx.Err())
+}
+
+// Close closes the transport, removing the run directory on the target.
+func (d *Device) Close() error { return d.tr.Close() }
+
+var _ devices.Device = (*Device)(nil)
