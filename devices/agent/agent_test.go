@@ -301,7 +301,9 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check info %+v", info)
 	}
 	// A hello without the configured target fails the check.
-	d = fakeDevice(t, "ok", func(c *devices.Config) { c.Command = []string{"sh", "-c", `echo '{"hello":"blockprof-agent","protocol":1,"targets":["cpu"]}'; sleep 30`} })
+	d = fakeDevice(t, "ok", func(c *devices.Config) {
+		c.Command = []string{"sh", "-c", `echo '{"hello":"blockprof-agent","protocol":1,"targets":["cpu"]}'; sleep 30`}
+	})
 	if _, err := d.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot time on cuda") {
 		t.Errorf("Check without cuda: %v", err)
 	}

@@ -8,6 +8,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,8 @@ func torchPython(t testing.TB) string {
 	torchOnce.Do(func() {
 		out, err := exec.Command(py, "-c", "import torch").CombinedOutput()
 		if err != nil {
-			torchErr = errors.New(strings.TrimSpace(string(out)) + " " + err.Error())
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			torchErr = fmt.Errorf("%s; %v", lines[len(lines)-1], err)
 		}
 	})
 	if torchErr != nil {
@@ -84,6 +86,9 @@ func torchDevice(t testing.TB, tr transport.Transport, cfg devices.Config) *agen
 // counts (and every layer's output shape, which the agent checks), for the
 // smallest, the largest and random archs of every space.
 func TestTorchCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping a slow torch agent test")
+	}
 	py := torchPython(t)
 	ss := loadSpaces(t)
 	d := torchDevice(t, transport.NewLocal(), torchConfig(py))
@@ -230,6 +235,9 @@ func checkRecords(t *testing.T, recs []store.Record, plan []model.PlanItem) {
 // connection after the first measurement, and checks that the run goes on:
 // every arch is stored, the agent was restarted.
 func TestSSHTorchAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping a slow torch agent test")
+	}
 	py := torchPython(t)
 	srv := sshtest.Start(t)
 	ss := loadSpaces(t)
@@ -360,5 +368,36 @@ func TestSSHDropMidRequest(t *testing.T) {
 	}
 	if d.Starts() != 2 {
 		t.Errorf("%d agent starts, want 2", d.Starts())
+	}
+}
+
+// TestTorchBatchChannelsLast times a batch of 2 in channels-last memory
+// format on the CPU.
+func TestTorchBatchChannelsLast(t *testing.T) {
+	py := torchPython(t)
+	sp, _ := loadSpaces(t).Get("ofa-mbv3")
+	net, err := sp.Network(sp.MinArch(160))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := torchConfig(py)
+	cfg.Batch = 2
+	d, err := agent.New(cfg, transport.NewLocal(), nil, agent.Options{ChannelsLast: true, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if r := d.Request(); r.Batch != 2 || !r.ChannelsLast || r.Seed != 3 {
+		t.Errorf("request settings %+v", r)
+	}
+	m, err := d.Measure(context.Background(), net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.SamplesMs) != 3 || m.Mode != "cpu-eager" || m.Warmup != 1 {
+		t.Errorf("measurement %+v", m)
+	}
+	if info := d.Info(); info.Batch != 2 || !strings.Contains(info.Mode, "channels-last") {
+		t.Errorf("info %+v", info)
 	}
 }

@@ -1,6 +1,6 @@
 // Package backends opens a device from its [[devices]] configuration,
-// dispatching on the kind to the backend packages (ort, replay, lut, sim;
-// agent and command to come), resolving relative paths against the
+// dispatching on the kind to the backend packages (ort, agent, command,
+// replay, lut, sim), resolving relative paths against the
 // configuration file's directory.
 package backends
 
@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"blockprof/devices"
+	"blockprof/devices/agent"
+	"blockprof/devices/command"
 	"blockprof/devices/lut"
 	"blockprof/devices/ort"
 	"blockprof/devices/replay"
@@ -73,10 +75,18 @@ func Open(ctx context.Context, cfg devices.Config, opts Options) (devices.Device
 		c := cfg
 		c.Library = opts.Resolve(cfg.Library)
 		return ort.New(c, opts.Lock)
-	case "agent", "command":
-		// TODO(issue 4): the agent and command backends are being written
-		// by another helper; wire devices/agent and devices/command here.
-		return nil, fmt.Errorf("device %s: the %s backend is not built yet (kinds available now: ort, replay, lut, sim)", cfg.Name, cfg.Kind)
+	case "agent":
+		d, err := agent.Open(cfg, opts.Lock, agent.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	case "command":
+		d, err := command.Open(cfg, opts.Lock)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
 	case "":
 		return nil, fmt.Errorf("device %s: no kind (want one of %s)", cfg.Name, strings.Join(devices.Kinds(), ", "))
 	}
@@ -96,6 +106,8 @@ func Label(cfg devices.Config) string {
 		return lut.Label(cfg.Label)
 	case "sim":
 		return sim.Label(cfg.Label)
+	case "command":
+		return command.Label(command.ToolName(cfg))
 	}
 	return string(devices.Measured)
 }

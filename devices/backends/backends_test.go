@@ -47,8 +47,11 @@ func TestOpen(t *testing.T) {
 		{"replay without spaces", devices.Config{Name: "r", Kind: "replay", File: "x", Key: "k"}, Options{}, "", "", "", "needs the configured spaces"},
 		{"lut without path", devices.Config{Name: "l", Kind: "lut"}, opts, "", "", "", "needs path"},
 		{"bad sim", devices.Config{Name: "s", Kind: "sim", Sim: devices.SimConfig{Preset: "gpu9"}}, opts, "", "", "", "preset \"gpu9\""},
-		{"agent", devices.Config{Name: "a", Kind: "agent"}, opts, "", "", "", "device a: the agent backend is not built yet"},
-		{"command", devices.Config{Name: "c", Kind: "command"}, opts, "", "", "", "device c: the command backend is not built yet"},
+		{"agent", devices.Config{Name: "a", Kind: "agent"}, opts, "agent", devices.Measured, "measured", ""},
+		{"bad agent", devices.Config{Name: "a", Kind: "agent", Target: "cpu", Mode: "graph"}, opts, "", "", "", "device a: mode graph needs target cuda"},
+		{"command", devices.Config{Name: "c", Kind: "command", Parser: "trtexec", Argv: []string{"trtexec", "--onnx={model}"}}, opts,
+			"command", devices.Measured, "measured (trtexec)", ""},
+		{"command without argv", devices.Config{Name: "c", Kind: "command"}, opts, "", "", "", "device c: no argv"},
 		{"no kind", devices.Config{Name: "n"}, opts, "", "", "", "device n: no kind (want one of ort, agent"},
 		{"unknown kind", devices.Config{Name: "u", Kind: "tpu"}, opts, "", "", "", "device u: unknown kind \"tpu\""},
 		{"ort without library", devices.Config{Name: "o", Kind: "ort", Library: "no/such/libonnxruntime.so"}, opts, "", "", "", "device o:"},
@@ -154,7 +157,7 @@ func TestLabelAndSettings(t *testing.T) {
 		{devices.Config{Kind: "sim", Sim: devices.SimConfig{Preset: "npu", GMACs: 5, KernelFactor: map[string]float64{"7": 3, "5": 1.5}}},
 			"simulated", "preset=npu gmacs=5 kernel_factor.5=1.5 kernel_factor.7=3"},
 		{devices.Config{Kind: "ort", Threads: 2}, "measured", "threads=2 warmup=10 repeat=50..200 spread≤0.05"},
-		{devices.Config{Kind: "command", Transport: "ssh", Host: "gpu1", Parser: "trtexec", Argv: []string{"trtexec", "--onnx={model}"}}, "measured",
+		{devices.Config{Kind: "command", Transport: "ssh", Host: "gpu1", Parser: "trtexec", Argv: []string{"trtexec", "--onnx={model}"}}, "measured (trtexec)",
 			`transport=ssh host=gpu1 parser=trtexec argv=["trtexec" "--onnx={model}"] warmup=10 repeat=50..200 spread≤0.05`},
 	}
 	for _, tt := range tests {

@@ -124,7 +124,6 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*D
 		Host:       tr.String(),
 		Runtime:    d.tool,
 		Threads:    cfg.Threads,
-		Precision:  "",
 		Batch:      batch,
 		Mode:       fmt.Sprintf("%s, parser %s", transport.Excerpt(transport.QuoteArgs(cfg.Argv), 200), p.Name()),
 		Provenance: devices.Measured,

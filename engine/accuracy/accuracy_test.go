@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,23 +12,12 @@ import (
 	"blockprof/engine/predict"
 	"blockprof/engine/stats"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
 
 func loadSpace(t testing.TB, name string) *model.Space {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ss.Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sp
+	return modeltest.Space(t, name)
 }
 
 func readTable(t testing.TB, sp *model.Space, name string) *Records {

@@ -147,7 +147,7 @@ func TestDevicesCheck(t *testing.T) {
 		{name: "lab", label: "replayed (Lab GPU 16GB, recorded)", ok: true, hardware: "Lab GPU 16GB"},
 		{name: "note10", label: "table (Note10)", ok: true, hardware: "tables for R224"},
 		{name: "gone", label: "replayed", errPart: "absent.jsonl"},
-		{name: "phone", label: "measured", errPart: "agent backend is not built yet"},
+		{name: "phone", label: "measured", errPart: "adb R58M"},
 	}
 	for _, tt := range tests {
 		d := byName[tt.name]
@@ -175,7 +175,7 @@ func TestDevicesCheck(t *testing.T) {
 		"ofa-mbv3-w1.0:160:e3k3,e3k3/",
 		"  lab: ok: torch 2.0.0; Lab GPU 16GB\n",
 		"  gone: FAILED: device gone: replay: open ",
-		"  phone: FAILED: device phone: the agent backend is not built yet",
+		"  phone: FAILED: device phone: copy torch_agent.py to adb R58M",
 	} {
 		if !strings.Contains(text, part) {
 			t.Errorf("text output lacks %q:\n%s", part, text)

@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	"blockprof/engine/config"
 	"blockprof/engine/search"
+	"blockprof/engine/stats"
 	"blockprof/model"
 	"blockprof/tui/plot"
 )
@@ -59,6 +61,8 @@ func runSearch(env *Env, args []string) error {
 	crowding := fs.Bool("crowding", false, "NSGA-II survival with crowding distance instead of the paper's first-front parents")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	width := fs.Int("width", 100, "plot width in the text output")
+	budgetMACs := fs.Float64("budget-macs", 0, "max-accuracy mode (paper §5.2): maximise accuracy under this many MACs (e.g. 350e6); initial 20, 50 children, 4 generations, top-10 set")
+	budgetMs := fs.Float64("budget-ms", 0, "max-accuracy mode under this latency on --device (ms)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -66,9 +70,9 @@ func runSearch(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *spaceName == "" || *reducedPath == "" || *deviceName == "" {
+	if *spaceName == "" || *reducedPath == "" || (*deviceName == "" && *budgetMACs <= 0) {
 		fs.Usage()
-		return fmt.Errorf("search: --space, --reduced and --device are required")
+		return fmt.Errorf("search: --space, --reduced and --device are required (--device is optional with --budget-macs)")
 	}
 	if *seeds < 1 {
 		return fmt.Errorf("search: --seeds %d must be ≥ 1", *seeds)
@@ -88,6 +92,9 @@ func runSearch(env *Env, args []string) error {
 	redSpace, err := red.ApplyTo(sp)
 	if err != nil {
 		return err
+	}
+	if *budgetMACs > 0 || *budgetMs > 0 {
+		return maxAccuracy(env, cfg, sp, redSpace, red.Name, *deviceName, *storePath, *accPath, *budgetMACs, *budgetMs, *seeds, *asJSON)
 	}
 	lat, err := latencyObjective(env, cfg, sp, *deviceName, *storePath)
 	if err != nil {
@@ -196,4 +203,78 @@ func nanNull(x float64) *float64 {
 		return nil
 	}
 	return &x
+}
+
+// maxAccSide is one space's side of a max-accuracy comparison.
+type maxAccSide struct {
+	Space string    `json:"space"`
+	Best  []float64 `json:"best_per_seed"`
+	Mean  float64   `json:"mean"`
+	Std   float64   `json:"std"`
+	// Cost is the budgeted quantity of each seed's best arch.
+	Cost []float64 `json:"cost_per_seed"`
+	Arch []string  `json:"best_arch_per_seed"`
+}
+
+// maxAccuracy runs the paper's max-accuracy search (§5.2, Table 2) in the
+// original and the reduced space for every seed.
+func maxAccuracy(env *Env, cfg *config.Config, sp, red *model.Space, redName, device, storePath, accPath string, budgetMACs, budgetMs float64, seeds int, asJSON bool) error {
+	acc, err := accuracyObjective(env, cfg, sp, accPath)
+	if err != nil {
+		return err
+	}
+	cost, limit, what := func(a model.Arch) float64 {
+		n, err := sp.Network(a)
+		if err != nil {
+			return 0
+		}
+		return float64(n.MACs())
+	}, budgetMACs, "MACs"
+	if budgetMs > 0 {
+		lat, err := latencyObjective(env, cfg, sp, device, storePath)
+		if err != nil {
+			return err
+		}
+		cost = func(a model.Arch) float64 {
+			v, err := lat.fn(a)
+			if err != nil {
+				return 0
+			}
+			return v
+		}
+		limit, what = budgetMs, "latency_ms ("+lat.label+")"
+	}
+	side := func(s *model.Space, name string) (maxAccSide, error) {
+		out := maxAccSide{Space: name}
+		for seed := 1; seed <= seeds; seed++ {
+			res, err := search.MaxAccuracy(env.Ctx, s, acc.fn, search.MaxAccOptions{Seed: uint64(seed), Cost: cost, Limit: limit})
+			if err != nil {
+				return out, err
+			}
+			out.Best = append(out.Best, res.Best.Accuracy)
+			out.Cost = append(out.Cost, res.Best.Latency)
+			out.Arch = append(out.Arch, res.Best.Arch.String())
+		}
+		out.Mean, out.Std = stats.Mean(out.Best), stats.Std(out.Best)
+		return out, nil
+	}
+	o, err := side(sp, sp.Name)
+	if err != nil {
+		return err
+	}
+	r, err := side(red, redName)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"mode": "max-accuracy", "budget": map[string]any{what: limit}, "accuracy_source": acc.label,
+			"field": acc.field, "original": o, "reduced": r})
+	}
+	fmt.Fprintf(env.Stdout, "max-accuracy search (paper §5.2: initial 20, 50 children, 4 generations, top-10) under %s ≤ %g; %s: %s\n", what, limit, acc.field, acc.label)
+	for _, x := range []maxAccSide{o, r} {
+		fmt.Fprintf(env.Stdout, "  %-24s best %s %.3f ± %.3f over %d seeds (mean %s of the best: %.4g)\n", x.Space, acc.field, x.Mean, x.Std, len(x.Best), what, stats.Mean(x.Cost))
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package predict
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"blockprof/model"
@@ -11,19 +10,7 @@ import (
 
 func loadSpace(t testing.TB, name string) *model.Space {
 	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ss.Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sp
+	return modeltest.Space(t, name)
 }
 
 // sharedData finds ../shared/data beside the repository, or skips.

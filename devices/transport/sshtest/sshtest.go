@@ -2,7 +2,9 @@
 // tests of the ssh transport and of the devices that use it: the system's
 // sshd on a free 127.0.0.1 port, with a fresh host key and user key in the
 // test's temporary directory, accepting the current user by key only.
-// Tests skip (saying why) where sshd, ssh or ssh-keygen is missing.
+// Tests skip (saying why) where sshd, ssh or ssh-keygen is missing. Run as
+// root, sshd needs its privilege-separation directory /run/sshd (made by
+// the ssh service at boot, missing in containers): Start creates it.
 package sshtest
 
 import (
