@@ -143,14 +143,7 @@ func runBlockwise(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	if *spaceName == "" {
-		return fmt.Errorf("blockwise: --space is required (one of %s)", strings.Join(cfg.Spaces.Names(), ", "))
-	}
-	sp, err := cfg.Spaces.Get(*spaceName)
+	cfg, sp, err := loadSpace(env, "blockwise", *cfgPath, *spaceName)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"blockprof/engine/config"
+	"blockprof/model"
 )
 
 // Env is what every command gets: its streams, the embedded default config
@@ -121,6 +122,23 @@ func parse(fs *flag.FlagSet, args []string) error {
 // loadConfig loads --config or the embedded default.
 func loadConfig(env *Env, path string) (*config.Config, error) {
 	return config.Load(path, env.Embedded)
+}
+
+// loadSpace loads --config (or the embedded default) and the space a
+// required --space flag names.
+func loadSpace(env *Env, cmd, cfgPath, spaceName string) (*config.Config, *model.Space, error) {
+	cfg, err := loadConfig(env, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spaceName == "" {
+		return nil, nil, fmt.Errorf("%s: --space is required (one of %s)", cmd, strings.Join(cfg.Spaces.Names(), ", "))
+	}
+	sp, err := cfg.Spaces.Get(spaceName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, sp, nil
 }
 
 // openInput opens a file argument, "-" meaning stdin.

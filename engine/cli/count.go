@@ -15,14 +15,7 @@ func runCount(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	if *spaceName == "" {
-		return fmt.Errorf("count: --space is required (one of %s)", strings.Join(cfg.Spaces.Names(), ", "))
-	}
-	sp, err := cfg.Spaces.Get(*spaceName)
+	_, sp, err := loadSpace(env, "count", *cfgPath, *spaceName)
 	if err != nil {
 		return err
 	}

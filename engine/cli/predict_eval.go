@@ -58,14 +58,7 @@ func runPredictEval(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	if *spaceName == "" {
-		return fmt.Errorf("predict-eval: --space is required (one of %s)", strings.Join(cfg.Spaces.Names(), ", "))
-	}
-	sp, err := cfg.Spaces.Get(*spaceName)
+	_, sp, err := loadSpace(env, "predict-eval", *cfgPath, *spaceName)
 	if err != nil {
 		return err
 	}

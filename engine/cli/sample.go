@@ -32,14 +32,7 @@ func runSample(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	if *spaceName == "" {
-		return fmt.Errorf("sample: --space is required (one of %s)", strings.Join(cfg.Spaces.Names(), ", "))
-	}
-	sp, err := cfg.Spaces.Get(*spaceName)
+	_, sp, err := loadSpace(env, "sample", *cfgPath, *spaceName)
 	if err != nil {
 		return err
 	}
