@@ -23,7 +23,13 @@ import (
 // 50 timed runs) and reports the Spearman rank correlation of the two
 // passes' medians, the median relative spread (IQR/median) and the
 // profiling overhead (wall time / sum of timed windows − 1).
+//
+// The run re-measures the reference arch every refEvery measurements, and
+// "spearman-normalised" compares the medians after engine.Normalize has
+// divided out the drift the reference saw; overheads include those
+// reference measurements.
 func BenchmarkRepeatability(b *testing.B) {
+	const refEvery = 3
 	data, err := os.ReadFile("../../config.toml")
 	if err != nil {
 		b.Fatal(err)
@@ -51,7 +57,7 @@ func BenchmarkRepeatability(b *testing.B) {
 	}
 	for b.Loop() {
 		dir := b.TempDir()
-		var passes [2]map[string]float64
+		var passes, normed [2]map[string]float64
 		var spreads []float64
 		var overhead [2]float64
 		for pass := range 2 {
@@ -64,7 +70,7 @@ func BenchmarkRepeatability(b *testing.B) {
 				b.Fatal(err)
 			}
 			run, err := engine.Start(context.Background(), engine.Spec{Space: sp, Plan: plan, PlanSpec: spec, Store: st,
-				Targets: []engine.Target{{Device: dev, Config: dc}}, Options: engine.Options{Remeasure: pass == 1}})
+				Targets: []engine.Target{{Device: dev, Config: dc}}, Options: engine.Options{Remeasure: pass == 1, ReferenceEvery: refEvery}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -74,29 +80,37 @@ func BenchmarkRepeatability(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			passes[pass] = map[string]float64{}
-			for _, r := range recs {
+			refs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: run.ID(), Kind: store.KindReference})
+			if err != nil {
+				b.Fatal(err)
+			}
+			norm := engine.Normalize(recs, refs)
+			passes[pass], normed[pass] = map[string]float64{}, map[string]float64{}
+			for i, r := range recs {
 				passes[pass][r.Arch] = r.Median
+				normed[pass][r.Arch] = norm[i]
 				spreads = append(spreads, r.Spread)
 			}
 			st.Close()
 			dev.Close()
 		}
-		var x, y []float64
+		var x, y, nx, ny []float64
 		for a, m := range passes[0] {
 			if m2, ok := passes[1][a]; ok {
 				x, y = append(x, m), append(y, m2)
+				nx, ny = append(nx, normed[0][a]), append(ny, normed[1][a])
 			}
 		}
 		if testing.Verbose() {
 			for i := range x {
-				b.Logf("pass1 %.3f ms  pass2 %.3f ms", x[i], y[i])
+				b.Logf("pass1 %.3f ms  pass2 %.3f ms  normalised %.3f / %.3f ms", x[i], y[i], nx[i], ny[i])
 			}
 		}
 		if len(x) != 30 {
 			b.Fatalf("%d archs measured in both passes, want 30", len(x))
 		}
 		b.ReportMetric(stats.Spearman(x, y), "spearman")
+		b.ReportMetric(stats.Spearman(nx, ny), "spearman-normalised")
 		b.ReportMetric(stats.Median(spreads), "median-spread")
 		b.ReportMetric(overhead[0], "overhead-pass1")
 		b.ReportMetric(overhead[1], "overhead-pass2")
