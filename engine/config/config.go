@@ -65,7 +65,8 @@ type doc struct {
 const EmbeddedName = "embedded config.toml"
 
 // Load reads the file at path, or parses embedded (named "embedded
-// config.toml") when path is empty.
+// config.toml") when path is empty. A file without [spaces.NAME] tables
+// uses the embedded spaces, so a config may hold only devices and a plan.
 func Load(path string, embedded []byte) (*Config, error) {
 	if path == "" {
 		return Parse(embedded, EmbeddedName)
@@ -74,15 +75,22 @@ func Load(path string, embedded []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(data, path)
+	return parse(data, path, embedded)
 }
 
 // Parse decodes and validates a configuration. Errors name the file, the
 // line and the key.
-func Parse(data []byte, file string) (*Config, error) {
+func Parse(data []byte, file string) (*Config, error) { return parse(data, file, nil) }
+
+func parse(data []byte, file string, embedded []byte) (*Config, error) {
 	spaces, err := model.ParseSpaces(data, file)
 	if err != nil {
 		return nil, err
+	}
+	if len(spaces.Names()) == 0 && embedded != nil {
+		if spaces, err = model.ParseSpaces(embedded, EmbeddedName); err != nil {
+			return nil, err
+		}
 	}
 	if len(spaces.Names()) == 0 {
 		return nil, fmt.Errorf("%s: no [spaces.NAME] tables: a config needs at least one search space", file)

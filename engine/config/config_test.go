@@ -77,3 +77,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadInheritsEmbeddedSpaces: a user file with only devices and a plan
+// uses the embedded spaces; its own errors still name its file.
+func TestLoadInheritsEmbeddedSpaces(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/mine.toml"
+	if err := os.WriteFile(path, []byte("[plan]\nspace = \"ofa-pn-w1.3\"\nuniform = 7\n\n[[devices]]\nname = \"npu\"\nkind = \"sim\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, []byte(embedded(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Plan.Space != "ofa-pn-w1.3" || c.Plan.Uniform != 7 || len(c.Devices) != 1 || len(c.Spaces.Names()) != 4 {
+		t.Errorf("plan %+v, %d devices, spaces %v", c.Plan, len(c.Devices), c.Spaces.Names())
+	}
+	if err := os.WriteFile(path, []byte("[plan]\nuniform = 'x'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, []byte(embedded(t))); err == nil || !strings.HasPrefix(err.Error(), path+":2") {
+		t.Errorf("type error: %v", err)
+	}
+}
