@@ -3,6 +3,8 @@ package store
 import (
 	"math"
 	"slices"
+
+	"blockprof/engine/stats"
 )
 
 // Stats summarises the samples of one measurement. Statistics are always
@@ -22,46 +24,20 @@ type Stats struct {
 	Spread float64 `json:"spread"`
 }
 
-// Summarize computes Stats with type-7 quantiles (the same rule as the
-// measurement protocol's stopping criterion). NaN and infinite samples
-// are ignored. No samples give the zero Stats.
+// Summarize computes Stats with engine/stats' type-7 quantiles (the same
+// rule as the measurement protocol's stopping criterion). NaN and infinite
+// samples are ignored. No samples give the zero Stats.
 func Summarize(samples []float64) Stats {
-	s := make([]float64, 0, len(samples))
-	for _, x := range samples {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			s = append(s, x)
-		}
-	}
+	s := slices.DeleteFunc(slices.Clone(samples), func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) })
 	if len(s) == 0 {
 		return Stats{}
 	}
-	slices.Sort(s)
-	sum := 0.0
-	for _, x := range s {
-		sum += x
-	}
-	st := Stats{
-		N: len(s), Min: s[0], Max: s[len(s)-1], Mean: sum / float64(len(s)),
-		Median: Quantile(s, 0.5), Q1: Quantile(s, 0.25), Q3: Quantile(s, 0.75),
-	}
+	x := stats.Summarize(s)
+	st := Stats{N: x.N, Min: x.Min, Max: x.Max, Mean: x.Mean, Median: x.Median, Q1: x.Q1, Q3: x.Q3}
 	if st.Median != 0 {
 		st.Spread = (st.Q3 - st.Q1) / st.Median
 	}
 	return st
-}
-
-// Quantile is the type-7 (linear interpolation) quantile of sorted, p in
-// [0, 1]. sorted must be non-empty and sorted ascending.
-func Quantile(sorted []float64, p float64) float64 {
-	h := p * float64(len(sorted)-1)
-	lo := int(math.Floor(h))
-	if lo < 0 {
-		return sorted[0]
-	}
-	if lo+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }
 
 // Median of unsorted values (0 for none); the input is not modified.
@@ -69,7 +45,5 @@ func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return Quantile(s, 0.5)
+	return stats.Median(xs)
 }
