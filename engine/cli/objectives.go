@@ -21,6 +21,16 @@ type objective struct {
 	// field is the JSON/plot name of the value: "latency_ms", "accuracy"
 	// or "proxy_score".
 	field string
+	// close releases what fn holds (a device); nil when nothing.
+	close func() error
+}
+
+// Close releases the objective's device, if any.
+func (o objective) Close() error {
+	if o.close == nil {
+		return nil
+	}
+	return o.close()
 }
 
 // backendOptions are the options every command opens devices with: one
@@ -49,7 +59,7 @@ func latencyObjective(env *Env, cfg *config.Config, sp *model.Space, device, sto
 			return objective{}, err
 		}
 		info := dev.Info()
-		return objective{field: "latency_ms", label: fmt.Sprintf("%s (%s device %s)", info.Label, dc.Kind, device), fn: func(a model.Arch) (float64, error) {
+		return objective{field: "latency_ms", label: fmt.Sprintf("%s (%s device %s)", info.Label, dc.Kind, device), close: dev.Close, fn: func(a model.Arch) (float64, error) {
 			net, err := sp.Network(a)
 			if err != nil {
 				return 0, err

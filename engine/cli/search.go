@@ -100,6 +100,7 @@ func runSearch(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer lat.Close()
 	acc, err := accuracyObjective(env, cfg, sp, *accPath)
 	if err != nil {
 		return err
@@ -235,6 +236,7 @@ func maxAccuracy(env *Env, cfg *config.Config, sp, red *model.Space, redName, de
 		if err != nil {
 			return err
 		}
+		defer lat.Close()
 		cost = func(a model.Arch) float64 {
 			v, err := lat.fn(a)
 			if err != nil {
