@@ -129,5 +129,26 @@ func (c Config) Protocol() Protocol {
 	return p
 }
 
+// Timing checks the settings every timing backend shares and returns them
+// with their defaults: the batch (1 when unset), the measurement protocol
+// and the per-measurement timeout. Errors name the device.
+func (c Config) Timing() (batch int, p Protocol, timeout time.Duration, err error) {
+	batch = c.Batch
+	if batch == 0 {
+		batch = 1
+	}
+	if batch < 1 || c.Threads < 0 {
+		return 0, Protocol{}, 0, fmt.Errorf("device %s: batch %d, threads %d: want batch ≥ 1 and threads ≥ 0", c.Name, c.Batch, c.Threads)
+	}
+	p = c.Protocol()
+	if err := p.Validate(); err != nil {
+		return 0, Protocol{}, 0, fmt.Errorf("device %s: %v", c.Name, err)
+	}
+	if timeout, err = c.MeasureTimeout(); err != nil {
+		return 0, Protocol{}, 0, err
+	}
+	return batch, p, timeout, nil
+}
+
 // Kinds lists the device kinds blockprof knows.
 func Kinds() []string { return []string{"ort", "agent", "command", "replay", "lut", "sim"} }

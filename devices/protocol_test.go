@@ -3,6 +3,7 @@ package devices
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,5 +94,17 @@ func TestConfigProtocolDefaults(t *testing.T) {
 	}
 	if _, err := (Config{Name: "x", Timeout: "soon"}).MeasureTimeout(); err == nil {
 		t.Error("bad timeout accepted")
+	}
+}
+
+func TestConfigTiming(t *testing.T) {
+	batch, p, timeout, err := Config{Name: "x"}.Timing()
+	if err != nil || batch != 1 || p != DefaultProtocol || timeout != 2*time.Minute {
+		t.Errorf("defaults: batch %d protocol %+v timeout %v err %v", batch, p, timeout, err)
+	}
+	for _, c := range []Config{{Name: "x", Batch: -1}, {Name: "x", Threads: -2}, {Name: "x", Repeat: 10, MaxRepeat: 5}, {Name: "x", Timeout: "later"}} {
+		if _, _, _, err := c.Timing(); err == nil || !strings.Contains(err.Error(), "device x") {
+			t.Errorf("%+v: error %v, want one naming the device", c, err)
+		}
 	}
 }

@@ -138,18 +138,7 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock, opt
 	if precision == "fp16" && target == "cpu" {
 		return fail("precision fp16 needs target cuda")
 	}
-	batch := cfg.Batch
-	if batch == 0 {
-		batch = 1
-	}
-	if batch < 1 || cfg.Threads < 0 {
-		return fail("batch %d, threads %d: want batch ≥ 1 and threads ≥ 0", cfg.Batch, cfg.Threads)
-	}
-	protocol := cfg.Protocol()
-	if err := protocol.Validate(); err != nil {
-		return fail("%v", err)
-	}
-	timeout, err := cfg.MeasureTimeout()
+	batch, protocol, timeout, err := cfg.Timing()
 	if err != nil {
 		return nil, err
 	}

@@ -101,18 +101,7 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*D
 	if err != nil {
 		return fail("%v", err)
 	}
-	batch := cfg.Batch
-	if batch == 0 {
-		batch = 1
-	}
-	if batch < 1 || cfg.Threads < 0 {
-		return fail("batch %d, threads %d: want batch ≥ 1 and threads ≥ 0", cfg.Batch, cfg.Threads)
-	}
-	protocol := cfg.Protocol()
-	if err := protocol.Validate(); err != nil {
-		return fail("%v", err)
-	}
-	timeout, err := cfg.MeasureTimeout()
+	batch, protocol, timeout, err := cfg.Timing()
 	if err != nil {
 		return nil, err
 	}

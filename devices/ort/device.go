@@ -50,11 +50,7 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 		opts.Optimization = "all"
 	}
 	opts.Batch = int(opts.batch())
-	protocol := cfg.Protocol()
-	if err := protocol.Validate(); err != nil {
-		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
-	}
-	timeout, err := cfg.MeasureTimeout()
+	_, protocol, timeout, err := cfg.Timing()
 	if err != nil {
 		return nil, err
 	}
