@@ -2,46 +2,22 @@ package bench
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"blockprof/devices"
-	"blockprof/devices/ort"
 	"blockprof/engine"
-	"blockprof/engine/config"
 	"blockprof/engine/stats"
 	"blockprof/engine/store"
 )
 
 // BenchmarkRepeatabilityPasses measures the same 30 archs in 2×P profiling
 // passes (each a run of `blockprof profile --remeasure`) and compares the
-// per-arch median over passes 1..P with the median over passes P+1..2P:
-// windows spread over minutes average out the VM's window-to-window shifts.
+// per-arch median over passes 1..P with the median over passes P+1..2P, to
+// check whether windows spread over minutes average out the window-to-window
+// shifts of this machine (docs/benchmarks.md: they barely do).
 func BenchmarkRepeatabilityPasses(b *testing.B) {
 	const passes = 3
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Parse(data, "config.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dc, err := cfg.Device("cpu")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ort.FindLibrary(dc.Library); err != nil {
-		b.Skip(err)
-	}
-	sp, _ := cfg.Spaces.Get(cfg.Plan.Space)
-	spec := cfg.PlanSpec()
-	spec.Uniform, spec.PerLocation = 30, 0
-	plan, err := sp.Plan(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dc, sp, spec, plan := cpuPlan(b)
 	for b.Loop() {
 		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 		if err != nil {
@@ -49,24 +25,14 @@ func BenchmarkRepeatabilityPasses(b *testing.B) {
 		}
 		per := map[string][]float64{}
 		for pass := range 2 * passes {
-			dev, err := ort.New(dc, devices.NewHostLock())
-			if err != nil {
-				b.Fatal(err)
-			}
-			run, err := engine.Start(context.Background(), engine.Spec{Space: sp, Plan: plan, PlanSpec: spec, Store: st,
-				Targets: []engine.Target{{Device: dev, Config: dc}}, Options: engine.Options{Remeasure: pass > 0}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			run.Wait()
-			recs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: run.ID(), Kind: store.KindPlan})
+			_, runID := profile(b, st, dc, sp, spec, plan, engine.Options{Remeasure: pass > 0})
+			recs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: runID, Kind: store.KindPlan})
 			if err != nil {
 				b.Fatal(err)
 			}
 			for _, r := range recs {
 				per[r.Arch] = append(per[r.Arch], r.Median)
 			}
-			dev.Close()
 		}
 		var x, y, x1, y1 []float64
 		for _, ms := range per {

@@ -6,14 +6,10 @@ package bench
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"blockprof/devices"
-	"blockprof/devices/ort"
 	"blockprof/engine"
-	"blockprof/engine/config"
 	"blockprof/engine/stats"
 	"blockprof/engine/store"
 )
@@ -30,57 +26,24 @@ import (
 // reference measurements.
 func BenchmarkRepeatability(b *testing.B) {
 	const refEvery = 3
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Parse(data, "config.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dc, err := cfg.Device("cpu")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ort.FindLibrary(dc.Library); err != nil {
-		b.Skip(err)
-	}
-	sp, err := cfg.Spaces.Get(cfg.Plan.Space)
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec := cfg.PlanSpec()
-	spec.Uniform, spec.PerLocation = 30, 0
-	plan, err := sp.Plan(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dc, sp, spec, plan := cpuPlan(b)
 	for b.Loop() {
 		dir := b.TempDir()
 		var passes, normed [2]map[string]float64
 		var spreads []float64
 		var overhead [2]float64
 		for pass := range 2 {
-			dev, err := ort.New(dc, devices.NewHostLock())
-			if err != nil {
-				b.Fatal(err)
-			}
 			st, err := store.Open(context.Background(), filepath.Join(dir, "bench.db"))
 			if err != nil {
 				b.Fatal(err)
 			}
-			run, err := engine.Start(context.Background(), engine.Spec{Space: sp, Plan: plan, PlanSpec: spec, Store: st,
-				Targets: []engine.Target{{Device: dev, Config: dc}}, Options: engine.Options{Remeasure: pass == 1, ReferenceEvery: refEvery}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			sum := run.Wait()
+			sum, runID := profile(b, st, dc, sp, spec, plan, engine.Options{Remeasure: pass == 1, ReferenceEvery: refEvery})
 			overhead[pass] = sum.Devices[0].Overhead
-			recs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: run.ID(), Kind: store.KindPlan, Samples: true})
+			recs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: runID, Kind: store.KindPlan, Samples: true})
 			if err != nil {
 				b.Fatal(err)
 			}
-			refs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: run.ID(), Kind: store.KindReference})
+			refs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: runID, Kind: store.KindReference})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -92,7 +55,6 @@ func BenchmarkRepeatability(b *testing.B) {
 				spreads = append(spreads, r.Spread)
 			}
 			st.Close()
-			dev.Close()
 		}
 		var x, y, nx, ny []float64
 		for a, m := range passes[0] {
