@@ -265,13 +265,12 @@ func ProfileOf(sp *model.Space, obs []Obs, opt Options) (*Profile, error) {
 	return p, nil
 }
 
-// unitBlockReps averages, per bootstrap replicate, Eq. 2 over the layers of
-// unit u holding block b; ok is false when no location of (u, b) was
-// sampled.
-func (p *Profile) unitBlock(unit int, b model.Block) (v float64, reps []float64, n int, ok bool) {
+// meanRel averages Eq. 2, and per bootstrap replicate its replicates, over
+// the sampled locations that keep selects; ok is false when none does.
+func (p *Profile) meanRel(keep func(unit, layer int, b model.Block) bool) (v float64, reps []float64, n int, ok bool) {
 	var idx []int
 	for i, l := range p.Locations {
-		if l.Unit == unit && l.Block == b {
+		if keep(l.Unit, l.Layer, l.Block) {
 			idx = append(idx, i)
 			n += l.N
 		}
@@ -288,6 +287,11 @@ func (p *Profile) unitBlock(unit int, b model.Block) (v float64, reps []float64,
 		}
 	}
 	return v, reps, n, true
+}
+
+// unitBlock is Eq. 2 averaged over the layers of unit u holding block b.
+func (p *Profile) unitBlock(unit int, b model.Block) (v float64, reps []float64, n int, ok bool) {
+	return p.meanRel(func(u, _ int, blk model.Block) bool { return u == unit && blk == b })
 }
 
 // UnitBlock is Eq. 2 averaged over the layers of unit u (1-based) that hold
@@ -314,26 +318,7 @@ func (p *Profile) UnitBlockDiff(unit int, b, ref model.Block, level float64) (Es
 	return Estimate{Value: v1 - v2, Lo: lo, Hi: hi, SE: math.NaN(), N: n1 + n2}, true
 }
 
-// layerSignal is, per replicate, the mean over blocks of Eq. 2 at layer l
-// of unit u.
+// layerSignal is the mean over blocks of Eq. 2 at layer l of unit u.
 func (p *Profile) layerSignal(unit, layer int) (v float64, reps []float64, n int, ok bool) {
-	var idx []int
-	for i, l := range p.Locations {
-		if l.Unit == unit && l.Layer == layer {
-			idx = append(idx, i)
-			n += l.N
-		}
-	}
-	if len(idx) == 0 {
-		return 0, nil, 0, false
-	}
-	B := len(p.baseReps)
-	reps = make([]float64, B)
-	for _, i := range idx {
-		v += p.Locations[i].Rel.Value / float64(len(idx))
-		for r := range B {
-			reps[r] += (p.locReps[i][r] - p.baseReps[r]) / float64(len(idx))
-		}
-	}
-	return v, reps, n, true
+	return p.meanRel(func(u, l int, _ model.Block) bool { return u == unit && l == layer })
 }
