@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -36,24 +37,12 @@ type MaxAccResult struct {
 // MaxAccuracy runs the max-accuracy search. acc scores an architecture;
 // Individual.Latency holds the arch's cost.
 func MaxAccuracy(ctx context.Context, s *model.Space, acc func(model.Arch) (float64, error), o MaxAccOptions) (MaxAccResult, error) {
-	if o.Initial == 0 {
-		o.Initial = 20
-	}
-	if o.Children == 0 {
-		o.Children = 50
-	}
-	if o.Generations == 0 {
-		o.Generations = 4
-	}
-	if o.TopK == 0 {
-		o.TopK = 10
-	}
-	if o.MutateProb == 0 {
-		o.MutateProb = 0.5
-	}
-	if o.Resolution == 0 {
-		o.Resolution = s.Resolution
-	}
+	o.Initial = cmp.Or(o.Initial, 20)
+	o.Children = cmp.Or(o.Children, 50)
+	o.Generations = cmp.Or(o.Generations, 4)
+	o.TopK = cmp.Or(o.TopK, 10)
+	o.MutateProb = cmp.Or(o.MutateProb, 0.5)
+	o.Resolution = cmp.Or(o.Resolution, s.Resolution)
 	if o.Cost == nil || o.Limit <= 0 {
 		return MaxAccResult{}, fmt.Errorf("max-accuracy search: needs a cost function and a positive budget")
 	}

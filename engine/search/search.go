@@ -6,6 +6,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,21 +36,11 @@ type Options struct {
 }
 
 func (o *Options) defaults(s *model.Space) {
-	if o.Initial == 0 {
-		o.Initial = 100
-	}
-	if o.Children == 0 {
-		o.Children = 200
-	}
-	if o.Generations == 0 {
-		o.Generations = 10
-	}
-	if o.MutateProb == 0 {
-		o.MutateProb = 0.5
-	}
-	if o.Resolution == 0 {
-		o.Resolution = s.Resolution
-	}
+	o.Initial = cmp.Or(o.Initial, 100)
+	o.Children = cmp.Or(o.Children, 200)
+	o.Generations = cmp.Or(o.Generations, 10)
+	o.MutateProb = cmp.Or(o.MutateProb, 0.5)
+	o.Resolution = cmp.Or(o.Resolution, s.Resolution)
 }
 
 // Individual is an evaluated architecture.
