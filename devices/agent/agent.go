@@ -330,8 +330,15 @@ func (d *Device) roundTrip(ctx context.Context, arch string, count bool, build f
 	}
 	// Whatever ends ctx kills the agent: a request cannot be taken back,
 	// and a new agent is cheaper than finding the stream's place again.
+	// AfterFunc runs drop in its own goroutine, which may not have run
+	// when this returns: drop again here, synchronously, so the next
+	// request never picks up the agent that is being killed.
 	stop := context.AfterFunc(ctx, func() { d.drop(s) })
-	defer stop()
+	defer func() {
+		if !stop() || ctx.Err() != nil {
+			d.drop(s)
+		}
+	}()
 	if _, err := s.proc.Stdin.Write(append(line, '\n')); err != nil {
 		if ctx.Err() != nil {
 			return Response{}, d.ctxErr(ctx, arch, "sending the request", err)
