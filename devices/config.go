@@ -24,6 +24,11 @@ type Config struct {
 	TargetSpread float64 `toml:"target_spread"`
 	Batch        int     `toml:"batch"`
 	Threads      int     `toml:"threads"`
+	// ProbeEvery (ort) times the fixed probe network after every
+	// ProbeEvery-th timed run of the arch, in the same window, so that a
+	// machine whose speed shifts from second to second (a shared VM) can be
+	// compared through the ratio arch/probe; 0 disables it.
+	ProbeEvery int `toml:"probe_every"`
 
 	// ort: the ONNX Runtime library path (else $ONNXRUNTIME_LIB, else the
 	// copy scripts/setup-ort.sh placed in the user cache dir) and the graph
@@ -126,6 +131,7 @@ func (c Config) Protocol() Protocol {
 	if c.TargetSpread > 0 {
 		p.TargetSpread = c.TargetSpread
 	}
+	p.ProbeEvery = c.ProbeEvery
 	return p
 }
 

@@ -65,6 +65,12 @@ type Measurement struct {
 	Summary bool `json:"summary,omitempty"`
 	// Raw keeps the device's raw output when it helps to debug.
 	Raw string `json:"raw,omitempty"`
+	// ProbeMs holds the probe network's runs timed in the same window,
+	// in milliseconds, after every ProbeEvery-th sample and before the
+	// first (Protocol.ProbeEvery); empty without a probe. ProbeRatio turns
+	// them into the arch's latency relative to the probe's.
+	ProbeMs    []float64 `json:"probe_ms,omitempty"`
+	ProbeEvery int       `json:"probe_every,omitempty"`
 }
 
 // Device measures the end-to-end latency of networks.

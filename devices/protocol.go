@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 )
@@ -12,11 +13,20 @@ import (
 // themselves: Warmup untimed runs, then timed runs until the relative spread
 // (IQR/median) of the samples is at most TargetSpread, with at least MinRuns
 // and at most MaxRuns timed runs. Every sample is kept.
+//
+// With ProbeEvery > 0 and a probe run, the protocol also times the probe
+// (a fixed network, warmed up by its owner) once before the first timed
+// run and after every ProbeEvery-th timed run, in the same window: the
+// probe's samples go to
+// Measurement.ProbeMs, and the ratio of the two medians
+// (Measurement.Relative) is free of whatever slowed the whole machine
+// during the window.
 type Protocol struct {
 	Warmup       int
 	MinRuns      int
 	MaxRuns      int
 	TargetSpread float64
+	ProbeEvery   int
 }
 
 // DefaultProtocol: 10 warm-up runs, 50 timed runs, up to 200 until the
@@ -25,17 +35,19 @@ var DefaultProtocol = Protocol{Warmup: 10, MinRuns: 50, MaxRuns: 200, TargetSpre
 
 // Validate checks the protocol's numbers.
 func (p Protocol) Validate() error {
-	if p.Warmup < 0 || p.MinRuns < 1 || p.MaxRuns < p.MinRuns || p.TargetSpread < 0 {
-		return fmt.Errorf("measurement protocol: want warmup ≥ 0, 1 ≤ repeat ≤ max_repeat, target_spread ≥ 0 (got warmup=%d repeat=%d max_repeat=%d target_spread=%v)",
-			p.Warmup, p.MinRuns, p.MaxRuns, p.TargetSpread)
+	if p.Warmup < 0 || p.MinRuns < 1 || p.MaxRuns < p.MinRuns || p.TargetSpread < 0 || p.ProbeEvery < 0 {
+		return fmt.Errorf("measurement protocol: want warmup ≥ 0, 1 ≤ repeat ≤ max_repeat, target_spread ≥ 0, probe_every ≥ 0 (got warmup=%d repeat=%d max_repeat=%d target_spread=%v probe_every=%d)",
+			p.Warmup, p.MinRuns, p.MaxRuns, p.TargetSpread, p.ProbeEvery)
 	}
 	return nil
 }
 
 // Time runs the protocol on run, which performs one inference. Only run is
-// inside the timed window. lock, if non-nil, is held for the whole
-// warm-up and timing so that two local devices never time at once.
-func (p Protocol) Time(ctx context.Context, lock *HostLock, run func() error) (Measurement, error) {
+// inside the timed window (probe runs are timed apart, into ProbeMs).
+// probe, if non-nil and ProbeEvery > 0, runs the probe network once. lock,
+// if non-nil, is held for the whole warm-up and timing so that two local
+// devices never time at once.
+func (p Protocol) Time(ctx context.Context, lock *HostLock, run, probe func() error) (Measurement, error) {
 	if err := p.Validate(); err != nil {
 		return Measurement{}, err
 	}
@@ -51,6 +63,9 @@ func (p Protocol) Time(ctx context.Context, lock *HostLock, run func() error) (M
 	// machine whose logical cores share a physical one that slows a whole
 	// window by 10–30%.
 	runtime.GC()
+	if p.ProbeEvery == 0 {
+		probe = nil
+	}
 	for i := 0; i < p.Warmup; i++ {
 		if err := ctx.Err(); err != nil {
 			return Measurement{}, err
@@ -60,22 +75,88 @@ func (p Protocol) Time(ctx context.Context, lock *HostLock, run func() error) (M
 		}
 	}
 	m := Measurement{Warmup: p.Warmup, SamplesMs: make([]float64, 0, p.MinRuns)}
+	if probe != nil {
+		m.ProbeEvery = p.ProbeEvery
+	}
+	timeProbe := func() error {
+		ms, err := timed(probe)
+		if err != nil {
+			return fmt.Errorf("probe run %d: %w", len(m.ProbeMs)+1, err)
+		}
+		m.ProbeMs = append(m.ProbeMs, ms)
+		return nil
+	}
+	if probe != nil {
+		if err := timeProbe(); err != nil {
+			return Measurement{}, err
+		}
+	}
 	for len(m.SamplesMs) < p.MaxRuns {
 		if err := ctx.Err(); err != nil {
 			return Measurement{}, err
 		}
-		t0 := time.Now()
-		err := run()
-		d := time.Since(t0)
+		ms, err := timed(run)
 		if err != nil {
 			return Measurement{}, fmt.Errorf("timed run %d: %w", len(m.SamplesMs)+1, err)
 		}
-		m.SamplesMs = append(m.SamplesMs, float64(d.Nanoseconds())/1e6)
+		m.SamplesMs = append(m.SamplesMs, ms)
+		if probe != nil && len(m.SamplesMs)%p.ProbeEvery == 0 {
+			if err := timeProbe(); err != nil {
+				return Measurement{}, err
+			}
+		}
 		if len(m.SamplesMs) >= p.MinRuns && relSpread(m.SamplesMs) <= p.TargetSpread {
 			break
 		}
 	}
 	return m, nil
+}
+
+// timed runs f once and returns its wall time in milliseconds.
+func timed(f func() error) (float64, error) {
+	t0 := time.Now()
+	err := f()
+	d := time.Since(t0)
+	return float64(d.Nanoseconds()) / 1e6, err
+}
+
+// ProbeRatio is the arch's latency in units of the probe's, from a window
+// timed with Protocol.ProbeEvery = every: probe[0] ran before samples[0]
+// and probe[j] after samples[j·every−1]. Each block of every runs is
+// divided by the mean of the probe runs around it (the one before only,
+// for a last block that no probe closed), and the median over blocks is
+// returned, so that a machine that changes speed during the window is
+// compared with itself at each moment. It is 0 when there is no probe.
+func ProbeRatio(samples, probe []float64, every int) float64 {
+	if len(probe) == 0 || len(samples) == 0 || every <= 0 {
+		return 0
+	}
+	var ratios []float64
+	for j := 0; j < len(probe) && j*every < len(samples); j++ {
+		blk := slices.Clone(samples[j*every : min((j+1)*every, len(samples))])
+		p := probe[j]
+		if j+1 < len(probe) {
+			p = (p + probe[j+1]) / 2
+		}
+		if p <= 0 {
+			continue
+		}
+		ratios = append(ratios, median(blk)/p)
+	}
+	if len(ratios) == 0 {
+		return 0
+	}
+	return median(ratios)
+}
+
+// median sorts xs and returns its median.
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // relSpread is IQR/median (type-7 quantiles), the protocol's stopping rule.

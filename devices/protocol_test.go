@@ -3,6 +3,7 @@ package devices
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestProtocolTime(t *testing.T) {
 				time.Sleep(tc.durations(calls))
 				calls++
 				return nil
-			})
+			}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,6 +42,64 @@ func TestProtocolTime(t *testing.T) {
 	}
 }
 
+func TestProtocolProbe(t *testing.T) {
+	tests := []struct {
+		name       string
+		p          Protocol
+		wantProbes int // timed probe runs
+		wantCalls  int // probe calls
+	}{
+		{"off", Protocol{Warmup: 3, MinRuns: 10, MaxRuns: 10}, 0, 0},
+		{"every 5 of 10", Protocol{Warmup: 3, MinRuns: 10, MaxRuns: 10, ProbeEvery: 5}, 3, 3},
+		{"every 4 of 10", Protocol{Warmup: 1, MinRuns: 10, MaxRuns: 10, ProbeEvery: 4}, 3, 3},
+		{"every 1, no warm-up", Protocol{MinRuns: 3, MaxRuns: 3, ProbeEvery: 1}, 4, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var seq []string
+			m, err := tc.p.Time(context.Background(), nil, func() error {
+				seq = append(seq, "r")
+				return nil
+			}, func() error {
+				seq = append(seq, "p")
+				time.Sleep(2 * time.Millisecond) // the probe is slow, the arch fast
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.ProbeMs) != tc.wantProbes || strings.Count(strings.Join(seq, ""), "p") != tc.wantCalls {
+				t.Fatalf("%d probe samples (want %d), sequence %v", len(m.ProbeMs), tc.wantProbes, seq)
+			}
+			for _, s := range m.SamplesMs {
+				if s >= 2 {
+					t.Fatalf("a probe run's time leaked into the arch's samples: %v", m.SamplesMs)
+				}
+			}
+			for _, s := range m.ProbeMs {
+				if s < 2 {
+					t.Fatalf("probe sample %v ms, want ≥ 2", s)
+				}
+			}
+		})
+	}
+	boom := errors.New("boom")
+	p := Protocol{MinRuns: 4, MaxRuns: 4, ProbeEvery: 2}
+	n := 0
+	_, err := p.Time(context.Background(), nil, func() error { return nil }, func() error {
+		if n++; n == 2 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "probe run 2") {
+		t.Errorf("a failing probe: %v", err)
+	}
+	if err := (Protocol{MinRuns: 1, MaxRuns: 1, ProbeEvery: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "probe_every") {
+		t.Errorf("negative probe_every: %v", err)
+	}
+}
+
 func TestProtocolErrors(t *testing.T) {
 	boom := errors.New("boom")
 	p := Protocol{Warmup: 2, MinRuns: 3, MaxRuns: 3}
@@ -51,15 +110,15 @@ func TestProtocolErrors(t *testing.T) {
 			return boom
 		}
 		return nil
-	}); !errors.Is(err, boom) {
+	}, nil); !errors.Is(err, boom) {
 		t.Errorf("a failing run: %v", err)
 	}
-	if _, err := (Protocol{MinRuns: 0, MaxRuns: 1}).Time(context.Background(), nil, func() error { return nil }); err == nil {
+	if _, err := (Protocol{MinRuns: 0, MaxRuns: 1}).Time(context.Background(), nil, func() error { return nil }, nil); err == nil {
 		t.Error("invalid protocol accepted")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.Time(ctx, nil, func() error { return nil }); !errors.Is(err, context.Canceled) {
+	if _, err := p.Time(ctx, nil, func() error { return nil }, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
 }
@@ -75,11 +134,11 @@ func TestHostLockSerialises(t *testing.T) {
 	defer cancel()
 	p := Protocol{MinRuns: 1, MaxRuns: 1}
 	ran := false
-	if _, err := p.Time(ctx, lock, func() error { ran = true; return nil }); !errors.Is(err, context.DeadlineExceeded) || ran {
+	if _, err := p.Time(ctx, lock, func() error { ran = true; return nil }, nil); !errors.Is(err, context.DeadlineExceeded) || ran {
 		t.Fatalf("timed while another device held the lock: err %v ran %v", err, ran)
 	}
 	lock.Unlock()
-	if _, err := p.Time(context.Background(), lock, func() error { ran = true; return nil }); err != nil || !ran {
+	if _, err := p.Time(context.Background(), lock, func() error { ran = true; return nil }, nil); err != nil || !ran {
 		t.Fatalf("after unlock: %v", err)
 	}
 }
@@ -106,5 +165,62 @@ func TestConfigTiming(t *testing.T) {
 		if _, _, _, err := c.Timing(); err == nil || !strings.Contains(err.Error(), "device x") {
 			t.Errorf("%+v: error %v, want one naming the device", c, err)
 		}
+	}
+}
+
+func TestProbeRatio(t *testing.T) {
+	// window builds samples of an arch 3× the probe's latency on a machine
+	// whose speed factor is speed(i) at sample i, with a probe before
+	// sample 0 and after every k-th.
+	window := func(n, k int, speed func(i int) float64) (samples, probe []float64) {
+		probe = append(probe, 2*speed(0))
+		for i := range n {
+			samples = append(samples, 6*speed(i))
+			if (i+1)%k == 0 {
+				probe = append(probe, 2*speed(i))
+			}
+		}
+		return samples, probe
+	}
+	steady := func(int) float64 { return 1 }
+	shift := func(i int) float64 { // slowed by 40% for the middle 30 of 50 runs
+		if i >= 10 && i < 40 {
+			return 1.4
+		}
+		return 1
+	}
+	tests := []struct {
+		name  string
+		n, k  int
+		speed func(int) float64
+		want  float64
+	}{
+		{"steady", 50, 10, steady, 3},
+		{"a slow spell mid-window", 50, 10, shift, 3},
+		{"a last block no probe closed", 55, 10, shift, 3},
+		{"probe after every run", 7, 1, steady, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, p := window(tc.n, tc.k, tc.speed)
+			if got := ProbeRatio(s, p, tc.k); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("ProbeRatio = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		s, p []float64
+		k    int
+	}{{"no probe", []float64{1, 2}, nil, 10}, {"no samples", nil, []float64{1}, 10}, {"every 0", []float64{1}, []float64{1}, 0}} {
+		if got := ProbeRatio(tc.s, tc.p, tc.k); got != 0 {
+			t.Errorf("%s: ProbeRatio = %v, want 0", tc.name, got)
+		}
+	}
+	// The protocol records the interleaving it used.
+	m, err := Protocol{MinRuns: 20, MaxRuns: 20, ProbeEvery: 5}.Time(context.Background(), nil,
+		func() error { return nil }, func() error { return nil })
+	if err != nil || m.ProbeEvery != 5 || len(m.ProbeMs) != 5 {
+		t.Errorf("probe_every %d, %d probe runs, %v; want 5, 5", m.ProbeEvery, len(m.ProbeMs), err)
 	}
 }

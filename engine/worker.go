@@ -258,7 +258,7 @@ func (w *worker) record(ctx context.Context, it *item, kind store.Kind, m device
 		prov = devices.Measured
 	}
 	_, err := w.r.store.Put(context.WithoutCancel(ctx), store.Measurement{Device: w.name, Arch: it.sa, Run: w.r.id, Kind: kind,
-		SamplesMs: m.SamplesMs, Warmup: m.Warmup, Mode: m.Mode, Provenance: prov, Summary: m.Summary, Started: t0, Finished: t1})
+		SamplesMs: m.SamplesMs, ProbeMs: m.ProbeMs, ProbeEvery: m.ProbeEvery, Warmup: m.Warmup, Mode: m.Mode, Provenance: prov, Summary: m.Summary, Started: t0, Finished: t1})
 	if err != nil && !errors.Is(err, store.ErrAlreadyMeasured) {
 		// The store cannot keep what this device measures: stop it.
 		w.lastErr = err.Error()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"blockprof/devices"
@@ -32,6 +33,11 @@ type Device struct {
 	timeout  time.Duration
 	lock     *devices.HostLock
 	info     devices.Info
+
+	// probeMu guards the probe session, made on first use and kept for the
+	// device's life (one session, so its own layout is a constant factor).
+	probeMu sync.Mutex
+	probe   *Session
 }
 
 // New opens the ort device that cfg describes: it finds and loads the
@@ -74,12 +80,19 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 		Threads:    opts.IntraOpThreads,
 		Precision:  "fp32",
 		Batch:      opts.Batch,
-		Mode:       fmt.Sprintf("%s, optimization %s, %s", Mode, opts.Optimization, threadsLabel(opts.IntraOpThreads)),
+		Mode:       fmt.Sprintf("%s, optimization %s, %s%s", Mode, opts.Optimization, threadsLabel(opts.IntraOpThreads), probeLabel(protocol.ProbeEvery)),
 		Provenance: devices.Measured,
 		Label:      string(devices.Measured),
 		Local:      true,
 	}
 	return d, nil
+}
+
+func probeLabel(every int) string {
+	if every == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", probe every %d runs", every)
 }
 
 func threadsLabel(n int) string {
@@ -132,7 +145,18 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
 	defer sess.Close()
-	m, err := d.protocol.Time(ctx, nil, func() error { return sess.Run(ctx) })
+	var probe func() error
+	if d.protocol.ProbeEvery > 0 {
+		d.probeMu.Lock()
+		defer d.probeMu.Unlock()
+		if d.probe == nil {
+			if d.probe, err = d.newProbe(); err != nil {
+				return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
+			}
+		}
+		probe = func() error { return d.probe.Run(ctx) }
+	}
+	m, err := d.protocol.Time(ctx, nil, func() error { return sess.Run(ctx) }, probe)
 	if err != nil {
 		if ctx.Err() != nil {
 			return devices.Measurement{}, d.ctxErr(ctx, net, "while timing", err)
@@ -155,9 +179,45 @@ func (d *Device) ctxErr(ctx context.Context, net *model.Network, when string, er
 	return fmt.Errorf("device %s: %s: stopped %s: %w", d.name, net.Arch, when, err)
 }
 
-// Close releases nothing: sessions live for one measurement and the runtime
-// for the process.
-func (d *Device) Close() error { return nil }
+// newProbe loads the probe network (ProbeNetwork) in a session.
+func (d *Device) newProbe() (*Session, error) {
+	net, err := ProbeNetwork()
+	if err != nil {
+		return nil, err
+	}
+	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
+	if err != nil {
+		return nil, fmt.Errorf("probe network: %w", err)
+	}
+	s, err := d.rt.NewSession(data, d.opts)
+	if err != nil {
+		return nil, fmt.Errorf("probe network: %w", err)
+	}
+	// Its warm-up, once: the session lives as long as the device.
+	for range probeWarmup {
+		if err := s.Run(context.Background()); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("probe network: warm-up: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// probeWarmup is the number of untimed runs of a new probe session.
+const probeWarmup = 2
+
+// Close releases the probe session; other sessions live for one
+// measurement and the runtime for the process.
+func (d *Device) Close() error {
+	d.probeMu.Lock()
+	defer d.probeMu.Unlock()
+	if d.probe == nil {
+		return nil
+	}
+	err := d.probe.Close()
+	d.probe = nil
+	return err
+}
 
 // cpuModel is the CPU's model name and logical core count (best effort).
 func cpuModel() string {

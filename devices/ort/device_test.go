@@ -101,6 +101,61 @@ func TestDeviceMeasure(t *testing.T) {
 	}
 }
 
+// TestDeviceProbe: with probe_every the device times the probe network in
+// the window; the probe session is made once and kept.
+func TestDeviceProbe(t *testing.T) {
+	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 6, MaxRepeat: 6, ProbeEvery: 3}
+	d := testDevice(t, cfg, devices.NewHostLock())
+	if !strings.Contains(d.Info().Mode, "probe every 3 runs") {
+		t.Errorf("mode %q does not say the probe is on", d.Info().Mode)
+	}
+	var first *Session
+	for i := range 2 {
+		m, err := d.Measure(context.Background(), smallNet(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.SamplesMs) != 6 || len(m.ProbeMs) != 3 || m.ProbeEvery != 3 {
+			t.Fatalf("measurement %d: %d samples, %d probe runs every %d; want 6, 3 every 3", i, len(m.SamplesMs), len(m.ProbeMs), m.ProbeEvery)
+		}
+		if r := devices.ProbeRatio(m.SamplesMs, m.ProbeMs, m.ProbeEvery); !(r > 0) {
+			t.Errorf("ratio %v", r)
+		}
+		if i == 0 {
+			first = d.probe
+		} else if d.probe != first {
+			t.Error("a second probe session was made")
+		}
+	}
+	net, err := ProbeNetwork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := model.ParseSpaces(data, "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ss.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sp.Network(sp.MinArch(224))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net.Resolution != 224 || net.Arch != ProbeArch || net.MACs() != want.MACs() || net.Params() != want.Params() || len(net.Layers) != len(want.Layers) {
+		t.Errorf("probe network %s at %d: %d MACs, %d params, %d layers; want those of %s: %d, %d, %d",
+			net.Arch, net.Resolution, net.MACs(), net.Params(), len(net.Layers), want.Arch, want.MACs(), want.Params(), len(want.Layers))
+	}
+	if err := d.Close(); err != nil || d.probe != nil {
+		t.Errorf("Close: %v, probe session %v", err, d.probe)
+	}
+}
+
 func TestDeviceMeasureStops(t *testing.T) {
 	net := smallNet(t)
 	lock := devices.NewHostLock()

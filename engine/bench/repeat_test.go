@@ -6,6 +6,9 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -16,20 +19,17 @@ import (
 
 // BenchmarkRepeatability profiles 30 uniform archs of the default plan's
 // space twice on the embedded config's cpu device (ONNX Runtime, 1 thread,
-// 50 timed runs) and reports the Spearman rank correlation of the two
-// passes' medians, the median relative spread (IQR/median) and the
-// profiling overhead (wall time / sum of timed windows − 1).
-//
-// The run re-measures the reference arch every refEvery measurements, and
-// "spearman-normalised" compares the medians after engine.Normalize has
-// divided out the drift the reference saw; overheads include those
-// reference measurements.
+// 50 timed runs, the probe network timed every probe_every runs) and
+// reports the Spearman rank correlation of the two passes' medians, raw
+// ("spearman-raw") and probe-corrected (store.Record.Latency:
+// "spearman"), the median relative spread (IQR/median) and the profiling
+// overhead (wall time / sum of the archs' timed windows − 1; the probe's
+// runs count as overhead).
 func BenchmarkRepeatability(b *testing.B) {
-	const refEvery = 3
 	dc, sp, spec, plan := cpuPlan(b)
 	for b.Loop() {
 		dir := b.TempDir()
-		var passes, normed [2]map[string]float64
+		var passes, corrected [2]map[string]float64
 		var spreads []float64
 		var overhead [2]float64
 		for pass := range 2 {
@@ -37,21 +37,26 @@ func BenchmarkRepeatability(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sum, runID := profile(b, st, dc, sp, spec, plan, engine.Options{Remeasure: pass == 1, ReferenceEvery: refEvery})
+			sum, runID := profile(b, st, dc, sp, spec, plan, engine.Options{Remeasure: pass == 1})
 			overhead[pass] = sum.Devices[0].Overhead
 			recs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: runID, Kind: store.KindPlan, Samples: true})
 			if err != nil {
 				b.Fatal(err)
 			}
-			refs, err := st.Query(context.Background(), store.Query{Device: "cpu", Run: runID, Kind: store.KindReference})
+			if f := os.Getenv("BLOCKPROF_BENCH_DUMP"); f != "" { // every sample, to try other estimators
+				data, _ := json.Marshal(recs)
+				if err := os.WriteFile(fmt.Sprintf("%s.%d.json", f, pass), data, 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			baseline, err := st.ProbeBaseline(context.Background(), "cpu")
 			if err != nil {
 				b.Fatal(err)
 			}
-			norm := engine.Normalize(recs, refs)
-			passes[pass], normed[pass] = map[string]float64{}, map[string]float64{}
-			for i, r := range recs {
+			passes[pass], corrected[pass] = map[string]float64{}, map[string]float64{}
+			for _, r := range recs {
 				passes[pass][r.Arch] = r.Median
-				normed[pass][r.Arch] = norm[i]
+				corrected[pass][r.Arch] = r.Latency(baseline)
 				spreads = append(spreads, r.Spread)
 			}
 			st.Close()
@@ -60,19 +65,19 @@ func BenchmarkRepeatability(b *testing.B) {
 		for a, m := range passes[0] {
 			if m2, ok := passes[1][a]; ok {
 				x, y = append(x, m), append(y, m2)
-				nx, ny = append(nx, normed[0][a]), append(ny, normed[1][a])
+				nx, ny = append(nx, corrected[0][a]), append(ny, corrected[1][a])
 			}
 		}
 		if testing.Verbose() {
 			for i := range x {
-				b.Logf("pass1 %.3f ms  pass2 %.3f ms  normalised %.3f / %.3f ms", x[i], y[i], nx[i], ny[i])
+				b.Logf("pass1 %.3f ms  pass2 %.3f ms  probe-corrected %.3f / %.3f ms", x[i], y[i], nx[i], ny[i])
 			}
 		}
 		if len(x) != 30 {
 			b.Fatalf("%d archs measured in both passes, want 30", len(x))
 		}
-		b.ReportMetric(stats.Spearman(x, y), "spearman")
-		b.ReportMetric(stats.Spearman(nx, ny), "spearman-normalised")
+		b.ReportMetric(stats.Spearman(x, y), "spearman-raw")
+		b.ReportMetric(stats.Spearman(nx, ny), "spearman")
 		b.ReportMetric(stats.Median(spreads), "median-spread")
 		b.ReportMetric(overhead[0], "overhead-pass1")
 		b.ReportMetric(overhead[1], "overhead-pass2")

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 
 	"blockprof/devices"
@@ -28,6 +29,11 @@ func cpuPlan(b *testing.B) (devices.Config, *model.Space, model.PlanSpec, []mode
 	dc, err := cfg.Device("cpu")
 	if err != nil {
 		b.Fatal(err)
+	}
+	if v := os.Getenv("BLOCKPROF_PROBE_EVERY"); v != "" { // to compare settings
+		if dc.ProbeEvery, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("BLOCKPROF_PROBE_EVERY=%q: %v", v, err)
+		}
 	}
 	if _, err := ort.FindLibrary(dc.Library); err != nil {
 		b.Skip(err)

@@ -487,8 +487,15 @@ func analyzeStoreInput(ctx context.Context, path, device, spaceName, source stri
 		if err != nil {
 			return analyzeInput{}, err
 		}
+		baseline, err := st.ProbeBaseline(ctx, device)
+		if err != nil {
+			return analyzeInput{}, err
+		}
+		if baseline > 0 {
+			latLabel += fmt.Sprintf(", probe-corrected to %.3g ms probe", baseline)
+		}
 		for _, r := range recs {
-			o, err := parseObs(r.Arch, r.Fix, r.Median)
+			o, err := parseObs(r.Arch, r.Fix, r.Latency(baseline))
 			if err != nil {
 				return analyzeInput{}, err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/backends"
+	"blockprof/devices/ort"
 	"blockprof/engine/store"
 )
 
@@ -39,6 +40,13 @@ type measureOut struct {
 	Summary bool    `json:"summary,omitempty"`
 	// WallMs is the whole measurement (warm-up, timed runs, device overhead).
 	WallMs float64 `json:"wall_ms"`
+	// ProbeMs are the probe network's runs timed in the same window, after
+	// every ProbeEvery-th sample; Relative is the arch's latency in probe
+	// units (devices.ProbeRatio).
+	ProbeMs       []float64 `json:"probe_ms,omitempty"`
+	ProbeEvery    int       `json:"probe_every,omitempty"`
+	ProbeMedianMs float64   `json:"probe_median_ms,omitempty"`
+	Relative      float64   `json:"relative,omitempty"`
 }
 
 func measure(env *Env, args []string, open openDevice) error {
@@ -130,6 +138,10 @@ func measure(env *Env, args []string, open openDevice) error {
 		Resolution: a.Resolution, MACs: net.MACs(), Params: net.Params(), SamplesMs: m.SamplesMs, N: st.N, MedianMs: st.Median,
 		Spread: st.Spread, MinMs: st.Min, MaxMs: st.Max, MeanMs: st.Mean, Warmup: m.Warmup, Mode: m.Mode, Summary: m.Summary,
 		WallMs: float64(wall.Microseconds()) / 1000}
+	if len(m.ProbeMs) > 0 {
+		out.ProbeMs, out.ProbeEvery, out.ProbeMedianMs = m.ProbeMs, m.ProbeEvery, store.Summarize(m.ProbeMs).Median
+		out.Relative = devices.ProbeRatio(m.SamplesMs, m.ProbeMs, m.ProbeEvery)
+	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(out)
 	}
@@ -140,6 +152,10 @@ func measure(env *Env, args []string, open openDevice) error {
 	fmt.Fprintf(env.Stdout, "%s: %s\n  median %.4g ms, spread %.1f%% (IQR/median), min %.4g ms, max %.4g ms\n  %d %s after %d warm-up runs, mode %s, %s; %.1f MMACs, %.2f M params; took %s\n",
 		out.Device, out.Arch, out.MedianMs, 100*out.Spread, out.MinMs, out.MaxMs, out.N, kind, out.Warmup, orDash(out.Mode), out.Label,
 		float64(out.MACs)/1e6, float64(out.Params)/1e6, shortDur(wall))
+	if out.Relative > 0 {
+		fmt.Fprintf(env.Stdout, "  probe (%s) timed %d times in the same window: median %.4g ms; arch/probe %.4g (blocks of %d runs)\n",
+			ort.ProbeArch, len(out.ProbeMs), out.ProbeMedianMs, out.Relative, out.ProbeEvery)
+	}
 	return nil
 }
 

@@ -187,6 +187,9 @@ func (c *Config) validate(data []byte) error {
 		if err := d.Protocol().Validate(); err != nil {
 			return at(path, "device %s: %v", d.Name, err)
 		}
+		if d.ProbeEvery != 0 && d.Kind != "ort" {
+			return at(append(path, "probe_every"), "device %s: probe_every applies to kind ort only (this device is %s); remove it", d.Name, d.Kind)
+		}
 	}
 	s := c.Search
 	if s.Initial < 1 || s.Children < 1 || s.Generations < 0 || s.MutateProb <= 0 || s.MutateProb > 1 {

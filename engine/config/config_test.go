@@ -42,6 +42,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad timeout", `timeout = "2m"`, `timeout = "soon"`, `timeout "soon"`},
 		{"unknown key", "[plan]\n", "[plan]\nunifrom = 3\n", "unknown key plan.unifrom"},
 		{"bad search", "mutate_prob = 0.5", "mutate_prob = 1.5", "search: want"},
+		{"negative probe_every", "probe_every = 10", "probe_every = -1", "probe_every=-1"},
+		{"probe_every on a sim device", `sim = { preset = "npu" }`, "sim = { preset = \"npu\" }\nprobe_every = 5", "probe_every applies to kind ort only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

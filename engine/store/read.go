@@ -35,15 +35,24 @@ type Record struct {
 	SamplesMs []float64
 	// N, Median and Spread (IQR/median) are Summarize(samples), kept as
 	// columns so queries need not decode the samples.
-	N          int
-	Median     float64
-	Spread     float64
-	Warmup     int
-	Mode       string
-	Provenance devices.Provenance
-	Summary    bool
-	Started    time.Time
-	Finished   time.Time
+	N      int
+	Median float64
+	Spread float64
+	// ProbeMedian is the median of the probe network's runs timed in the
+	// same window (devices.Protocol.ProbeEvery) and Relative the arch's
+	// latency in probe units (devices.ProbeRatio); both 0 without a probe.
+	// ProbeMs, the probe's samples, is filled only when Query.Samples is
+	// set.
+	ProbeMedian float64
+	Relative    float64
+	ProbeEvery  int
+	ProbeMs     []float64
+	Warmup      int
+	Mode        string
+	Provenance  devices.Provenance
+	Summary     bool
+	Started     time.Time
+	Finished    time.Time
 	// Err is set only for failed attempts (Query.Errors).
 	Err string
 }
@@ -90,13 +99,13 @@ func (q Query) sql() (string, []any) {
 	if q.Latest {
 		where = append(where, `m.id IN (SELECT MAX(id) FROM measurements WHERE error IS NULL GROUP BY device, arch, kind)`)
 	}
-	samples := "''"
+	samples := "'', ''"
 	if q.Samples {
-		samples = "m.samples_ms"
+		samples = "m.samples_ms, m.probe_ms"
 	}
 	text := `SELECT m.id, COALESCE(m.run, 0), m.device, a.canonical, a.space, a.resolution, a.macs, a.params,
 		COALESCE(f.fix, ''), m.kind, ` + samples + `, m.n, m.median_ms, m.spread, m.warmup, m.mode, m.provenance,
-		m.summary, m.started, m.finished, COALESCE(m.error, '')
+		m.summary, m.started, m.finished, COALESCE(m.error, ''), m.probe_median_ms, m.relative, m.probe_every
 		FROM measurements m
 		JOIN archs a ON a.id = m.arch
 		LEFT JOIN (SELECT DISTINCT arch, fix FROM plan_items) f ON f.arch = m.arch AND m.kind = 'plan'
@@ -120,11 +129,11 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 		defer rows.Close()
 		for rows.Next() {
 			var r Record
-			var kind, prov, samples, started, finished string
+			var kind, prov, samples, probe, started, finished string
 			var summary int
 			if err := rows.Scan(&r.ID, &r.Run, &r.Device, &r.Arch, &r.Space, &r.Resolution, &r.MACs, &r.Params,
-				&r.Fix, &kind, &samples, &r.N, &r.Median, &r.Spread, &r.Warmup, &r.Mode, &prov,
-				&summary, &started, &finished, &r.Err); err != nil {
+				&r.Fix, &kind, &samples, &probe, &r.N, &r.Median, &r.Spread, &r.Warmup, &r.Mode, &prov,
+				&summary, &started, &finished, &r.Err, &r.ProbeMedian, &r.Relative, &r.ProbeEvery); err != nil {
 				yield(Record{}, fmt.Errorf("store %s: reading a measurement: %w", s.path, err))
 				return
 			}
@@ -133,6 +142,12 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 			if q.Samples && samples != "" {
 				if err := json.Unmarshal([]byte(samples), &r.SamplesMs); err != nil {
 					yield(Record{}, fmt.Errorf("store %s: measurement %d: bad samples: %w", s.path, r.ID, err))
+					return
+				}
+			}
+			if q.Samples && probe != "" {
+				if err := json.Unmarshal([]byte(probe), &r.ProbeMs); err != nil {
+					yield(Record{}, fmt.Errorf("store %s: measurement %d: bad probe samples: %w", s.path, r.ID, err))
 					return
 				}
 			}
@@ -169,6 +184,44 @@ func (s *Store) Count(ctx context.Context, q Query) (int, error) {
 		return 0, fmt.Errorf("store %s: count measurements: %w", s.path, err)
 	}
 	return n, nil
+}
+
+// ProbeBaseline is the device's typical probe latency: the median of the
+// probe medians of its successful measurements (0 when none has a probe).
+// Record.Latency scales probe-corrected latencies to it.
+func (s *Store) ProbeBaseline(ctx context.Context, device string) (float64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT probe_median_ms FROM measurements
+		WHERE device = ? AND error IS NULL AND probe_median_ms > 0`, device)
+	if err != nil {
+		return 0, fmt.Errorf("store %s: probe medians of %s: %w", s.path, device, err)
+	}
+	defer rows.Close()
+	var xs []float64
+	for rows.Next() {
+		var x float64
+		if err := rows.Scan(&x); err != nil {
+			return 0, fmt.Errorf("store %s: probe medians of %s: %w", s.path, device, err)
+		}
+		xs = append(xs, x)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store %s: probe medians of %s: %w", s.path, device, err)
+	}
+	if len(xs) == 0 {
+		return 0, nil
+	}
+	return Summarize(xs).Median, nil
+}
+
+// Latency is the record's latency for analysis: with a probe timed in its
+// window and a baseline (Store.ProbeBaseline), Relative × baseline — the
+// arch's time at the device's typical speed, free of what slowed or sped
+// up the whole machine during that window; otherwise Median.
+func (r Record) Latency(baseline float64) float64 {
+	if baseline > 0 && r.Relative > 0 {
+		return r.Relative * baseline
+	}
+	return r.Median
 }
 
 // Done returns which of archs (canonical strings) already have a

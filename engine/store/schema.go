@@ -3,7 +3,7 @@ package store
 // SchemaVersion is the schema this blockprof writes. A store whose
 // meta.schema_version is higher was written by a newer blockprof and is
 // refused; a lower one is migrated forward, one explicit step at a time.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migration moves a store from version to-1 to version to. Each runs in
 // one transaction together with the update of meta.schema_version, so a
@@ -88,5 +88,15 @@ var migrations = []migration{
 			PRIMARY KEY (arch, source)
 		)`,
 		`INSERT INTO meta(key, value) VALUES ('app', 'blockprof')`,
+	}},
+	{to: 2, name: "probe samples beside each measurement", stmts: []string{
+		// The probe network's runs timed in the measurement's window
+		// (devices.Protocol.ProbeEvery): a JSON array, '' without a probe.
+		// probe_every says where they ran; relative is
+		// devices.ProbeRatio of the samples and probe_ms (0: no probe).
+		`ALTER TABLE measurements ADD COLUMN probe_ms TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE measurements ADD COLUMN probe_every INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE measurements ADD COLUMN probe_median_ms REAL NOT NULL DEFAULT 0`,
+		`ALTER TABLE measurements ADD COLUMN relative REAL NOT NULL DEFAULT 0`,
 	}},
 }

@@ -489,3 +489,73 @@ func TestSummarize(t *testing.T) {
 		t.Error("Median")
 	}
 }
+
+// TestMigrateV1 opens a store written at schema version 1 (before probe
+// samples): it is migrated, keeps its measurement, and takes new ones with
+// probe samples.
+func TestMigrateV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := append(slices.Clone(migrations[0].stmts),
+		`INSERT INTO meta(key, value) VALUES ('schema_version', '1')`,
+		`INSERT INTO devices(name, kind, settings, info, updated) VALUES ('cpu', 'ort', '{}', '{}', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO archs(id, canonical, space, resolution, ofa, macs, params) VALUES (1, 'test-space:160:e3k3', 'test-space', 160, '{}', 1, 1)`,
+		`INSERT INTO measurements(device, arch, kind, samples_ms, n, median_ms, spread, warmup, provenance, started, finished)
+			VALUES ('cpu', 1, 'plan', '[2,3,4]', 3, 3, 0.33, 1, 'measured', '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z')`)
+	for _, st := range stmts {
+		if _, err := db.Exec(st); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != SchemaVersion {
+		t.Fatalf("migrated store version = %d, %v", v, err)
+	}
+	testDevice(t, s, "sim")
+	m := meas("sim", testArch(1), 0, KindPlan, 10, 11, 12)
+	m.ProbeMs, m.ProbeEvery = []float64{4, 5, 6, 5}, 1
+	if _, err := s.Put(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Query(ctx, Query{Samples: true})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if r := recs[0]; r.Median != 3 || r.ProbeMedian != 0 || r.ProbeMs != nil {
+		t.Errorf("the version-1 measurement reads back as %+v", r)
+	}
+	wantRel := devices.ProbeRatio(m.SamplesMs, m.ProbeMs, 1)
+	if r := recs[1]; r.Median != 11 || r.ProbeMedian != 5 || !slices.Equal(r.ProbeMs, m.ProbeMs) || r.ProbeEvery != 1 || r.Relative != wantRel || wantRel == 0 {
+		t.Errorf("a measurement with probe samples reads back as median %v, probe median %v, probe %v every %d, relative %v (want %v)",
+			r.Median, r.ProbeMedian, r.ProbeMs, r.ProbeEvery, r.Relative, wantRel)
+	}
+	m2 := meas("sim", testArch(2), 0, KindPlan, 20)
+	m2.ProbeMs, m2.ProbeEvery = []float64{10}, 1
+	if _, err := s.Put(ctx, m2); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		device string
+		want   float64
+	}{{"sim", 7.5}, {"cpu", 0}, {"none", 0}}
+	for _, tc := range tests {
+		if b, err := s.ProbeBaseline(ctx, tc.device); err != nil || b != tc.want {
+			t.Errorf("ProbeBaseline(%s) = %v, %v; want %v", tc.device, b, err, tc.want)
+		}
+	}
+	if l := recs[1].Latency(7.5); l != wantRel*7.5 {
+		t.Errorf("probe-corrected latency %v, want %v", l, wantRel*7.5)
+	}
+	if l := recs[0].Latency(7.5); l != 3 {
+		t.Errorf("latency without a probe %v, want the median 3", l)
+	}
+}

@@ -294,8 +294,13 @@ type Measurement struct {
 	Run       int64
 	Kind      Kind
 	SamplesMs []float64
-	Warmup    int
-	Mode      string
+	// ProbeMs are the probe network's runs timed in the same window, after
+	// every ProbeEvery-th sample (devices.Measurement); empty without a
+	// probe.
+	ProbeMs    []float64
+	ProbeEvery int
+	Warmup     int
+	Mode       string
 	// Provenance is a devices.Provenance ("measured", "table", ...).
 	Provenance devices.Provenance
 	// Summary says the samples are summary figures, not individual runs.
@@ -320,7 +325,7 @@ func (m Measurement) check() error {
 	if m.Err == "" && len(m.SamplesMs) == 0 {
 		return fmt.Errorf("store: measurement of %s on %s has no samples and no error", m.Arch.Canonical, m.Device)
 	}
-	for _, x := range m.SamplesMs {
+	for _, x := range append(m.SamplesMs, m.ProbeMs...) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("store: measurement of %s on %s has a non-finite sample", m.Arch.Canonical, m.Device)
 		}
@@ -345,6 +350,16 @@ func putOne(ctx context.Context, tx *sql.Tx, ids *archIDs, m Measurement) (int64
 		return 0, err
 	}
 	st := Summarize(samples)
+	var probeJSON string
+	var probeMedian, relative float64
+	if len(m.ProbeMs) > 0 {
+		b, err := json.Marshal(m.ProbeMs)
+		if err != nil {
+			return 0, err
+		}
+		probeJSON, probeMedian = string(b), Summarize(m.ProbeMs).Median
+		relative = devices.ProbeRatio(m.SamplesMs, m.ProbeMs, m.ProbeEvery)
+	}
 	var run, errText any
 	if m.Run != 0 {
 		run = m.Run
@@ -356,10 +371,10 @@ func putOne(ctx context.Context, tx *sql.Tx, ids *archIDs, m Measurement) (int64
 	if m.Summary {
 		summary = 1
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO measurements(device, arch, run, kind, samples_ms, n, median_ms, spread, warmup, mode, provenance, summary, started, finished, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := tx.ExecContext(ctx, `INSERT INTO measurements(device, arch, run, kind, samples_ms, n, median_ms, spread, warmup, mode, provenance, summary, started, finished, error, probe_ms, probe_every, probe_median_ms, relative)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		m.Device, aid, run, string(m.Kind), string(sj), st.N, st.Median, st.Spread, m.Warmup, m.Mode, string(m.Provenance), summary,
-		fmtTime(m.Started), fmtTime(m.Finished), errText)
+		fmtTime(m.Started), fmtTime(m.Finished), errText, probeJSON, m.ProbeEvery, probeMedian, relative)
 	if err != nil {
 		return 0, fmt.Errorf("store: measurement of %s on %s: %w", m.Arch.Canonical, m.Device, err)
 	}

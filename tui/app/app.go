@@ -300,6 +300,10 @@ func (a *App) latencyObs(ctx context.Context, device string) ([]analysis.Obs, er
 	if err != nil {
 		return nil, err
 	}
+	baseline, err := a.cfg.Store.ProbeBaseline(ctx, device)
+	if err != nil {
+		return nil, err
+	}
 	step := stride(n)
 	out := make([]analysis.Obs, 0, min(n, MaxObs))
 	i := 0
@@ -311,7 +315,7 @@ func (a *App) latencyObs(ctx context.Context, device string) ([]analysis.Obs, er
 		if (i-1)%step != 0 {
 			continue
 		}
-		o, err := a.obs(r.Arch, r.Fix, r.Median)
+		o, err := a.obs(r.Arch, r.Fix, r.Latency(baseline))
 		if err != nil {
 			return nil, err
 		}
@@ -402,6 +406,11 @@ func (a *App) series(ctx context.Context, device, metric string) (analysis.Serie
 		s.Device, s.Label = device, d.Source()
 		if obs, err = a.latencyObs(ctx, device); err != nil {
 			return s, mt, err
+		}
+		if baseline, err := a.cfg.Store.ProbeBaseline(ctx, device); err != nil {
+			return s, mt, err
+		} else if baseline > 0 {
+			s.Label += ", probe-corrected"
 		}
 		if len(obs) == 0 {
 			return s, mt, fmt.Errorf("no plan measurements of %s on %s yet", a.sp.Name, device)
