@@ -71,10 +71,19 @@ func TestProtocolProbe(t *testing.T) {
 			if len(m.ProbeMs) != tc.wantProbes || strings.Count(strings.Join(seq, ""), "p") != tc.wantCalls {
 				t.Fatalf("%d probe samples (want %d), sequence %v", len(m.ProbeMs), tc.wantProbes, seq)
 			}
-			for _, s := range m.SamplesMs {
-				if s >= 2 {
-					t.Fatalf("a probe run's time leaked into the arch's samples: %v", m.SamplesMs)
+			// Warm-up, the probe, then a probe after every ProbeEvery-th run.
+			want := strings.Repeat("r", tc.p.Warmup)
+			if tc.p.ProbeEvery > 0 {
+				want += "p"
+			}
+			for i := 1; i <= tc.p.MinRuns; i++ {
+				want += "r"
+				if tc.p.ProbeEvery > 0 && i%tc.p.ProbeEvery == 0 {
+					want += "p"
 				}
+			}
+			if got := strings.Join(seq, ""); got != want || len(m.SamplesMs) != tc.p.MinRuns {
+				t.Fatalf("sequence %s with %d samples, want %s with %d", got, len(m.SamplesMs), want, tc.p.MinRuns)
 			}
 			for _, s := range m.ProbeMs {
 				if s < 2 {

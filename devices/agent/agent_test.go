@@ -218,7 +218,9 @@ func TestCrashIsTransient(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	d := fakeDevice(t, "ok", func(c *devices.Config) { c.Timeout = "300ms" })
+	// 1.5 s: long enough for a fresh agent's start and answer on a loaded
+	// CI machine under -race, far below the slow arch's 60 s.
+	d := fakeDevice(t, "ok", func(c *devices.Config) { c.Timeout = "1500ms" })
 	ctx := context.Background()
 	if _, err := d.Measure(ctx, smallNet(t, "")); err != nil { // start the agent
 		t.Fatal(err)
