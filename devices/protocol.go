@@ -17,10 +17,9 @@ import (
 // With ProbeEvery > 0 and a probe run, the protocol also times the probe
 // (a fixed network, warmed up by its owner) once before the first timed
 // run and after every ProbeEvery-th timed run, in the same window: the
-// probe's samples go to
-// Measurement.ProbeMs, and the ratio of the two medians
-// (Measurement.Relative) is free of whatever slowed the whole machine
-// during the window.
+// probe's samples go to Measurement.ProbeMs, and ProbeRatio turns them into
+// the arch's latency relative to the probe's, free of whatever slowed the
+// whole machine during the window.
 type Protocol struct {
 	Warmup       int
 	MinRuns      int
@@ -152,30 +151,28 @@ func ProbeRatio(samples, probe []float64, every int) float64 {
 // median sorts xs and returns its median.
 func median(xs []float64) float64 {
 	sort.Float64s(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
+	return quantile(xs, 0.5)
 }
 
 // relSpread is IQR/median (type-7 quantiles), the protocol's stopping rule.
 func relSpread(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
+	s := slices.Clone(xs)
 	sort.Float64s(s)
-	q := func(p float64) float64 {
-		h := p * float64(len(s)-1)
-		lo := int(h)
-		if lo+1 >= len(s) {
-			return s[len(s)-1]
-		}
-		return s[lo] + (h-float64(lo))*(s[lo+1]-s[lo])
-	}
-	med := q(0.5)
+	med := quantile(s, 0.5)
 	if med == 0 {
 		return 0
 	}
-	return (q(0.75) - q(0.25)) / med
+	return (quantile(s, 0.75) - quantile(s, 0.25)) / med
+}
+
+// quantile is the type-7 quantile p of sorted, which is not empty.
+func quantile(sorted []float64, p float64) float64 {
+	h := p * float64(len(sorted)-1)
+	lo := int(h)
+	if lo+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }
 
 // HostLock serialises timing among devices that share this machine's cores.

@@ -13,8 +13,8 @@ import (
 	"blockprof/model"
 )
 
-// smallNet is the smallest OFA-MobileNetV3 (w1.0) network at 160 px.
-func smallNet(t *testing.T) *model.Network {
+// mbv3w10 is the ofa-mbv3-w1.0 space of config.toml.
+func mbv3w10(t *testing.T) *model.Space {
 	t.Helper()
 	data, err := os.ReadFile("../../config.toml")
 	if err != nil {
@@ -28,12 +28,22 @@ func smallNet(t *testing.T) *model.Network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := s.Network(s.MinArch(160))
+	return s
+}
+
+// minNet is the smallest OFA-MobileNetV3 (w1.0) network at resolution r.
+func minNet(t *testing.T, r int) *model.Network {
+	t.Helper()
+	s := mbv3w10(t)
+	net, err := s.Network(s.MinArch(r))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return net
 }
+
+// smallNet is the smallest OFA-MobileNetV3 (w1.0) network at 160 px.
+func smallNet(t *testing.T) *model.Network { return minNet(t, 160) }
 
 func testDevice(t *testing.T, cfg devices.Config, lock *devices.HostLock) *Device {
 	t.Helper()
@@ -131,22 +141,7 @@ func TestDeviceProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ss.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := sp.Network(sp.MinArch(224))
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := minNet(t, 224)
 	if net.Resolution != 224 || net.Arch != ProbeArch || net.MACs() != want.MACs() || net.Params() != want.Params() || len(net.Layers) != len(want.Layers) {
 		t.Errorf("probe network %s at %d: %d MACs, %d params, %d layers; want those of %s: %d, %d, %d",
 			net.Arch, net.Resolution, net.MACs(), net.Params(), len(net.Layers), want.Arch, want.MACs(), want.Params(), len(want.Layers))

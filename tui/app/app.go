@@ -283,6 +283,9 @@ func (a *App) obs(canonical, fix string, v float64) (analysis.Obs, error) {
 	return analysis.Obs{Arch: arch, Fix: f, Value: v}, nil
 }
 
+// probeCorrected ends the label of probe-corrected latencies.
+const probeCorrected = ", probe-corrected"
+
 // MaxObs bounds the observations the explorer analyses per device and
 // metric: past it, an even subsample (every k-th in store order) is used, so
 // that a store with 100k measurements stays responsive and small; the
@@ -293,23 +296,24 @@ const MaxObs = 20000
 func stride(n int) int { return max(1, (n+MaxObs-1)/MaxObs) }
 
 // latencyObs are the device's plan measurements of the space, streamed
-// from the store and subsampled to MaxObs.
-func (a *App) latencyObs(ctx context.Context, device string) ([]analysis.Obs, error) {
+// from the store and subsampled to MaxObs; corrected says their latencies
+// are probe-corrected (store.Record.Latency), for the label.
+func (a *App) latencyObs(ctx context.Context, device string) (obs []analysis.Obs, corrected bool, err error) {
 	q := store.Query{Device: device, Space: a.sp.Name, Kind: store.KindPlan, Latest: true}
 	n, err := a.cfg.Store.Count(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	baseline, err := a.cfg.Store.ProbeBaseline(ctx, device)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	step := stride(n)
 	out := make([]analysis.Obs, 0, min(n, MaxObs))
 	i := 0
 	for r, err := range a.cfg.Store.Records(ctx, q) {
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		i++
 		if (i-1)%step != 0 {
@@ -317,11 +321,11 @@ func (a *App) latencyObs(ctx context.Context, device string) ([]analysis.Obs, er
 		}
 		o, err := a.obs(r.Arch, r.Fix, r.Latency(baseline))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, o)
 	}
-	return out, nil
+	return out, baseline > 0, nil
 }
 
 // planObs are every plan item of the space's runs (value 0).
@@ -404,13 +408,12 @@ func (a *App) series(ctx context.Context, device, metric string) (analysis.Serie
 			return s, mt, fmt.Errorf("no device %q in this run", device)
 		}
 		s.Device, s.Label = device, d.Source()
-		if obs, err = a.latencyObs(ctx, device); err != nil {
+		var corrected bool
+		if obs, corrected, err = a.latencyObs(ctx, device); err != nil {
 			return s, mt, err
 		}
-		if baseline, err := a.cfg.Store.ProbeBaseline(ctx, device); err != nil {
-			return s, mt, err
-		} else if baseline > 0 {
-			s.Label += ", probe-corrected"
+		if corrected {
+			s.Label += probeCorrected
 		}
 		if len(obs) == 0 {
 			return s, mt, fmt.Errorf("no plan measurements of %s on %s yet", a.sp.Name, device)
@@ -706,9 +709,12 @@ func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error
 	if a.cfg.Accuracy == nil {
 		return d, errors.New("no accuracy source configured: the Pareto view needs one ([spaces.NAME] accuracy)")
 	}
-	obs, err := a.latencyObs(ctx, device)
+	obs, corrected, err := a.latencyObs(ctx, device)
 	if err != nil {
 		return d, err
+	}
+	if corrected {
+		d.LatencyLabel += probeCorrected
 	}
 	obs = a.atResolution(obs)
 	seen := map[string]bool{}
@@ -756,7 +762,7 @@ func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan 
 	if err != nil {
 		return nil, err
 	}
-	obs, err := a.latencyObs(ctx, req.Device)
+	obs, _, err := a.latencyObs(ctx, req.Device)
 	if err != nil {
 		return nil, err
 	}

@@ -404,4 +404,41 @@ func TestApp(t *testing.T) {
 			t.Error("points without an accuracy source")
 		}
 	})
+
+	// Last, as it adds a measurement: a latency with a probe timed in its
+	// window makes the device's latencies probe-corrected, and the table's
+	// and the Pareto view's labels say so.
+	t.Run("probe-corrected labels", func(t *testing.T) {
+		tb, err := a.Table(ctx, "npu", "latency")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := a.Points(ctx, "npu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(tb.Label, "probe-corrected") || strings.Contains(d.LatencyLabel, "probe-corrected") {
+			t.Fatalf("labels %q, %q before any probe", tb.Label, d.LatencyLabel)
+		}
+		arch := sp.MinArch(160)
+		net, err := sp.Network(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if _, err := f.st.Put(ctx, store.Measurement{Device: "npu", Arch: store.ArchOfNetwork(sp, arch, net), Kind: store.KindPlan,
+			SamplesMs: []float64{3, 3, 3}, ProbeMs: []float64{1, 1, 1, 1}, ProbeEvery: 1, Provenance: devices.Simulated,
+			Started: now, Finished: now}); err != nil {
+			t.Fatal(err)
+		}
+		if tb, err = a.Table(ctx, "npu", "latency"); err != nil {
+			t.Fatal(err)
+		}
+		if d, err = a.Points(ctx, "npu"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(tb.Label, ", probe-corrected") || !strings.HasSuffix(d.LatencyLabel, ", probe-corrected") {
+			t.Errorf("labels %q, %q after a probed measurement", tb.Label, d.LatencyLabel)
+		}
+	})
 }
