@@ -3,7 +3,6 @@ package ort
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,30 +10,13 @@ import (
 
 	"blockprof/devices"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 )
-
-// mbv3w10 is the ofa-mbv3-w1.0 space of config.toml.
-func mbv3w10(t *testing.T) *model.Space {
-	t.Helper()
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ss.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // minNet is the smallest OFA-MobileNetV3 (w1.0) network at resolution r.
 func minNet(t *testing.T, r int) *model.Network {
 	t.Helper()
-	s := mbv3w10(t)
+	s := modeltest.Space(t, "ofa-mbv3-w1.0")
 	net, err := s.Network(s.MinArch(r))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package ort
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/model"
+	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
 )
 
@@ -30,18 +30,7 @@ func BenchmarkProbeChoice(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := os.ReadFile("../../config.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ss, err := model.ParseSpaces(data, "config.toml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sp, err := ss.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	sp := modeltest.Space(b, "ofa-mbv3-w1.0")
 	mid, err := sp.ParseArch("ofa-mbv3-w1.0:224:" + strings.Repeat("e4k5,e4k5,e4k5/", 4) + "e4k5,e4k5,e4k5")
 	if err != nil {
 		b.Fatal(err)
