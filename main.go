@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"blockprof/engine/cli"
+	"blockprof/tui/cli"
 	"blockprof/engine/config"
 	"blockprof/tui"
 	"blockprof/tui/app"
