@@ -63,6 +63,9 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	storePath := fs.String("store", "blockprof.db", "results store (SQLite); a re-run resumes what it holds")
 	devList := fs.String("devices", "", "comma-separated devices to profile (default: every device with profile = true)")
 	spaceName := fs.String("space", "", "search space (default: [plan] space)")
+	reduced := fs.String("reduced", "", "reduced-space TOML to load as the current cuts (an explorer export, analyze --reduced-out or spaces/*.toml)")
+	noProfile := fs.Bool("no-profile", false, "show what the store holds without profiling")
+	remeasure := fs.Bool("remeasure", false, "measure every plan arch again, even those the store holds")
 	var listen, keys, hostKey *string
 	if serveMode {
 		listen = fs.String("listen", "127.0.0.1:2222", "address to listen on")
@@ -96,8 +99,9 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 			devs = append(devs, d)
 		}
 	}
-	sess, err := app.Start(env.Ctx, app.Setup{Config: cfg, ConfigPath: *cfgPath, Space: *spaceName, StorePath: *storePath,
-		Devices: devs, Version: env.Version, Warn: func(w string) { fmt.Fprintln(env.Stderr, "blockprof: warning:", w) }})
+	sess, err := app.Start(env.Ctx, app.Setup{Config: cfg, Space: *spaceName, StorePath: *storePath, Devices: devs,
+		NoProfile: *noProfile, Reduced: *reduced, Remeasure: *remeasure, Version: env.Version,
+		Warn: func(w string) { fmt.Fprintln(env.Stderr, "blockprof: warning:", w) }})
 	if err != nil {
 		return err
 	}

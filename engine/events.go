@@ -62,6 +62,9 @@ type Progress struct {
 	Drift      float64
 	DriftKnown bool
 	LastErr    string
+	// Intent is the last pause, resume or cancel of the device with who
+	// sent it and when ("paused by alice at 17:03:12"); empty when none.
+	Intent string
 }
 
 // Measured is one stored measurement.

@@ -404,33 +404,48 @@ func (r *Run) worker(device string) (*worker, error) {
 }
 
 // Pause holds a device after its measurement in flight; the others go on.
-func (r *Run) Pause(device string) error {
-	w, err := r.worker(device)
-	if err != nil {
-		return err
-	}
-	w.control(func() { w.paused = true })
-	return nil
-}
+func (r *Run) Pause(device string) error { return r.PauseBy(device, "") }
 
 // Resume lets a paused device go on.
-func (r *Run) Resume(device string) error {
-	w, err := r.worker(device)
-	if err != nil {
-		return err
-	}
-	w.control(func() { w.paused = false })
-	return nil
-}
+func (r *Run) Resume(device string) error { return r.ResumeBy(device, "") }
 
 // Cancel stops one device now (its arch in flight is not stored); the
 // others go on.
-func (r *Run) Cancel(device string) error {
+func (r *Run) Cancel(device string) error { return r.CancelBy(device, "") }
+
+// PauseBy is Pause on behalf of who (a user's name or key fingerprint):
+// every subscriber's Progress says who paused the device, and when.
+func (r *Run) PauseBy(device, who string) error {
+	return r.intent(device, "paused", who, func(w *worker) { w.paused = true })
+}
+
+// ResumeBy is Resume on behalf of who.
+func (r *Run) ResumeBy(device, who string) error {
+	return r.intent(device, "resumed", who, func(w *worker) { w.paused = false })
+}
+
+// CancelBy is Cancel on behalf of who.
+func (r *Run) CancelBy(device, who string) error {
+	return r.intent(device, "cancelled", who, func(w *worker) { w.cancelled = true })
+}
+
+func (r *Run) intent(device, verb, who string, f func(w *worker)) error {
 	w, err := r.worker(device)
 	if err != nil {
 		return err
 	}
-	w.control(func() { w.cancelled = true })
+	if who == "" {
+		who = "this process"
+	}
+	text := fmt.Sprintf("%s by %s at %s", verb, who, time.Now().Format("15:04:05"))
+	var p Progress
+	w.control(func() {
+		f(w)
+		w.intent = text
+		w.prog.Intent = text
+		p = w.prog
+	})
+	r.events.Publish(p) // every subscriber sees who did it now, not at the next state change
 	return nil
 }
 

@@ -55,9 +55,11 @@ type worker struct {
 	mu        sync.Mutex
 	paused    bool
 	cancelled bool
-	cancel    context.CancelFunc
-	wake      chan struct{}
-	prog      Progress
+	// intent is the last pause, resume or cancel with who sent it.
+	intent string
+	cancel context.CancelFunc
+	wake   chan struct{}
+	prog   Progress
 }
 
 // control changes the flags under the lock, aborts the measurement in
@@ -107,6 +109,7 @@ func (w *worker) publish() {
 	p.LastMs = w.lastMs
 	p.LastSpread = w.lastSpread
 	w.mu.Lock()
+	p.Intent = w.intent
 	w.prog = p
 	w.snap.measured, w.snap.refs, w.snap.timed, w.snap.inDevice = w.measured, w.refs, w.timed, w.inDevice
 	w.mu.Unlock()

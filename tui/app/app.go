@@ -1,9 +1,9 @@
-// Package app adapts blockprof's engine to the explorer: it implements
-// tui.Deps from a live engine.Run (events and intents), the results store
-// (measurements, devices, plans), the analysis (friendliness tables), the
-// reduction suggester, the accuracy source, the latency predictor and the
-// search. Every number the explorer shows is computed here by those
-// packages; the UI only draws them.
+// Package app adapts the engine's session (engine/session) to the
+// explorer: it implements tui.Deps by turning the views' requests into
+// session calls and the session's results into the views' data. It opens
+// no device, fits nothing and searches nothing itself; every number it
+// hands a view comes from the session, with the label of the records
+// behind it.
 package app
 
 import (
@@ -12,21 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
-	"blockprof/devices"
 	"blockprof/engine"
-	"blockprof/engine/accuracy"
 	"blockprof/engine/analysis"
+	"blockprof/engine/cuts"
 	"blockprof/engine/pareto"
-	"blockprof/engine/predict"
-	"blockprof/engine/reduce"
-	"blockprof/engine/search"
+	"blockprof/engine/session"
 	"blockprof/engine/store"
 	"blockprof/model"
 	"blockprof/tui"
@@ -36,78 +30,44 @@ import (
 	paretoview "blockprof/tui/pareto"
 )
 
-// Config wires the adapter.
-type Config struct {
-	// Space is the profiled space.
-	Space *model.Space
-	// Store holds the measurements. Required.
-	Store *store.Store
-	// Run is the live run (nil: the explorer shows what the store holds).
-	Run *engine.Run
-	// Accuracy scores archs (nil: no accuracy metric, no Pareto view, no
-	// search). The default config's source is the proxy.
-	Accuracy accuracy.Source
-	// Search is the search budget; Seeds the seeds of a comparison
-	// (default 1, 2, 3).
-	Search search.Options
-	Seeds  []uint64
-	// Analysis tunes the friendliness estimators (Mode: the plan's
-	// sampler).
-	Analysis analysis.Options
-	// Resolution is the plan's resolution (0: the most frequent one among
-	// the measurements).
-	Resolution int
-	// MinSupport marks cells with fewer archs behind them (default 5).
-	MinSupport int
-	// Version is written into exported files.
-	Version string
-	// HostLock is the lock local devices hold while they time (nil: none).
-	// The analysis and every search evaluation take it too, so that their
-	// CPU work never overlaps a timed window on this machine's cores.
-	HostLock *devices.HostLock
+// MinSupport marks cells with fewer archs behind them.
+const MinSupport = 5
+
+// App implements tui.Deps over a session.
+type App struct {
+	s *session.Session
+	// who acts: a user name or key fingerprint for the run's intents
+	// ("" for this process).
+	who     string
+	devices []common.DeviceInfo
+	acc     friendliness.Metric
+	hasAcc  bool
+	// exports writes exported reduced spaces (nil: where the user says).
+	exports export.Writer
+
+	shared *shared
 }
 
-// App implements tui.Deps.
-type App struct {
-	cfg     Config
-	sp      *model.Space
-	devices []common.DeviceInfo
-	accName string
-	accUnit string
-	accLbl  string
-
-	mu     sync.Mutex
-	scores map[string]accuracy.Value // canonical → accuracy
-	archs  map[string]model.Arch     // canonical → parsed
-	plan   []store.PlanItem
-	// last keeps the latest analysis per (device, metric) for Details and
-	// Suggest.
+// shared is what the copies of an App made by As share.
+type shared struct {
+	mu sync.Mutex
+	// last keeps the latest analysis per (device, metric) for Details.
 	last map[[2]string]*computed
 }
 
 type computed struct {
-	series analysis.Series
-	report *analysis.Report
-	table  friendliness.Table
+	an    *session.Analysis
+	table friendliness.Table
 }
 
-// New builds the adapter; it reads the devices of the run (or of the
-// store) once.
-func New(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.Space == nil {
-		return nil, errors.New("explorer: no search space")
+// New builds the adapter over s; it reads the devices of the run (or of
+// the store) and the kind of the accuracy source once.
+func New(ctx context.Context, s *session.Session) (*App, error) {
+	if s == nil {
+		return nil, errors.New("explorer: no session")
 	}
-	if cfg.Store == nil {
-		return nil, errors.New("explorer: no results store")
-	}
-	if cfg.MinSupport <= 0 {
-		cfg.MinSupport = 5
-	}
-	if len(cfg.Seeds) == 0 {
-		cfg.Seeds = []uint64{1, 2, 3}
-	}
-	a := &App{cfg: cfg, sp: cfg.Space, scores: map[string]accuracy.Value{}, archs: map[string]model.Arch{}, last: map[[2]string]*computed{}}
-	stored, err := cfg.Store.Devices(ctx)
+	a := &App{s: s, shared: &shared{last: map[[2]string]*computed{}}}
+	stored, err := s.Store().Devices(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +76,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		info[d.Name] = d
 	}
 	var names []string
-	if cfg.Run != nil {
-		names = cfg.Run.Devices()
+	if run := s.Run(); run != nil {
+		names = run.Devices()
 	} else {
 		for _, d := range stored {
-			n, err := cfg.Store.Count(ctx, store.Query{Device: d.Name, Space: cfg.Space.Name, Kind: store.KindPlan})
+			n, err := s.Store().Count(ctx, store.Query{Device: d.Name, Space: s.Space().Name, Kind: store.KindPlan})
 			if err != nil {
 				return nil, err
 			}
@@ -132,8 +92,33 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	for _, n := range names {
 		a.devices = append(a.devices, deviceInfo(n, info[n]))
 	}
-	a.accName, a.accUnit, a.accLbl = accuracyKind(cfg.Accuracy)
+	metric, prov, err := s.AccuracyKind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.hasAcc = true
+	a.acc = friendliness.Metric{Name: metric, Unit: "%", Label: prov, HigherIsBetter: true}
+	if metric == "proxy" {
+		a.acc.Unit = ""
+	}
 	return a, nil
+}
+
+// As is a copy of the app acting on behalf of who (an SSH user's name and
+// key fingerprint): the run's intents say who sent them. The copies share
+// the session and its caches.
+func (a *App) As(who string) *App {
+	c := *a
+	c.who = who
+	return &c
+}
+
+// WithExports is a copy whose exports go through w (a served session's
+// jailed writer).
+func (a *App) WithExports(w export.Writer) *App {
+	c := *a
+	c.exports = w
+	return &c
 }
 
 func deviceInfo(name string, d store.Device) common.DeviceInfo {
@@ -161,88 +146,47 @@ func deviceInfo(name string, d store.Device) common.DeviceInfo {
 	return di
 }
 
-// accuracyKind names what the source's numbers are.
-func accuracyKind(src accuracy.Source) (name, unit, label string) {
-	switch src.(type) {
-	case nil:
-		return "", "", ""
-	case *accuracy.ProxySource:
-		return "proxy", "", accuracy.Proxy
-	case *accuracy.PredictorSource:
-		return "accuracy", "%", accuracy.Predicted
-	case *accuracy.Records:
-		return "accuracy", "%", accuracy.Table
-	}
-	return "accuracy", "%", accuracy.Measured
-}
-
 // Events implements tui.Deps.
 func (a *App) Events(ctx context.Context) <-chan engine.Event {
-	if a.cfg.Run == nil {
+	run := a.s.Run()
+	if run == nil {
 		ch := make(chan engine.Event)
 		close(ch)
 		return ch
 	}
-	return a.cfg.Run.Subscribe(ctx)
+	return run.Subscribe(ctx)
 }
 
 // Live implements tui.Deps.
-func (a *App) Live() bool { return a.cfg.Run != nil }
+func (a *App) Live() bool { return a.s.Run() != nil }
 
 // Space implements tui.Deps.
-func (a *App) Space() *model.Space { return a.sp }
+func (a *App) Space() *model.Space { return a.s.Space() }
 
 // Devices implements tui.Deps.
 func (a *App) Devices() []common.DeviceInfo { return slices.Clone(a.devices) }
 
-var errNoRun = errors.New("no live run (the explorer shows the store)")
-
 // Pause implements devices.Control.
-func (a *App) Pause(device string) error {
-	if a.cfg.Run == nil {
-		return errNoRun
-	}
-	return a.cfg.Run.Pause(device)
-}
+func (a *App) Pause(device string) error { return a.s.Control(session.Pause, device, a.who) }
 
 // Resume implements devices.Control.
-func (a *App) Resume(device string) error {
-	if a.cfg.Run == nil {
-		return errNoRun
-	}
-	return a.cfg.Run.Resume(device)
-}
+func (a *App) Resume(device string) error { return a.s.Control(session.Resume, device, a.who) }
 
 // Cancel implements devices.Control.
-func (a *App) Cancel(device string) error {
-	if a.cfg.Run == nil {
-		return errNoRun
-	}
-	return a.cfg.Run.Cancel(device)
-}
-
-func (a *App) device(name string) (common.DeviceInfo, bool) {
-	for _, d := range a.devices {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return common.DeviceInfo{}, false
-}
+func (a *App) Cancel(device string) error { return a.s.Control(session.Cancel, device, a.who) }
 
 // Metrics implements friendliness.Source.
 func (a *App) Metrics() []friendliness.Metric {
 	var out []friendliness.Metric
 	if len(a.devices) > 0 {
-		out = append(out, friendliness.Metric{Name: "latency", Unit: "ms", PerDevice: true})
+		out = append(out, friendliness.Metric{Name: session.MetricLatency, Unit: "ms", PerDevice: true})
 	}
-	if a.cfg.Accuracy != nil {
-		out = append(out, friendliness.Metric{Name: a.accName, Unit: a.accUnit, Label: a.accLbl, HigherIsBetter: true})
+	if a.hasAcc {
+		out = append(out, a.acc)
 	}
-	out = append(out,
-		friendliness.Metric{Name: "macs", Unit: "M", Label: "computed"},
-		friendliness.Metric{Name: "params", Unit: "M", Label: "computed"})
-	return out
+	return append(out,
+		friendliness.Metric{Name: session.MetricMACs, Unit: "M", Label: "computed"},
+		friendliness.Metric{Name: session.MetricParams, Unit: "M", Label: "computed"})
 }
 
 func (a *App) metric(name string) (friendliness.Metric, error) {
@@ -254,263 +198,24 @@ func (a *App) metric(name string) (friendliness.Metric, error) {
 	return friendliness.Metric{}, fmt.Errorf("no metric %q here", name)
 }
 
-func (a *App) parse(canonical string) (model.Arch, error) {
-	a.mu.Lock()
-	arch, ok := a.archs[canonical]
-	a.mu.Unlock()
-	if ok {
-		return arch, nil
-	}
-	arch, err := a.sp.ParseArch(canonical)
-	if err != nil {
-		return model.Arch{}, fmt.Errorf("store %s: %w", a.cfg.Store.Path(), err)
-	}
-	a.mu.Lock()
-	a.archs[canonical] = arch
-	a.mu.Unlock()
-	return arch, nil
-}
-
-func (a *App) obs(canonical, fix string, v float64) (analysis.Obs, error) {
-	arch, err := a.parse(canonical)
-	if err != nil {
-		return analysis.Obs{}, err
-	}
-	f, err := store.ParseFix(fix)
-	if err != nil {
-		return analysis.Obs{}, fmt.Errorf("store %s: arch %s: %w", a.cfg.Store.Path(), canonical, err)
-	}
-	return analysis.Obs{Arch: arch, Fix: f, Value: v}, nil
-}
-
-// probeCorrected ends the label of probe-corrected latencies.
-const probeCorrected = ", probe-corrected"
-
-// MaxObs bounds the observations the explorer analyses per device and
-// metric: past it, an even subsample (every k-th in store order) is used, so
-// that a store with 100k measurements stays responsive and small; the
-// table's counts say how many archs each number rests on.
-const MaxObs = 20000
-
-// stride is the subsampling step that keeps n items within MaxObs.
-func stride(n int) int { return max(1, (n+MaxObs-1)/MaxObs) }
-
-// latencyObs are the device's plan measurements of the space, streamed
-// from the store and subsampled to MaxObs; corrected says their latencies
-// are probe-corrected (store.Record.Latency), for the label.
-func (a *App) latencyObs(ctx context.Context, device string) (obs []analysis.Obs, corrected bool, err error) {
-	q := store.Query{Device: device, Space: a.sp.Name, Kind: store.KindPlan, Latest: true}
-	n, err := a.cfg.Store.Count(ctx, q)
-	if err != nil {
-		return nil, false, err
-	}
-	baseline, err := a.cfg.Store.ProbeBaseline(ctx, device)
-	if err != nil {
-		return nil, false, err
-	}
-	step := stride(n)
-	out := make([]analysis.Obs, 0, min(n, MaxObs))
-	i := 0
-	for r, err := range a.cfg.Store.Records(ctx, q) {
-		if err != nil {
-			return nil, false, err
-		}
-		i++
-		if (i-1)%step != 0 {
-			continue
-		}
-		o, err := a.obs(r.Arch, r.Fix, r.Latency(baseline))
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, o)
-	}
-	return out, baseline > 0, nil
-}
-
-// planObs are every plan item of the space's runs (value 0).
-func (a *App) planObs(ctx context.Context) ([]analysis.Obs, error) {
-	a.mu.Lock()
-	plan := a.plan
-	a.mu.Unlock()
-	if plan == nil {
-		runs, err := a.cfg.Store.Runs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		seen := map[[2]string]bool{}
-		for _, r := range runs {
-			if r.Space != a.sp.Name {
-				continue
-			}
-			items, err := a.cfg.Store.Plan(ctx, r.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, it := range items {
-				k := [2]string{it.Arch.Canonical, it.Fix}
-				if !seen[k] {
-					seen[k] = true
-					plan = append(plan, it)
-				}
-			}
-		}
-		a.mu.Lock()
-		a.plan = plan
-		a.mu.Unlock()
-	}
-	step := stride(len(plan))
-	out := make([]analysis.Obs, 0, min(len(plan), MaxObs))
-	for i, it := range plan {
-		if i%step != 0 {
-			continue
-		}
-		o, err := a.obs(it.Arch.Canonical, it.Fix, 0)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
-
-// score is the arch's accuracy (or proxy score), cached.
-func (a *App) score(ctx context.Context, arch model.Arch) (accuracy.Value, error) {
-	key := arch.String()
-	a.mu.Lock()
-	v, ok := a.scores[key]
-	a.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	v, err := a.cfg.Accuracy.Top1(ctx, arch)
-	if err != nil {
-		return accuracy.Value{}, err
-	}
-	a.mu.Lock()
-	a.scores[key] = v
-	a.mu.Unlock()
-	return v, nil
-}
-
-// series builds the analysis input of a device and metric.
-func (a *App) series(ctx context.Context, device, metric string) (analysis.Series, friendliness.Metric, error) {
+func (a *App) analyze(ctx context.Context, device, metric string) (*computed, error) {
 	mt, err := a.metric(metric)
 	if err != nil {
-		return analysis.Series{}, mt, err
+		return nil, err
 	}
-	s := analysis.Series{Space: a.sp, Metric: mt.Name, Unit: mt.Unit, Label: mt.Label}
-	var obs []analysis.Obs
-	switch {
-	case mt.Name == "latency":
-		d, ok := a.device(device)
-		if !ok {
-			return s, mt, fmt.Errorf("no device %q in this run", device)
-		}
-		s.Device, s.Label = device, d.Source()
-		var corrected bool
-		if obs, corrected, err = a.latencyObs(ctx, device); err != nil {
-			return s, mt, err
-		}
-		if corrected {
-			s.Label += probeCorrected
-		}
-		if len(obs) == 0 {
-			return s, mt, fmt.Errorf("no plan measurements of %s on %s yet", a.sp.Name, device)
-		}
-	case mt.Name == "macs" || mt.Name == "params":
-		f, unit, err := analysis.NetworkMetric(a.sp, mt.Name)
-		if err != nil {
-			return s, mt, err
-		}
-		s.Unit = unit
-		if obs, err = a.planObs(ctx); err != nil {
-			return s, mt, err
-		}
-		for i := range obs {
-			if obs[i].Value, err = f(obs[i].Arch); err != nil {
-				return s, mt, err
-			}
-		}
-	default: // the accuracy source
-		if obs, err = a.planObs(ctx); err != nil {
-			return s, mt, err
-		}
-		labels := map[string]bool{}
-		for i := range obs {
-			v, err := a.score(ctx, obs[i].Arch)
-			if err != nil {
-				return s, mt, fmt.Errorf("%s of %s: %w", mt.Name, obs[i].Arch, err)
-			}
-			obs[i].Value = v.Top1
-			labels[v.Label] = true
-		}
-		if ls := slices.Sorted(func(yield func(string) bool) {
-			for l := range labels {
-				if !yield(l) {
-					return
-				}
-			}
-		}); len(ls) > 0 {
-			s.Label = strings.Join(ls, "+")
-		}
+	req := session.SeriesRequest{Metric: metric}
+	if mt.PerDevice {
+		req.Device = device
 	}
-	if len(obs) == 0 {
-		return s, mt, fmt.Errorf("no plan archs of %s in the store yet", a.sp.Name)
-	}
-	s.Obs = a.atResolution(obs)
-	return s, mt, nil
-}
-
-// atResolution keeps the observations at the configured resolution, or at
-// the most frequent one (the analysis takes one resolution at a time).
-func (a *App) atResolution(obs []analysis.Obs) []analysis.Obs {
-	r := a.cfg.Resolution
-	if r == 0 {
-		count := map[int]int{}
-		for _, o := range obs {
-			count[o.Arch.Resolution]++
-			if c := count[o.Arch.Resolution]; c > count[r] || c == count[r] && o.Arch.Resolution > r {
-				r = o.Arch.Resolution
-			}
-		}
-	}
-	return slices.DeleteFunc(slices.Clone(obs), func(o analysis.Obs) bool { return o.Arch.Resolution != r })
-}
-
-func (a *App) analyze(ctx context.Context, device, metric string) (*computed, error) {
-	s, mt, err := a.series(ctx, device, metric)
+	an, err := a.s.Analyze(ctx, req, a.s.AnalysisOptions())
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var rep *analysis.Report
-	err = a.exclusive(ctx, func() error {
-		var err error
-		rep, err = analysis.Analyze(s, a.cfg.Analysis)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	c := &computed{series: s, report: rep, table: a.table(s, mt, rep)}
-	a.mu.Lock()
-	a.last[[2]string{device, metric}] = c
-	a.mu.Unlock()
+	c := &computed{an: an, table: a.table(an, mt)}
+	a.shared.mu.Lock()
+	a.shared.last[[2]string{device, metric}] = c
+	a.shared.mu.Unlock()
 	return c, nil
-}
-
-// exclusive runs f holding the host lock, if there is one.
-func (a *App) exclusive(ctx context.Context, f func() error) error {
-	if l := a.cfg.HostLock; l != nil {
-		if err := l.Lock(ctx); err != nil {
-			return err
-		}
-		defer l.Unlock()
-	}
-	return f()
 }
 
 // Table implements friendliness.Source.
@@ -545,13 +250,19 @@ func support(obs []analysis.Obs) map[friendliness.Key]int {
 	return out
 }
 
-func (a *App) table(s analysis.Series, mt friendliness.Metric, rep *analysis.Report) friendliness.Table {
-	sp := a.sp
+// table lays the report out as the view's table (no number is computed
+// here: every estimate is the report's).
+func (a *App) table(an *session.Analysis, mt friendliness.Metric) friendliness.Table {
+	sp, s, rep := a.s.Space(), an.Series, an.Report
 	t := friendliness.Table{Space: sp.Name, Device: s.Device, Metric: mt, Label: s.Label, Resolution: rep.Resolution,
 		Uniform: rep.Uniform, Fixed: rep.Fixed, Baseline: rep.Baseline, Blocks: sp.BlockChoices(),
 		Cells: map[friendliness.Key]friendliness.Cell{}, DepthEffects: map[[2]int]analysis.Estimate{},
-		MinSupport: a.cfg.MinSupport, Level: rep.Level, Notes: slices.Clone(rep.Notes)}
+		MinSupport: MinSupport, Level: rep.Level, Notes: slices.Clone(rep.Notes),
+		Evidence: an.Evidence.Short(), Weak: an.Evidence.Weak}
 	t.Metric.Unit = s.Unit
+	if an.Evidence.Weak {
+		t.Notes = append([]string{"weak evidence: " + strings.Join(an.Evidence.Why, "; ")}, t.Notes...)
+	}
 	for _, u := range sp.Units {
 		var keys []string
 		for _, b := range u.Blocks {
@@ -562,7 +273,7 @@ func (a *App) table(s analysis.Series, mt friendliness.Metric, rep *analysis.Rep
 	}
 	sup := support(s.Obs)
 	val := func(e analysis.Estimate, n int) *friendliness.Value {
-		return &friendliness.Value{Estimate: e, Support: n, Few: n < a.cfg.MinSupport || !e.HasCI()}
+		return &friendliness.Value{Estimate: e, Support: n, Few: n < MinSupport || !e.HasCI()}
 	}
 	set := func(k friendliness.Key, st friendliness.Stat, v *friendliness.Value) {
 		c := t.Cells[k]
@@ -570,6 +281,7 @@ func (a *App) table(s analysis.Series, mt friendliness.Metric, rep *analysis.Rep
 		t.Cells[k] = c
 	}
 	fit, prof := rep.Fit(), rep.Profile()
+	mode := a.s.AnalysisOptions().Mode
 	for i, u := range sp.Units {
 		for _, b := range u.Blocks {
 			k := friendliness.Key{Unit: i + 1, Block: b.Key()}
@@ -584,7 +296,7 @@ func (a *App) table(s analysis.Series, mt friendliness.Metric, rep *analysis.Rep
 			if fit != nil {
 				for l := 1; l <= u.MaxDepth(); l++ {
 					kl := friendliness.Key{Unit: i + 1, Layer: l, Block: b.Key()}
-					if e, err := fit.PredictLocation(model.Fix{Unit: i + 1, Layer: l, Block: b}, a.cfg.Analysis.Mode); err == nil {
+					if e, err := fit.PredictLocation(model.Fix{Unit: i + 1, Layer: l, Block: b}, mode); err == nil {
 						set(kl, friendliness.StatRegression, val(e, sup[kl]))
 					}
 				}
@@ -616,9 +328,9 @@ const maxListed = 500
 
 // Details implements friendliness.Source.
 func (a *App) Details(ctx context.Context, device, metric string, k friendliness.Key, st friendliness.Stat) (friendliness.Details, error) {
-	a.mu.Lock()
-	c := a.last[[2]string{device, metric}]
-	a.mu.Unlock()
+	a.shared.mu.Lock()
+	c := a.shared.last[[2]string{device, metric}]
+	a.shared.mu.Unlock()
 	if c == nil {
 		var err error
 		if c, err = a.analyze(ctx, device, metric); err != nil {
@@ -654,7 +366,8 @@ func (a *App) Details(ctx context.Context, device, metric string, k friendliness
 			return o.Fix != nil && o.Fix.Unit == k.Unit && o.Fix.Block == b && (k.Layer == 0 || o.Fix.Layer == k.Layer)
 		}
 	}
-	for _, o := range c.series.Obs {
+	d.Notes = append(d.Notes, c.an.Evidence.Lines()...)
+	for _, o := range c.an.Series.Obs {
 		if match(o) {
 			d.Archs = append(d.Archs, friendliness.ArchValue{Arch: o.Arch.String(), Value: o.Value})
 		}
@@ -667,70 +380,79 @@ func (a *App) Details(ctx context.Context, device, metric string, k friendliness
 	return d, nil
 }
 
-// Suggest implements friendliness.Source: reduce.Suggest on the device's
-// latency tables and the accuracy (or proxy) tables.
-func (a *App) Suggest(ctx context.Context, device, metric string) (model.Reduction, error) {
-	if device == "" {
-		return model.Reduction{}, errors.New("suggestions need a device's latency")
-	}
-	lat, err := a.analyze(ctx, device, "latency")
+// Suggest implements friendliness.Source: the session's suggestion for the
+// device's latency against the accuracy source (the same call as
+// `analyze --suggest --quality accuracy`), as cuts with their reasons.
+func (a *App) Suggest(ctx context.Context, device, metric string) (friendliness.Suggestion, error) {
+	sug, err := a.s.Suggest(ctx, device, session.MetricAccuracy, a.s.AnalysisOptions())
 	if err != nil {
-		return model.Reduction{}, err
-	}
-	var quality *analysis.Report
-	if a.cfg.Accuracy != nil {
-		q, err := a.analyze(ctx, device, a.accName)
-		if err != nil {
-			return model.Reduction{}, err
+		if errors.Is(err, session.ErrNothingToCut) {
+			return friendliness.Suggestion{}, fmt.Errorf("%w (%s)", err, sug.Latency.Short())
 		}
-		quality = q.report
+		return friendliness.Suggestion{}, err
 	}
-	r, err := reduce.Suggest(lat.report, quality, reduce.Options{Name: fmt.Sprintf("%s-%s-suggested", a.sp.Name, device)})
+	c, err := cuts.FromSuggestion(a.s.Space(), sug.Reduction)
 	if err != nil {
-		return model.Reduction{}, err
+		return friendliness.Suggestion{}, err
 	}
-	mr := r.Model()
-	if len(r.Suggestions) == 0 {
-		why := "no cut is supported by the data yet"
-		if quality == nil {
-			why = "no accuracy source: a faster block may be a worse one, so nothing is cut"
+	out := friendliness.Suggestion{Cuts: c, Weak: sug.Weak}
+	for _, s := range sug.Reduction.Suggestions {
+		line := s.Text + " — rule: " + s.Rule
+		for _, e := range s.Evidence {
+			line += fmt.Sprintf("; %s = %s", e.Statistic, e.Estimate)
 		}
-		return mr, errors.New(why)
+		out.Lines = append(out.Lines, line)
 	}
-	return mr, nil
+	for _, l := range sug.Latency.Lines() {
+		out.Evidence = append(out.Evidence, "latency: "+l)
+	}
+	for _, l := range sug.Quality.Lines() {
+		out.Evidence = append(out.Evidence, sug.QualityMetric+": "+l)
+	}
+	return out, nil
 }
 
-// Points implements pareto.Source.
+// Cuts implements friendliness.Source.
+func (a *App) Cuts(ctx context.Context) (cuts.Cuts, error) { return a.s.Cuts(), nil }
+
+// SetCuts implements friendliness.Source.
+func (a *App) SetCuts(ctx context.Context, c cuts.Cuts) error { return a.s.SetCuts(ctx, c) }
+
+// LoadReduced implements friendliness.Source.
+func (a *App) LoadReduced(ctx context.Context, path string) (cuts.Cuts, error) {
+	return a.s.LoadReduced(ctx, path)
+}
+
+// Points implements pareto.Source: the device's stored archs (the
+// session's latency series) with their scores.
 func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error) {
-	d := paretoview.Data{Device: device, AccuracyName: accuracyTitle(a.accName), AccuracyUnit: a.accUnit, AccuracyLabel: a.accLbl}
-	if di, ok := a.device(device); ok {
-		d.LatencyLabel = di.Source()
-	}
-	if a.cfg.Accuracy == nil {
-		return d, errors.New("no accuracy source configured: the Pareto view needs one ([spaces.NAME] accuracy)")
-	}
-	obs, corrected, err := a.latencyObs(ctx, device)
+	d := paretoview.Data{Device: device, AccuracyName: accuracyTitle(a.acc.Name), AccuracyUnit: a.acc.Unit, AccuracyLabel: a.acc.Label}
+	ser, err := a.s.Series(ctx, session.SeriesRequest{Device: device, Metric: session.MetricLatency})
 	if err != nil {
 		return d, err
 	}
-	if corrected {
-		d.LatencyLabel += probeCorrected
-	}
-	obs = a.atResolution(obs)
+	d.LatencyLabel = ser.Label
 	seen := map[string]bool{}
 	var pts []pareto.Point
-	for _, o := range obs {
+	var prov session.Provenance
+	for _, o := range ser.Obs {
 		key := o.Arch.String()
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		v, err := a.score(ctx, o.Arch)
+		v, err := a.s.Score(ctx, o.Arch)
 		if err != nil {
-			return d, fmt.Errorf("%s of %s: %w", a.accName, key, err)
+			return d, fmt.Errorf("%s of %s: %w", a.acc.Name, key, err)
+		}
+		if err := prov.Add(v.Provenance, "the score of "+key); err != nil {
+			return d, err
 		}
 		pts = append(pts, pareto.Point{Latency: o.Value, Accuracy: v.Top1, ID: len(d.Points)})
 		d.Points = append(d.Points, paretoview.Point{Arch: key, Latency: o.Value, Accuracy: v.Top1})
+	}
+	if l := prov.Label(); l != "" {
+		d.AccuracyLabel = l
 	}
 	for _, p := range pareto.Front(pts) {
 		d.Front = append(d.Front, p.ID)
@@ -742,57 +464,19 @@ func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error
 }
 
 func accuracyTitle(name string) string {
-	switch name {
-	case "proxy":
+	if name == "proxy" {
 		return "proxy score"
-	case "":
-		return "score"
 	}
 	return "top-1 accuracy"
 }
 
-// Search implements pareto.Source: the additive latency predictor fitted on
-// the device's uniform measurements, the accuracy source, and
-// search.Compare of the original and the reduced space over the seeds.
+// Search implements pareto.Source: the session's search of the original
+// and the reduced space, its progress forwarded to the view.
 func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan paretoview.SearchUpdate, error) {
-	if a.cfg.Accuracy == nil {
-		return nil, errors.New("no accuracy source configured: the search needs one")
-	}
-	red, err := req.Reduction.ApplyTo(a.sp)
+	sp := a.s.Space()
+	red, err := req.Reduction.ApplyTo(sp)
 	if err != nil {
 		return nil, err
-	}
-	obs, _, err := a.latencyObs(ctx, req.Device)
-	if err != nil {
-		return nil, err
-	}
-	var archs []model.Arch
-	var y []float64
-	for _, o := range a.atResolution(obs) {
-		if o.Fix == nil {
-			archs = append(archs, o.Arch)
-			y = append(y, o.Value)
-		}
-	}
-	pred, err := predict.FitAdditive(a.sp, archs, y, predict.AdditiveOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("latency predictor for %s: %w", req.Device, err)
-	}
-	opts := a.cfg.Search
-	if opts.Resolution == 0 && len(archs) > 0 {
-		opts.Resolution = archs[0].Resolution
-	}
-	latLabel := fmt.Sprintf("predicted (additive fit on %d %s archs of %s)", len(archs), string(devices.Measured), req.Device)
-	if di, ok := a.device(req.Device); ok && !di.Measured() {
-		latLabel = fmt.Sprintf("predicted (additive fit on %d %s archs of %s)", len(archs), di.Source(), req.Device)
-	}
-	eval := func(arch model.Arch) (lat, acc float64, err error) {
-		err = a.exclusive(ctx, func() error {
-			v, err := a.score(ctx, arch)
-			lat, acc = pred.Predict(arch), v.Top1
-			return err
-		})
-		return lat, acc, err
 	}
 	ch := make(chan paretoview.SearchUpdate, 16)
 	send := func(u paretoview.SearchUpdate) {
@@ -801,79 +485,47 @@ func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan 
 		case <-ctx.Done():
 		}
 	}
-	seeds := slices.Clone(a.cfg.Seeds)
 	go func() {
 		defer close(ch)
-		cmpRes, err := search.Compare(ctx, a.sp, red, eval, opts, seeds, func(p search.CompareProgress) {
-			send(paretoview.SearchUpdate{Space: p.Space, Reduced: p.Space != a.sp.Name, Seed: p.Seed, Generation: p.Generation,
+		res, err := a.s.Search(ctx, session.SearchRequest{Device: req.Device, Reduced: red, Progress: func(p session.SearchProgress) {
+			send(paretoview.SearchUpdate{Space: p.Space, Reduced: p.Space != sp.Name, Seed: p.Seed, Generation: p.Generation,
 				Generations: p.Generations, Evaluations: p.Evaluations, FrontSize: p.FrontSize, Hypervolume: p.Hypervolume})
-		})
+		}})
 		if err != nil {
 			send(paretoview.SearchUpdate{Err: err})
 			return
 		}
-		res := &paretoview.SearchResult{LatencyLabel: latLabel, AccuracyName: accuracyTitle(a.accName), AccuracyUnit: a.accUnit,
-			AccuracyLabel: a.accLbl, Seeds: len(seeds),
-			HVOriginal:       paretoview.Spread{Median: cmpRes.Original.HypervolumeMedian, Min: cmpRes.Original.HypervolumeMin, Max: cmpRes.Original.HypervolumeMax},
-			HVReduced:        paretoview.Spread{Median: cmpRes.Reduced.HypervolumeMedian, Min: cmpRes.Reduced.HypervolumeMin, Max: cmpRes.Reduced.HypervolumeMax},
-			LatencyReduction: paretoview.Spread{Median: cmpRes.LatencyReductionMedian, Min: cmpRes.LatencyReductionMin, Max: cmpRes.LatencyReductionMax},
-			Evaluations:      cmpRes.Original.Evaluations + cmpRes.Reduced.Evaluations}
-		for _, ind := range cmpRes.Original.Front {
-			res.Original = append(res.Original, paretoview.Point{Arch: ind.Arch.String(), Latency: ind.Latency, Accuracy: ind.Accuracy})
+		out := &paretoview.SearchResult{LatencyLabel: res.Latency.Label, AccuracyName: accuracyTitle(a.acc.Name), AccuracyUnit: a.acc.Unit,
+			AccuracyLabel: res.Accuracy.Label, Seeds: len(res.Seeds),
+			HVOriginal:       paretoview.Spread{Median: res.Original.HypervolumeMedian, Min: res.Original.HypervolumeMin, Max: res.Original.HypervolumeMax},
+			HVReduced:        paretoview.Spread{Median: res.Reduced.HypervolumeMedian, Min: res.Reduced.HypervolumeMin, Max: res.Reduced.HypervolumeMax},
+			LatencyReduction: paretoview.Spread{Median: res.LatencyReductionMedian, Min: res.LatencyReductionMin, Max: res.LatencyReductionMax},
+			Evaluations:      res.Original.Evaluations + res.Reduced.Evaluations}
+		for _, ind := range res.Original.Front {
+			out.Original = append(out.Original, paretoview.Point{Arch: ind.Arch.String(), Latency: ind.Latency, Accuracy: ind.Accuracy})
 		}
-		for _, ind := range cmpRes.Reduced.Front {
-			res.Reduced = append(res.Reduced, paretoview.Point{Arch: ind.Arch.String(), Latency: ind.Latency, Accuracy: ind.Accuracy})
+		for _, ind := range res.Reduced.Front {
+			out.Reduced = append(out.Reduced, paretoview.Point{Arch: ind.Arch.String(), Latency: ind.Latency, Accuracy: ind.Accuracy})
 		}
-		send(paretoview.SearchUpdate{Result: res})
+		send(paretoview.SearchUpdate{Result: out})
 	}()
 	return ch, nil
 }
 
-// Export implements export.Writer: it checks the reduction against the
-// space, then writes its TOML atomically (a temporary file renamed over
-// the target).
+// Export implements export.Writer: the session writes the reduced space's
+// TOML (atomically), or the served session's jailed writer does.
 func (a *App) Export(path string, r model.Reduction, overwrite bool) (export.Written, error) {
-	if _, err := r.ApplyTo(a.sp); err != nil {
-		return export.Written{}, err
+	if a.exports != nil {
+		return a.exports.Export(path, r, overwrite)
 	}
-	if r.Created == "" {
-		r.Created = time.Now().UTC().Format(time.RFC3339)
-	}
-	if r.Version == "" {
-		r.Version = a.cfg.Version
-	}
-	abs, err := filepath.Abs(path)
+	w, err := a.s.Export(path, r, overwrite)
 	if err != nil {
+		if errors.Is(err, session.ErrExists) {
+			return export.Written{}, fmt.Errorf("%w: %w", export.ErrExists, err)
+		}
 		return export.Written{}, err
 	}
-	if st, err := os.Stat(abs); err == nil {
-		if st.IsDir() {
-			return export.Written{}, fmt.Errorf("%s is a directory: give a file name", abs)
-		}
-		if !overwrite {
-			return export.Written{}, fmt.Errorf("%s: %w", abs, export.ErrExists)
-		}
-	}
-	data := r.Marshal()
-	tmp, err := os.CreateTemp(filepath.Dir(abs), ".blockprof-export-*")
-	if err != nil {
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return export.Written{}, err
-	}
-	if err := os.Rename(tmp.Name(), abs); err != nil {
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	return export.Written{Path: abs, Bytes: data}, nil
+	return export.Written{Path: w.Path, Bytes: w.Bytes}, nil
 }
 
 var _ tui.Deps = (*App)(nil)

@@ -40,11 +40,11 @@ func TestStartResumeClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-s.Run.Done():
+	case <-s.S.Run().Done():
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the default plan did not finish on a simulated device")
 	}
-	sum := s.Run.Wait()
+	sum := s.S.Run().Wait()
 	if len(sum.Devices) != 1 || sum.Devices[0].Measured != cfg.Plan.Uniform {
 		t.Fatalf("summary %+v", sum)
 	}

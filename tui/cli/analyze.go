@@ -27,9 +27,8 @@ func runAnalyze(env *Env, args []string) error {
 	dataPath := fs.String("data", "", "a recorded file in the format of ../shared/data/*.jsonl, instead of --store")
 	key := fs.String("key", "", "with --data: the latency_ms key (device) to analyse")
 	spaceName := fs.String("space", "", "search space (default: the one the records name)")
-	metric := fs.String("metric", "latency", "latency, accuracy (the store's accuracies; top1 of a --data file), macs or params")
-	source := fs.String("source", "", "accuracy source in the store (default: the only one)")
-	res := fs.Int("resolution", 0, "analyse archs at this resolution (default: the only one present)")
+	metric := fs.String("metric", "latency", "latency, accuracy (the space's configured accuracy source, its scores stored in the store; top1 of a --data file), macs or params")
+	res := fs.Int("resolution", 0, "analyse archs at this resolution (default: [plan] resolution for a store, the only one present for --data)")
 	sampler := fs.String("sampler", "", "sampler that drew the A_{u,l,b}: paper or blockprofile (default: the store's runs, else paper)")
 	tausFlag := fs.String("taus", "0.05,0.95", "percentiles of Eq. 3, comma-separated in [0,1]")
 	level := fs.Float64("level", 0.95, "confidence level of every interval")
@@ -38,7 +37,7 @@ func runAnalyze(env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	asCSV := fs.Bool("csv", false, "print CSV (long format, one number per row)")
 	suggest := fs.Bool("suggest", false, "also propose a reduced space for this device (needs --quality)")
-	quality := fs.String("quality", "", "quality metric the suggestions trade latency against: macs, params (capacity proxies, not accuracy) or accuracy (the store's)")
+	quality := fs.String("quality", "", "quality metric the suggestions trade latency against: macs, params (capacity proxies, not accuracy) or accuracy (the space's accuracy source)")
 	paper := fs.String("paper", "", "evaluate the paper's reduced spaces on this device: comma-separated names (OFA-NPU, OFA-GPU, ...) or all")
 	reducedOut := fs.String("reduced-out", "", "with --suggest: write the suggested reduced space as TOML to this file")
 	replicate := fs.String("replicate", "", "with --data: a second recorded file of the same archs on another machine; compares the two fits' effects")
@@ -68,124 +67,113 @@ func runAnalyze(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var in analyzeInput
+	opt := analysis.Options{Taus: taus, Level: *level, Boot: *boot, Seed: *seed}
+	// Both sources answer through the engine's session: a store through the
+	// one function every front end reads it with, a recorded file through
+	// session.Recorded.
+	var analyze func(metric string) (*session.Analysis, error)
+	var suggestWith func(lat, q *session.Analysis) (session.Suggestion, error)
 	if *dataPath != "" {
-		in, err = analyzeDataInput(*dataPath, *key, *spaceName, cfg.Spaces)
-	} else {
-		in, err = analyzeStoreInput(env.Ctx, *dbPath, *device, *spaceName, *source, cfg.Spaces)
-	}
-	if err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	mode := in.mode
-	switch *sampler {
-	case "":
-	case "paper":
-		mode = model.FixPaper
-	case "blockprofile":
-		mode = model.FixBlockProfile
-	default:
-		return fmt.Errorf("analyze: --sampler %q: want paper or blockprofile", *sampler)
-	}
-	opt := analysis.Options{Taus: taus, Level: *level, Boot: *boot, Seed: *seed, Mode: mode}
-	series := func(metric string) (analysis.Series, error) {
-		s, err := in.series(metric, *res)
+		rec, err := session.OpenRecorded(*dataPath, *key, *spaceName, cfg.Spaces)
 		if err != nil {
-			return s, fmt.Errorf("analyze: %w", err)
+			return fmt.Errorf("analyze: %w", err)
 		}
-		return s, nil
-	}
-	ms, err := series(*metric)
-	if err != nil {
-		return err
-	}
-	rep, err := analysis.Analyze(ms, opt)
-	if err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	var qrep *analysis.Report
-	if *quality != "" {
-		qs, err := series(*quality)
-		if err != nil {
+		if opt.Mode, err = samplerMode(*sampler, model.FixPaper); err != nil {
 			return err
 		}
-		if qrep, err = analysis.Analyze(qs, opt); err != nil {
+		analyze = func(metric string) (*session.Analysis, error) { return rec.Analyze(metric, *res, opt) }
+		suggestWith = func(lat, q *session.Analysis) (session.Suggestion, error) {
+			return session.SuggestFrom(lat, q, fmt.Sprintf("%s-%s-suggested", rec.Space().Name, *key))
+		}
+	} else {
+		sess, err := session.Open(env.Ctx, session.Options{Config: cfg, Space: *spaceName, SpaceFromStore: *spaceName == "",
+			StorePath: *dbPath, Resolution: *res, Version: env.Version})
+		if err != nil {
+			return fmt.Errorf("analyze: %w", err)
+		}
+		defer sess.Close()
+		if opt.Mode, err = samplerMode(*sampler, sess.AnalysisOptions().Mode); err != nil {
+			return err
+		}
+		analyze = func(metric string) (*session.Analysis, error) {
+			return sess.Analyze(env.Ctx, session.SeriesRequest{Device: *device, Metric: metric}, opt)
+		}
+		suggestWith = func(*session.Analysis, *session.Analysis) (session.Suggestion, error) {
+			return sess.Suggest(env.Ctx, *device, *quality, opt)
+		}
+	}
+	an, err := analyze(*metric)
+	if err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	rep := an.Report
+	var qan *session.Analysis
+	var qrep *analysis.Report
+	if *quality != "" {
+		if qan, err = analyze(*quality); err != nil {
 			return fmt.Errorf("analyze: quality %s: %w", *quality, err)
 		}
+		qrep = qan.Report
 	}
 	var rpl *analyzeReplication
 	if *replicate != "" {
 		if *dataPath == "" {
 			return fmt.Errorf("analyze: --replicate needs --data")
 		}
-		in2, err := analyzeDataInput(*replicate, *key, ms.Space.Name, cfg.Spaces)
+		rec2, err := session.OpenRecorded(*replicate, *key, rep.Space, cfg.Spaces)
 		if err != nil {
 			return fmt.Errorf("analyze: --replicate: %w", err)
 		}
-		s2, err := in2.series(*metric, *res)
+		an2, err := rec2.Analyze(*metric, *res, opt)
 		if err != nil {
 			return fmt.Errorf("analyze: --replicate: %w", err)
 		}
-		rep2, err := analysis.Analyze(s2, opt)
-		if err != nil {
-			return fmt.Errorf("analyze: --replicate: %w", err)
-		}
-		if rpl, err = analyzeReplicate(rep, rep2, *replicate); err != nil {
+		if rpl, err = analyzeReplicate(rep, an2.Report, *replicate); err != nil {
 			return fmt.Errorf("analyze: --replicate: %w", err)
 		}
 	}
-	var sug *reduce.Reduction
+	var sug *session.Suggestion
 	if *suggest {
-		r, err := reduce.Suggest(rep, qrep, reduce.Options{})
-		if err != nil {
+		r, err := suggestWith(an, qan)
+		if err != nil && !errors.Is(err, session.ErrNothingToCut) {
 			return fmt.Errorf("analyze: %w", err)
 		}
 		sug = &r
 		if *reducedOut != "" {
-			if err := os.WriteFile(*reducedOut, r.Model().Marshal(), 0o644); err != nil {
+			if err := os.WriteFile(*reducedOut, r.Model.Marshal(), 0o644); err != nil {
 				return fmt.Errorf("analyze: --reduced-out: %w", err)
 			}
 		}
 	}
-	var paperImpacts []analyzePaperImpact
+	var paperImpacts []session.PaperImpact
 	if *paper != "" {
-		names := strings.Split(*paper, ",")
-		if *paper == "all" {
-			names = nil
-			for _, p := range reduce.PaperRules {
-				if sp, _ := cfg.Spaces.Get(p.Parent); sp != nil && sp.Compatible(ms.Space) && sp.Family == ms.Space.Family {
-					names = append(names, p.Name)
-				}
-			}
-		}
-		for _, n := range names {
-			r, err := reduce.Paper(strings.TrimSpace(n), ms.Space)
-			if err != nil {
-				return fmt.Errorf("analyze: --paper: %w", err)
-			}
-			im, err := reduce.Evaluate(r, rep, qrep)
-			if err != nil {
-				return fmt.Errorf("analyze: --paper %s: %w", n, err)
-			}
-			paperImpacts = append(paperImpacts, analyzePaperImpact{Name: r.Name, Rules: analyzePaperRules(r.Name), Impact: im})
+		if paperImpacts, err = session.PaperImpacts(*paper, cfg.Spaces, an, qan); err != nil {
+			return fmt.Errorf("analyze: --paper: %w", err)
 		}
 	}
 	w := bufio.NewWriter(env.Stdout)
 	defer w.Flush()
 	switch {
 	case *asJSON:
-		if sug == nil && qrep == nil && paperImpacts == nil && rpl == nil {
-			return rep.WriteJSON(w)
+		var red *reduce.Reduction
+		var qev *session.Evidence
+		if sug != nil {
+			red = &sug.Reduction
+		}
+		if qan != nil {
+			qev = &qan.Evidence
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Report      *analysis.Report     `json:"report"`
-			Quality     *analysis.Report     `json:"quality,omitempty"`
-			Reduction   *reduce.Reduction    `json:"reduction,omitempty"`
-			Paper       []analyzePaperImpact `json:"paper,omitempty"`
-			Replication *analyzeReplication  `json:"replication,omitempty"`
-		}{rep, qrep, sug, paperImpacts, rpl})
+			Report           *analysis.Report      `json:"report"`
+			Evidence         session.Evidence      `json:"evidence"`
+			Quality          *analysis.Report      `json:"quality,omitempty"`
+			QualityEvidence  *session.Evidence     `json:"quality_evidence,omitempty"`
+			Reduction        *reduce.Reduction     `json:"reduction,omitempty"`
+			Paper            []session.PaperImpact `json:"paper,omitempty"`
+			Replication      *analyzeReplication   `json:"replication,omitempty"`
+		}{rep, an.Evidence, qrep, qev, red, paperImpacts, rpl})
 	case *asCSV:
 		if err := rep.WriteCSV(w, true); err != nil {
 			return err
@@ -198,15 +186,28 @@ func runAnalyze(env *Env, args []string) error {
 	if err := rep.WriteText(w); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "\nevidence:")
+	for _, l := range an.Evidence.Lines() {
+		fmt.Fprintln(w, "  "+l)
+	}
 	if sug != nil {
-		fmt.Fprintf(w, "\nsuggested reduction %s (%s):\n", sug.Name, sug.Description)
-		for _, s := range sug.Suggestions {
+		if qan != nil {
+			fmt.Fprintf(w, "evidence of %s:\n", qan.Series.Metric)
+			for _, l := range qan.Evidence.Lines() {
+				fmt.Fprintln(w, "  "+l)
+			}
+		}
+		fmt.Fprintf(w, "\nsuggested reduction %s (%s):\n", sug.Reduction.Name, sug.Reduction.Description)
+		if sug.Weak {
+			fmt.Fprintln(w, "  WARNING: made from weak evidence (see above); check before you cut")
+		}
+		for _, s := range sug.Reduction.Suggestions {
 			fmt.Fprintf(w, "  %s\n    rule: %s\n", s.Text, s.Rule)
 			for _, e := range s.Evidence {
 				fmt.Fprintf(w, "    evidence: %s = %s\n", e.Statistic, e.Estimate)
 			}
 		}
-		if len(sug.Suggestions) == 0 {
+		if len(sug.Reduction.Suggestions) == 0 {
 			fmt.Fprintln(w, "  nothing is dominated at these tolerances")
 		}
 	}
@@ -224,11 +225,6 @@ func runAnalyze(env *Env, args []string) error {
 	return nil
 }
 
-type analyzePaperImpact struct {
-	Name   string        `json:"name"`
-	Rules  string        `json:"rules"`
-	Impact reduce.Impact `json:"impact"`
-}
 
 // analyzeReplication compares two fits of the same metric on two machines.
 type analyzeReplication struct {
@@ -277,14 +273,6 @@ func analyzeReplicate(a, b *analysis.Report, file string) (*analyzeReplication, 
 	return r, nil
 }
 
-func analyzePaperRules(name string) string {
-	for _, p := range reduce.PaperRules {
-		if p.Name == name {
-			return p.Rules
-		}
-	}
-	return ""
-}
 
 func analyzeTaus(s string) ([]float64, error) {
 	var out []float64
@@ -298,310 +286,16 @@ func analyzeTaus(s string) ([]float64, error) {
 	return out, nil
 }
 
-// analyzeInput turns one source (a store or a recorded file) into series.
-type analyzeInput struct {
-	space  *model.Space
-	mode   model.FixMode
-	series func(metric string, resolution int) (analysis.Series, error)
+// samplerMode reads --sampler ("": def).
+func samplerMode(s string, def model.FixMode) (model.FixMode, error) {
+	switch s {
+	case "":
+		return def, nil
+	case "paper":
+		return model.FixPaper, nil
+	case "blockprofile":
+		return model.FixBlockProfile, nil
+	}
+	return def, fmt.Errorf("analyze: --sampler %q: want paper or blockprofile", s)
 }
 
-// analyzeResolution keeps the observations at resolution r, or at the only
-// resolution present when r is 0.
-func analyzeResolution(obs []analysis.Obs, r int) ([]analysis.Obs, error) {
-	var rs []int
-	for _, o := range obs {
-		if !slices.Contains(rs, o.Arch.Resolution) {
-			rs = append(rs, o.Arch.Resolution)
-		}
-	}
-	sort.Ints(rs)
-	if r == 0 {
-		if len(rs) > 1 {
-			return nil, fmt.Errorf("archs at resolutions %s: pick one with --resolution", joinInts(rs))
-		}
-		return obs, nil
-	}
-	out := slices.DeleteFunc(slices.Clone(obs), func(o analysis.Obs) bool { return o.Arch.Resolution != r })
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no archs at resolution %d (present: %s)", r, joinInts(rs))
-	}
-	return out, nil
-}
-
-// analyzeDataInput reads a recorded file. Its label says the numbers were
-// measured elsewhere; a sibling PREFIX-meta.json (h100-meta.json beside
-// h100-*.jsonl) names the machine.
-func analyzeDataInput(path, key, spaceName string, spaces *model.Spaces) (analyzeInput, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return analyzeInput{}, err
-	}
-	if spaceName == "" {
-		var first struct {
-			Space string `json:"space"`
-		}
-		line, _, _ := bytes.Cut(bytes.TrimSpace(data), []byte("\n"))
-		if json.Unmarshal(line, &first) != nil || first.Space == "" {
-			return analyzeInput{}, fmt.Errorf("%s: its records name no space: pass --space (one of %s)", path, strings.Join(spaces.Names(), ", "))
-		}
-		spaceName = first.Space
-	}
-	sp, err := spaces.Get(spaceName)
-	if err != nil {
-		return analyzeInput{}, err
-	}
-	label := "replayed: measured on another machine, read from " + filepath.Base(path)
-	base := filepath.Base(path)
-	if prefix, _, ok := strings.Cut(base, "-"); ok {
-		if meta, err := os.ReadFile(filepath.Join(filepath.Dir(path), prefix+"-meta.json")); err == nil {
-			var m struct {
-				GPU string `json:"gpu"`
-				CPU string `json:"cpu"`
-			}
-			if json.Unmarshal(meta, &m) == nil && m.GPU != "" {
-				label = fmt.Sprintf("replayed: measured on %s (host CPU %s), read from %s", m.GPU, m.CPU, base)
-			}
-		}
-	}
-	in := analyzeInput{space: sp}
-	in.series = func(metric string, r int) (analysis.Series, error) {
-		s := analysis.Series{Space: sp, Metric: metric}
-		m := metric
-		switch metric {
-		case "latency":
-			if key == "" {
-				return s, fmt.Errorf("--data with --metric latency needs --key (a latency_ms key)")
-			}
-			s.Device, s.Unit, s.Label = key, "ms", label
-		case "accuracy", "top1":
-			m, s.Metric, s.Unit, s.Label = analysis.RecordedTop1, "accuracy", "%", "table: "+base
-		case "macs", "params":
-			s.Unit, s.Label = "M", "computed from the network"
-		default:
-			return s, fmt.Errorf("--metric %q: want latency, accuracy, macs or params", metric)
-		}
-		obs, err := analysis.ReadRecorded(bytes.NewReader(data), path, sp, m, key)
-		if err != nil {
-			return s, err
-		}
-		s.Obs, err = analyzeResolution(obs, r)
-		return s, err
-	}
-	return in, nil
-}
-
-// analyzeStoreInput reads a results store. Latency is each plan measurement's
-// median (the newest per arch); accuracy comes from the store's accuracy
-// table; MACs and params from the plans' archs.
-func analyzeStoreInput(ctx context.Context, path, device, spaceName, source string, spaces *model.Spaces) (analyzeInput, error) {
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		return analyzeInput{}, err
-	}
-	defer st.Close()
-	runs, err := st.Runs(ctx)
-	if err != nil {
-		return analyzeInput{}, err
-	}
-	// Plan roles of every arch, and the space the runs profiled.
-	roles := map[string][]string{}
-	seen := map[[2]string]bool{}
-	var runSpaces []string
-	modes := map[model.FixMode]bool{}
-	for _, r := range runs {
-		if spaceName != "" && r.Space != spaceName {
-			continue
-		}
-		if !slices.Contains(runSpaces, r.Space) {
-			runSpaces = append(runSpaces, r.Space)
-		}
-		modes[r.PlanSpec.Mode] = true
-		plan, err := st.Plan(ctx, r.ID)
-		if err != nil {
-			return analyzeInput{}, err
-		}
-		for _, it := range plan {
-			k := [2]string{it.Arch.Canonical, it.Fix}
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			roles[it.Arch.Canonical] = append(roles[it.Arch.Canonical], it.Fix)
-		}
-	}
-	if spaceName == "" {
-		switch len(runSpaces) {
-		case 0:
-			return analyzeInput{}, fmt.Errorf("store %s has no profiling runs", path)
-		case 1:
-			spaceName = runSpaces[0]
-		default:
-			return analyzeInput{}, fmt.Errorf("store %s holds runs of spaces %s: pick one with --space", path, strings.Join(runSpaces, ", "))
-		}
-	}
-	sp, err := spaces.Get(spaceName)
-	if err != nil {
-		return analyzeInput{}, err
-	}
-	in := analyzeInput{space: sp}
-	if len(modes) == 1 && modes[model.FixBlockProfile] {
-		in.mode = model.FixBlockProfile
-	}
-	parseObs := func(canonical, fix string, v float64) (analysis.Obs, error) {
-		a, err := sp.ParseArch(canonical)
-		if err != nil {
-			return analysis.Obs{}, fmt.Errorf("store %s: %w", path, err)
-		}
-		o := analysis.Obs{Arch: a, Value: v}
-		if fix != "" {
-			f, err := ParseFixString(fix)
-			if err != nil {
-				return analysis.Obs{}, fmt.Errorf("store %s: arch %s: %w", path, canonical, err)
-			}
-			o.Fix = &f
-		}
-		return o, nil
-	}
-	// Read everything now: the store closes when analyzeStoreInput returns.
-	var latObs []analysis.Obs
-	var latLabel string
-	if device != "" {
-		devs, err := st.Devices(ctx)
-		if err != nil {
-			return analyzeInput{}, err
-		}
-		var names []string
-		for _, d := range devs {
-			names = append(names, d.Name)
-			if d.Name == device {
-				latLabel = d.Info.Label
-				if latLabel == "" {
-					latLabel = string(d.Info.Provenance)
-				}
-			}
-		}
-		if !slices.Contains(names, device) {
-			return analyzeInput{}, fmt.Errorf("store %s has no device %q (devices: %s)", path, device, strings.Join(names, ", "))
-		}
-		recs, err := st.Query(ctx, store.Query{Device: device, Space: spaceName, Kind: store.KindPlan, Latest: true})
-		if err != nil {
-			return analyzeInput{}, err
-		}
-		baseline, err := st.ProbeBaseline(ctx, device)
-		if err != nil {
-			return analyzeInput{}, err
-		}
-		if baseline > 0 {
-			latLabel += fmt.Sprintf(", probe-corrected to %.3g ms probe", baseline)
-		}
-		for _, r := range recs {
-			o, err := parseObs(r.Arch, r.Fix, r.Latency(baseline))
-			if err != nil {
-				return analyzeInput{}, err
-			}
-			latObs = append(latObs, o)
-		}
-	}
-	var accObs []analysis.Obs
-	var accLabels []string
-	accs, err := st.Accuracies(ctx, spaceName, source)
-	if err != nil {
-		return analyzeInput{}, err
-	}
-	var sources []string
-	for _, a := range accs {
-		if !slices.Contains(sources, a.Source) {
-			sources = append(sources, a.Source)
-		}
-	}
-	accErr := error(nil)
-	if len(sources) > 1 {
-		accErr = fmt.Errorf("store %s has accuracies from %s: pick one with --source", path, strings.Join(sources, ", "))
-	} else if len(accs) == 0 {
-		accErr = fmt.Errorf("store %s has no accuracies of %s%s", path, spaceName, map[bool]string{true: " from " + source}[source != ""])
-	}
-	for _, a := range accs {
-		for _, fix := range roles[a.Arch.Canonical] {
-			o, err := parseObs(a.Arch.Canonical, fix, a.Top1)
-			if err != nil {
-				return analyzeInput{}, err
-			}
-			accObs = append(accObs, o)
-		}
-		if !slices.Contains(accLabels, a.Label) {
-			accLabels = append(accLabels, a.Label)
-		}
-	}
-	var planObs []analysis.Obs
-	for canonical, fixes := range roles {
-		for _, fix := range fixes {
-			o, err := parseObs(canonical, fix, 0)
-			if err != nil {
-				return analyzeInput{}, err
-			}
-			planObs = append(planObs, o)
-		}
-	}
-	sort.SliceStable(planObs, func(i, j int) bool { return planObs[i].Arch.String() < planObs[j].Arch.String() })
-	in.series = func(metric string, r int) (analysis.Series, error) {
-		s := analysis.Series{Space: sp, Metric: metric}
-		var obs []analysis.Obs
-		switch metric {
-		case "latency":
-			if device == "" {
-				return s, fmt.Errorf("--metric latency needs --device")
-			}
-			obs = latObs
-			if len(obs) == 0 {
-				return s, fmt.Errorf("store %s has no plan measurements of %s on %s", path, spaceName, device)
-			}
-			s.Device, s.Unit, s.Label = device, "ms", latLabel
-		case "accuracy":
-			if accErr != nil {
-				return s, accErr
-			}
-			obs, s.Unit, s.Label = accObs, "%", strings.Join(accLabels, "+")
-			if len(obs) == 0 {
-				return s, fmt.Errorf("store %s: no accuracy of an arch of a %s plan", path, spaceName)
-			}
-		case "macs", "params":
-			f, unit, err := analysis.NetworkMetric(sp, metric)
-			if err != nil {
-				return s, err
-			}
-			for _, o := range planObs {
-				if o.Value, err = f(o.Arch); err != nil {
-					return s, err
-				}
-				obs = append(obs, o)
-			}
-			s.Unit, s.Label = unit, "computed from the network"
-		default:
-			return s, fmt.Errorf("--metric %q: want latency, accuracy, macs or params", metric)
-		}
-		var err error
-		s.Obs, err = analyzeResolution(obs, r)
-		return s, err
-	}
-	return in, nil
-}
-
-// ParseFixString reads model.Fix.String(): "u2.l3=e6k7" (1-based unit and
-// layer).
-func ParseFixString(s string) (model.Fix, error) {
-	loc, blk, ok := strings.Cut(s, "=")
-	us, ls, ok2 := strings.Cut(loc, ".")
-	if !ok || !ok2 || !strings.HasPrefix(us, "u") || !strings.HasPrefix(ls, "l") {
-		return model.Fix{}, fmt.Errorf("fix %q: want u<unit>.l<layer>=<block>, e.g. u2.l3=e6k7", s)
-	}
-	u, err1 := strconv.Atoi(us[1:])
-	l, err2 := strconv.Atoi(ls[1:])
-	if err1 != nil || err2 != nil || u < 1 || l < 1 {
-		return model.Fix{}, fmt.Errorf("fix %q: unit and layer must be positive numbers", s)
-	}
-	b, err := model.ParseBlock(blk)
-	if err != nil {
-		return model.Fix{}, fmt.Errorf("fix %q: %w", s, err)
-	}
-	return model.Fix{Unit: u, Layer: l, Block: b}, nil
-}

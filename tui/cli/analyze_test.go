@@ -238,29 +238,3 @@ func TestAnalyzeFlagErrors(t *testing.T) {
 	}
 }
 
-func TestParseFixString(t *testing.T) {
-	f, err := ParseFixString(model.Fix{Unit: 2, Layer: 3, Block: model.Block{K: 7, E: 6}}.String())
-	if err != nil || f.Unit != 2 || f.Layer != 3 || f.Block.Key() != "e6k7" {
-		t.Errorf("%+v %v", f, err)
-	}
-	for _, bad := range []string{"", "u2l3=e6k7", "u0.l1=e3k3", "u1.l1=x", "2.3=e6k7"} {
-		if _, err := ParseFixString(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
-func FuzzParseFixString(f *testing.F) {
-	f.Add("u2.l3=e6k7")
-	f.Add("u1.l1=c100b35")
-	f.Fuzz(func(t *testing.T, s string) {
-		fx, err := ParseFixString(s)
-		if err != nil {
-			return
-		}
-		back, err := ParseFixString(fx.String())
-		if err != nil || back != fx {
-			t.Fatalf("%q → %s → %+v %v", s, fx, back, err)
-		}
-	})
-}

@@ -197,30 +197,23 @@ func runBlockwise(env *Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("blockwise: --device: %w", err)
 		}
-		dev, err := backends.Open(env.Ctx, dc, backends.Options{Lock: devices.NewHostLock(), Dir: backends.DirOf(*cfgPath), Spaces: cfg.Spaces})
+		bench := session.NewBench(cfg, nil)
+		defer bench.Close()
+		dev, _, err := bench.Device(env.Ctx, dc.Name)
 		if err != nil {
-			return fmt.Errorf("blockwise: device %s: %w", dc.Name, err)
+			return fmt.Errorf("blockwise: %w", err)
 		}
-		defer dev.Close()
 		info := dev.Info()
 		out.Device, out.Unit, out.Label = dev.Name(), "ms", info.Label
 		if out.Label == "" {
 			out.Label = string(info.Provenance)
 		}
 		value = func(a model.Arch) (float64, error) {
-			net, err := sp.Network(a)
+			m, err := bench.Measure(env.Ctx, dc.Name, sp, a)
 			if err != nil {
 				return 0, err
 			}
-			m, err := dev.Measure(env.Ctx, net)
-			if err != nil {
-				return 0, fmt.Errorf("device %s on %s: %w", dev.Name(), a, err)
-			}
-			v := stats.Median(m.SamplesMs)
-			if len(m.SamplesMs) == 0 || v != v {
-				return 0, fmt.Errorf("device %s returned no samples for %s", dev.Name(), a)
-			}
-			return v, nil
+			return stats.Median(m.SamplesMs), nil
 		}
 	case "macs", "params":
 		value, out.Unit, err = analysis.NetworkMetric(sp, *metric)

@@ -51,9 +51,10 @@ func runDevices(env *Env, args []string) error {
 	}
 	failed := 0
 	if *check {
-		opts := backends.Options{Lock: devices.NewHostLock(), Dir: backends.DirOf(*cfgPath), Spaces: cfg.Spaces}
+		bench := session.NewBench(cfg, nil)
+		defer bench.Close()
 		for i, d := range cfg.Devices {
-			c := checkDevice(env.Ctx, cfg, d, opts)
+			c := checkResult(bench.Check(env.Ctx, d.Name))
 			if c.Info != nil {
 				out[i].Label = c.Info.Label
 			}
@@ -81,57 +82,13 @@ func runDevices(env *Env, args []string) error {
 	return nil
 }
 
-// checkDevice opens one device and runs its Check, or measures the plan
-// space's smallest arch once, within the device's timeout. Failures are
-// reported, not returned.
-func checkDevice(ctx context.Context, cfg *config.Config, d devices.Config, opts backends.Options) deviceCheck {
-	fail := func(err error) deviceCheck { return deviceCheck{Error: err.Error()} }
-	timeout, err := d.MeasureTimeout()
-	if err != nil {
-		return fail(err)
+// checkResult turns the session's check into the command's output.
+func checkResult(c session.Check) deviceCheck {
+	out := deviceCheck{OK: c.OK, Info: c.Info, Error: c.Error}
+	if m := c.Measured; m != nil {
+		out.Probe, out.LatencyMs = m.Arch.String(), median(m.SamplesMs)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	dev, err := backends.Open(ctx, d, opts)
-	if err != nil {
-		return fail(err)
-	}
-	defer dev.Close()
-	if c, ok := dev.(devices.Checker); ok {
-		info, err := c.Check(ctx)
-		if err != nil {
-			return fail(err)
-		}
-		return deviceCheck{OK: true, Info: &info}
-	}
-	info := dev.Info()
-	res := deviceCheck{Info: &info}
-	sp, err := cfg.Spaces.Get(cfg.Plan.Space)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
-	r := cfg.Plan.Resolution
-	if r == 0 {
-		r = sp.Resolution
-	}
-	net, err := sp.Network(sp.MinArch(r))
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
-	res.Probe = net.Arch
-	m, err := dev.Measure(ctx, net)
-	if err != nil {
-		res.Error = fmt.Sprintf("measuring %s: %v", net.Arch, err)
-		return res
-	}
-	if len(m.SamplesMs) == 0 {
-		res.Error = fmt.Sprintf("measuring %s: no samples", net.Arch)
-		return res
-	}
-	res.OK, res.LatencyMs = true, median(m.SamplesMs)
-	return res
+	return out
 }
 
 func median(xs []float64) float64 {

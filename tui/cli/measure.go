@@ -14,7 +14,7 @@ import (
 	"blockprof/engine/store"
 )
 
-func runMeasure(env *Env, args []string) error { return measure(env, args, backends.Open) }
+func runMeasure(env *Env, args []string) error { return measure(env, args, nil) }
 
 // measureOut is the JSON object `measure --json` prints.
 type measureOut struct {
@@ -84,57 +84,19 @@ func measure(env *Env, args []string, open openDevice) error {
 	if err != nil {
 		return fmt.Errorf("measure: --arch: %w", err)
 	}
-	var dc devices.Config
-	switch {
-	case *devName != "":
-		if dc, err = cfg.Device(*devName); err != nil {
-			return fmt.Errorf("measure: --device: %w", err)
-		}
-	case len(cfg.Devices) > 0:
-		dc = cfg.Devices[0]
-	default:
-		return fmt.Errorf("measure: %s configures no device: add a [[devices]] table", cfg.File)
-	}
-	timeout, err := dc.MeasureTimeout()
+	bench := session.NewBench(cfg, open)
+	defer bench.Close()
+	m, err := bench.Measure(env.Ctx, *devName, sp, a)
 	if err != nil {
-		return err
-	}
-	// The network is expanded before the device starts timing.
-	net, err := sp.Network(a)
-	if err != nil {
-		return err
-	}
-	ctx := env.Ctx
-	d, err := open(ctx, dc, backends.Options{Lock: devices.NewHostLock(), Dir: backends.DirOf(*cfgPath), Spaces: cfg.Spaces})
-	if err != nil {
-		return fmt.Errorf("measure: device %s: %w", dc.Name, err)
-	}
-	defer d.Close()
-	info := d.Info()
-	mctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t0 := time.Now()
-	m, err := d.Measure(mctx, net)
-	wall := time.Since(t0)
-	if err != nil {
-		if errors.Is(mctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("measure: device %s: no result within the %v timeout (raise `timeout` in its [[devices]] table): %w", dc.Name, timeout, err)
-		}
-		return fmt.Errorf("measure: device %s: %w", dc.Name, err)
-	}
-	if len(m.SamplesMs) == 0 {
-		return fmt.Errorf("measure: device %s returned no samples", dc.Name)
+		return fmt.Errorf("measure: %w", err)
 	}
 	st := store.Summarize(m.SamplesMs)
-	prov := info.Provenance
-	if prov == "" {
-		prov = devices.Measured
-	}
+	info, net, wall := m.Info, m.Net, m.Wall
 	label := info.Label
 	if label == "" {
-		label = string(prov)
+		label = string(info.Provenance)
 	}
-	out := measureOut{Device: d.Name(), Kind: info.Kind, Label: label, Provenance: prov, Space: sp.Name, Arch: a.String(),
+	out := measureOut{Device: m.Device, Kind: info.Kind, Label: label, Provenance: info.Provenance, Space: sp.Name, Arch: a.String(),
 		Resolution: a.Resolution, MACs: net.MACs(), Params: net.Params(), SamplesMs: m.SamplesMs, N: st.N, MedianMs: st.Median,
 		Spread: st.Spread, MinMs: st.Min, MaxMs: st.Max, MeanMs: st.Mean, Warmup: m.Warmup, Mode: m.Mode, Summary: m.Summary,
 		WallMs: float64(wall.Microseconds()) / 1000}

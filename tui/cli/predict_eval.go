@@ -154,88 +154,36 @@ func evalLatency(w io.Writer, sp *model.Space, train, test []predict.Record, key
 	if key == "" {
 		return fmt.Errorf("predict-eval: --device KEY is required for --metric latency (keys in %s: %s)", filepath.Base(trainPath), strings.Join(predict.LatencyKeys(train), ", "))
 	}
-	atr, ytr, err := predict.Latencies(train, key)
+	ev, err := predict.EvaluateLatency(sp, train, test, key, modelName, scale, seed)
 	if err != nil {
-		return fmt.Errorf("predict-eval: train: %w", err)
+		return fmt.Errorf("predict-eval: %w", err)
 	}
-	ate, yte, err := predict.Latencies(test, key)
-	if err != nil {
-		return fmt.Errorf("predict-eval: test: %w", err)
-	}
-	out := predictEvalLatency{NTrain: len(atr), NTest: len(ate), Model: modelName, Device: key}
-	var p predict.Predictor
-	detail := ""
-	switch modelName {
-	case "additive":
-		sc := predict.Scale(scale)
-		if scale == "auto" {
-			sc = predict.ScaleAuto
-		}
-		m, err := predict.FitAdditive(sp, atr, ytr, predict.AdditiveOptions{Scale: sc, Seed: seed})
-		if err != nil {
-			return fmt.Errorf("predict-eval: %w", err)
-		}
-		p = m
-		lam, _ := strconv.ParseFloat(strconv.FormatFloat(m.CV().Chosen.Lambda, 'g', 3, 64), 64)
-		out.Scale, out.Lambda = string(m.Scale()), &lam
-		detail = fmt.Sprintf("scale %s, λ=%g (both chosen by 5-fold CV on the training records)", m.Scale(), lam)
-		if sc != predict.ScaleAuto {
-			detail = fmt.Sprintf("scale %s (--scale), λ=%g (chosen by 5-fold CV on the training records)", m.Scale(), lam)
-		}
-	case "macs":
-		m, err := predict.FitMACs(sp, atr, ytr)
-		if err != nil {
-			return fmt.Errorf("predict-eval: %w", err)
-		}
-		p = m
-		detail = fmt.Sprintf("latency ≈ %.4g + %.4g·GMACs", m.A, m.B)
-	default:
-		return fmt.Errorf("predict-eval: --model %q: want additive or macs", modelName)
-	}
-	pred := make([]float64, len(ate))
-	for i, a := range ate {
-		pred[i] = p.Predict(a)
-	}
-	out.MAPE = peRound(stats.MAPE(pred, yte))
-	out.Within10 = peRound(stats.WithinFrac(pred, yte, 0.10))
-	out.Spearman = peRound(stats.Spearman(pred, yte))
+	out := predictEvalLatency{NTrain: ev.NTrain, NTest: ev.NTest, Model: modelName, Device: key, Scale: ev.Scale, Lambda: ev.Lambda,
+		MAPE: peRound(stats.MAPE(ev.Pred, ev.Truth)), Within10: peRound(stats.WithinFrac(ev.Pred, ev.Truth, 0.10)),
+		Spearman: peRound(stats.Spearman(ev.Pred, ev.Truth))}
 	if asJSON {
 		return peWriteJSON(w, out)
 	}
 	fmt.Fprintf(w, "predict-eval: %s latency predictor, device key %s, space %s\n", modelName, key, sp.Name)
-	fmt.Fprintf(w, "  model: %s\n", detail)
-	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", len(atr), filepath.Base(trainPath), len(ate), where, p.Provenance())
+	fmt.Fprintf(w, "  model: %s\n", ev.Detail)
+	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", ev.NTrain, filepath.Base(trainPath), ev.NTest, where, ev.Provenance)
 	fmt.Fprintf(w, "  MAPE %.2f%%   within ±10%%: %.1f%%   Spearman %.3f\n", 100*float64(out.MAPE), 100*float64(out.Within10), float64(out.Spearman))
 	return nil
 }
 
 func evalTop1(w io.Writer, sp *model.Space, train, test []predict.Record, opts predict.Top1Options, asJSON bool, trainPath, where string) error {
-	atr, ytr, err := predict.Top1s(train)
-	if err != nil {
-		return fmt.Errorf("predict-eval: train: %w", err)
-	}
-	ate, yte, err := predict.Top1s(test)
-	if err != nil {
-		return fmt.Errorf("predict-eval: test: %w", err)
-	}
-	m, err := predict.FitTop1(sp, atr, ytr, opts)
+	ev, err := predict.EvaluateTop1(sp, train, test, opts)
 	if err != nil {
 		return fmt.Errorf("predict-eval: %w", err)
 	}
-	pred := make([]float64, len(ate))
-	for i, a := range ate {
-		pred[i] = m.Predict(a)
-	}
-	ch := m.CV().Chosen
-	lam, _ := strconv.ParseFloat(strconv.FormatFloat(ch.Lambda, 'g', 3, 64), 64)
-	out := predictEvalTop1{NTrain: len(atr), NTest: len(ate), Model: m.Name(), Features: ch.Features, Lambda: lam,
-		MAE: peRound(stats.MAE(pred, yte)), RMSE: peRound(stats.RMSE(pred, yte)), Spearman: peRound(stats.Spearman(pred, yte))}
+	out := predictEvalTop1{NTrain: ev.NTrain, NTest: ev.NTest, Model: ev.Name, Features: ev.Features, Lambda: ev.Lambda,
+		MAE: peRound(stats.MAE(ev.Pred, ev.Truth)), RMSE: peRound(stats.RMSE(ev.Pred, ev.Truth)), Spearman: peRound(stats.Spearman(ev.Pred, ev.Truth))}
 	if asJSON {
 		return peWriteJSON(w, out)
 	}
-	fmt.Fprintf(w, "predict-eval: accuracy predictor %s, space %s\n", m.Name(), sp.Name)
-	fmt.Fprintf(w, "  model: features %s, λ=%g (both chosen by 5-fold CV on the training records)\n", ch.Features, lam)
-	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", len(atr), filepath.Base(trainPath), len(ate), where, m.Provenance())
+	fmt.Fprintf(w, "predict-eval: accuracy predictor %s, space %s\n", ev.Name, sp.Name)
+	fmt.Fprintf(w, "  model: features %s, λ=%g (both chosen by 5-fold CV on the training records)\n", ev.Features, ev.Lambda)
+	fmt.Fprintf(w, "  fitted on %d records of %s, tested on %d (%s); values are %s\n", ev.NTrain, filepath.Base(trainPath), ev.NTest, where, ev.Provenance)
 	fmt.Fprintf(w, "  MAE %.3f points   RMSE %.3f points   Spearman %.4f\n", out.MAE, out.RMSE, out.Spearman)
 	return nil
 }

@@ -20,14 +20,14 @@ import (
 	"blockprof/model"
 )
 
-// openDevice opens one configured device: backends.Open, or a fake in
-// tests.
-type openDevice func(ctx context.Context, cfg devices.Config, opts backends.Options) (devices.Device, error)
+// openDevice opens one configured device: nil for backends.Open, a fake
+// in tests.
+type openDevice = session.Opener
 
 // defaultStore is the store of profile and the explorer without --store.
 const defaultStore = "blockprof.db"
 
-func runProfile(env *Env, args []string) error { return profile(env, args, backends.Open) }
+func runProfile(env *Env, args []string) error { return profile(env, args, nil) }
 
 func profile(env *Env, args []string, open openDevice) error {
 	fs := newFlags(env, "profile", "[--config F] [--store DB] [--plan uniform=N,fixed=M] [--devices a,b] [--space S] [--estimate] [--remeasure] [--json]")
@@ -46,73 +46,38 @@ func profile(env *Env, args []string, open openDevice) error {
 	if err != nil {
 		return err
 	}
-	name := cfg.Plan.Space
-	if *spaceName != "" {
-		name = *spaceName
-	}
-	sp, err := cfg.Spaces.Get(name)
-	if err != nil {
-		return fmt.Errorf("profile: --space: %w", err)
-	}
 	spec := cfg.PlanSpec()
 	if spec, err = ParsePlan(*planFlag, spec); err != nil {
 		return err
 	}
-	if spec.Resolution == 0 {
-		spec.Resolution = sp.Resolution
-	}
-	if !slices.Contains(sp.Resolutions, spec.Resolution) {
-		return fmt.Errorf("profile: resolution %d is not allowed in %s (allowed %s); set --plan resolution=R", spec.Resolution, sp.Name, joinInts(sp.Resolutions))
-	}
-	plan, err := sp.Plan(spec)
-	if err != nil {
-		return err
-	}
-	if len(plan) == 0 {
-		return fmt.Errorf("profile: the plan is empty: set [plan] uniform/per_location in %s or pass --plan uniform=N", cfg.File)
-	}
-	cfgs, err := selectDevices(cfg, *devList)
-	if err != nil {
-		return err
-	}
-
-	ctx := env.Ctx
-	st, err := store.Open(ctx, *storePath)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	// One host lock for the process: local devices never time at once.
-	bopts := backends.Options{Lock: devices.NewHostLock(), Dir: backends.DirOf(*cfgPath), Spaces: cfg.Spaces}
-	var targets []engine.Target
-	var failed []string
-	for _, dc := range cfgs {
-		d, err := open(ctx, dc, bopts)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "profile: device %s: %v (skipped; the other devices go on)\n", dc.Name, err)
-			failed = append(failed, fmt.Sprintf("%s (could not open: %v)", dc.Name, err))
-			continue
+	var devs []string
+	seen := map[string]bool{}
+	for _, n := range strings.Split(*devList, ",") {
+		if n = strings.TrimSpace(n); n != "" && !seen[n] {
+			seen[n] = true
+			devs = append(devs, n)
 		}
-		defer d.Close()
-		targets = append(targets, engine.Target{Device: d, Config: dc})
 	}
-	if len(targets) == 0 {
-		return errors.New("profile: no device could be opened (see the errors above)")
-	}
-
-	opts := engine.OptionsFromPlan(cfg.Plan)
-	opts.Remeasure = *remeasure
-	run, err := engine.Prepare(ctx, engine.Spec{Space: sp, Plan: plan, PlanSpec: spec, ConfigFile: cfg.File, Version: env.Version,
-		Targets: targets, Store: st, Options: opts})
+	ctx := env.Ctx
+	warn := func(w string) { fmt.Fprintln(env.Stderr, "profile: warning:", w) }
+	sess, err := session.Open(ctx, session.Options{Config: cfg, Space: *spaceName, StorePath: *storePath, Resolution: spec.Resolution,
+		Version: env.Version, Open: open, Warn: warn})
 	if err != nil {
-		return err
+		return fmt.Errorf("profile: %w", err)
 	}
-	for _, w := range run.Warnings() {
-		fmt.Fprintln(env.Stderr, "profile: warning:", w)
+	defer sess.Close()
+	sp := sess.Space()
+	prep, err := sess.Prepare(ctx, session.ProfileRequest{Devices: devs, Spec: &spec, Remeasure: *remeasure})
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	run, spec := prep.Run, prep.Spec
+	var failed []string
+	for _, s := range prep.Skipped {
+		failed = append(failed, s+" (could not open)")
 	}
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
-		run.ID(), sp.Name, spec.Resolution, len(plan), spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), st.Path())
+		run.ID(), sp.Name, spec.Resolution, prep.Plan, spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), sess.Store().Path())
 
 	est, err := run.Estimate(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -155,36 +120,6 @@ func profile(env *Env, args []string, open openDevice) error {
 	return nil
 }
 
-// selectDevices picks --devices (in that order) or every profiled device.
-func selectDevices(cfg *config.Config, list string) ([]devices.Config, error) {
-	if strings.TrimSpace(list) == "" {
-		var out []devices.Config
-		for _, d := range cfg.Devices {
-			if d.Profiled() {
-				out = append(out, d)
-			}
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("profile: %s configures no device to profile: add a [[devices]] table or pass --devices", cfg.File)
-		}
-		return out, nil
-	}
-	var out []devices.Config
-	seen := map[string]bool{}
-	for _, n := range strings.Split(list, ",") {
-		n = strings.TrimSpace(n)
-		if n == "" || seen[n] {
-			continue
-		}
-		seen[n] = true
-		d, err := cfg.Device(n)
-		if err != nil {
-			return nil, fmt.Errorf("profile: --devices: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
 
 // ParsePlan applies a --plan value ("uniform=200,fixed=5", also
 // per_location=, resolution=, seed=) to base.

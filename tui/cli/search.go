@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"blockprof/engine/config"
-	"blockprof/engine/search"
+	"blockprof/engine/session"
 	"blockprof/engine/stats"
 	"blockprof/model"
 	"blockprof/tui/plot"
@@ -24,7 +24,7 @@ type frontPoint struct {
 }
 
 type searchSide struct {
-	search.Summary
+	session.SearchSummary
 	Front []frontPoint `json:"front"`
 }
 
@@ -77,36 +77,25 @@ func runSearch(env *Env, args []string) error {
 	if *seeds < 1 {
 		return fmt.Errorf("search: --seeds %d must be ≥ 1", *seeds)
 	}
-	sp, err := cfg.Spaces.Get(*spaceName)
+	sess, err := session.Open(env.Ctx, session.Options{Config: cfg, Space: *spaceName, StorePath: *storePath, Version: env.Version})
 	if err != nil {
-		return err
+		return fmt.Errorf("search: %w", err)
 	}
-	data, err := os.ReadFile(*reducedPath)
+	defer sess.Close()
+	sp := sess.Space()
+	_, red, err := sess.ReadReduced(*reducedPath)
 	if err != nil {
 		return fmt.Errorf("search: --reduced: %w", err)
-	}
-	red, err := model.ParseReduction(data, *reducedPath, cfg.Spaces)
-	if err != nil {
-		return err
 	}
 	redSpace, err := red.ApplyTo(sp)
 	if err != nil {
 		return err
 	}
 	if *budgetMACs > 0 || *budgetMs > 0 {
-		return maxAccuracy(env, cfg, sp, redSpace, red.Name, *deviceName, *storePath, *accPath, *budgetMACs, *budgetMs, *seeds, *asJSON)
+		return maxAccuracy(env, sess, redSpace, red.Name, *deviceName, *accPath, *budgetMACs, *budgetMs, *seeds, *asJSON)
 	}
-	lat, err := latencyObjective(env, cfg, sp, *deviceName, *storePath)
-	if err != nil {
-		return err
-	}
-	defer lat.Close()
-	acc, err := accuracyObjective(env, cfg, sp, *accPath)
-	if err != nil {
-		return err
-	}
-	opts := search.Options{Initial: cfg.Search.Initial, Children: cfg.Search.Children, Generations: cfg.Search.Generations,
-		MutateProb: cfg.Search.MutateProb, Crowding: cfg.Search.Crowding || *crowding}
+	opts := sess.SearchOptions()
+	opts.Crowding = opts.Crowding || *crowding
 	if *initial > 0 {
 		opts.Initial = *initial
 	}
@@ -120,31 +109,25 @@ func runSearch(env *Env, args []string) error {
 	for i := 1; i <= *seeds; i++ {
 		seedList = append(seedList, uint64(i))
 	}
-	eval := func(a model.Arch) (float64, float64, error) {
-		l, err := lat.fn(a)
-		if err != nil {
-			return 0, 0, err
-		}
-		v, err := acc.fn(a)
-		return l, v, err
-	}
 	t0 := time.Now()
 	lastLine := time.Time{}
-	cmp, err := search.Compare(env.Ctx, sp, redSpace, eval, opts, seedList, func(p search.CompareProgress) {
-		if time.Since(lastLine) > time.Second || p.Generation == p.Generations {
-			lastLine = time.Now()
-			fmt.Fprintf(env.Stderr, "search %-18s seed %d  generation %2d/%d  evaluations %5d  front %3d  hypervolume %.4g\n",
-				p.Space, p.Seed, p.Generation, p.Generations, p.Evaluations, p.FrontSize, p.Hypervolume)
-		}
-	})
+	res, err := sess.Search(env.Ctx, session.SearchRequest{Device: *deviceName, Reduced: redSpace, AccuracyTable: *accPath,
+		Options: &opts, Seeds: seedList, Progress: func(p session.SearchProgress) {
+			if time.Since(lastLine) > time.Second || p.Generation == p.Generations {
+				lastLine = time.Now()
+				fmt.Fprintf(env.Stderr, "search %-18s seed %d  generation %2d/%d  evaluations %5d  front %3d  hypervolume %.4g\n",
+					p.Space, p.Seed, p.Generation, p.Generations, p.Evaluations, p.FrontSize, p.Hypervolume)
+			}
+		}})
 	if err != nil {
 		return err
 	}
-	out := searchOut{Space: sp.Name, RedName: red.Name, Device: *deviceName, Latency: lat.label, Accuracy: acc.label,
-		Seeds: seedList, Budget: fmt.Sprintf("%d initial + %d generations × %d children per seed", opts.Initial, opts.Generations, opts.Children),
+	cmp, lat, acc := res.Comparison, res.Latency, res.Accuracy
+	out := searchOut{Space: sp.Name, RedName: red.Name, Device: *deviceName, Latency: lat.Label, Accuracy: acc.Label,
+		Seeds: seedList, Budget: fmt.Sprintf("%d initial + %d generations × %d children per seed", res.Options.Initial, res.Options.Generations, res.Options.Children),
 		Reference: [2]float64{cmp.Reference.Latency, cmp.Reference.Accuracy},
-		RefNote:   "(latency ms, " + acc.field + "): the worst latency and " + acc.field + " over every seed's front of both spaces, pushed out by 1% of each range",
-		Original:  side(cmp.Original, acc.field), Reduced: side(cmp.Reduced, acc.field),
+		RefNote:   "(latency ms, " + acc.Field + "): the worst latency and " + acc.Field + " over every seed's front of both spaces, pushed out by 1% of each range",
+		Original:  side(cmp.Original, acc.Field), Reduced: side(cmp.Reduced, acc.Field),
 		LatencyReduction: map[string]*float64{"median": nanNull(cmp.LatencyReductionMedian), "min": nanNull(cmp.LatencyReductionMin), "max": nanNull(cmp.LatencyReductionMax)},
 		WallSeconds:      time.Since(t0).Seconds(),
 	}
@@ -153,25 +136,25 @@ func runSearch(env *Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(env.Stdout, "search on %s (latency: %s; %s: %s)\n", sp.Name, lat.label, acc.field, acc.label)
+	fmt.Fprintf(env.Stdout, "search on %s (latency: %s; %s: %s)\n", sp.Name, lat.Label, acc.Field, acc.Label)
 	fmt.Fprintf(env.Stdout, "budget %s, seeds %d\n", out.Budget, len(seedList))
-	fmt.Fprintf(env.Stdout, "reference point: latency %.4g ms, %s %.4g %s\n", cmp.Reference.Latency, acc.field, cmp.Reference.Accuracy, "(worst of all fronts, pushed out 1%)")
-	for _, s := range []search.Summary{cmp.Original, cmp.Reduced} {
+	fmt.Fprintf(env.Stdout, "reference point: latency %.4g ms, %s %.4g %s\n", cmp.Reference.Latency, acc.Field, cmp.Reference.Accuracy, "(worst of all fronts, pushed out 1%)")
+	for _, s := range []session.SearchSummary{cmp.Original, cmp.Reduced} {
 		fmt.Fprintf(env.Stdout, "  %-22s hypervolume median %.5g  (min %.5g, max %.5g over %d seeds), merged front %d archs\n",
 			s.Space, s.HypervolumeMedian, s.HypervolumeMin, s.HypervolumeMax, len(s.Hypervolumes), len(s.Front))
 	}
 	if !math.IsNaN(cmp.LatencyReductionMedian) {
 		fmt.Fprintf(env.Stdout, "latency reduction at equal %s (reduced vs original): median %.1f%% (min %.1f%%, max %.1f%%)\n",
-			acc.field, 100*cmp.LatencyReductionMedian, 100*cmp.LatencyReductionMin, 100*cmp.LatencyReductionMax)
+			acc.Field, 100*cmp.LatencyReductionMedian, 100*cmp.LatencyReductionMin, 100*cmp.LatencyReductionMax)
 	}
 	fmt.Fprintln(env.Stdout)
-	fmt.Fprintln(env.Stdout, FrontPlot(cmp, acc.field, *width, 24))
+	fmt.Fprintln(env.Stdout, FrontPlot(cmp, acc.Field+" ["+acc.Label+"]", "latency ["+lat.Label+"]", *width, 24))
 	return nil
 }
 
 // FrontPlot draws both merged fronts.
-func FrontPlot(cmp search.Comparison, yLabel string, w, h int) string {
-	toXY := func(f []search.Individual) []plot.XY {
+func FrontPlot(cmp session.Comparison, yLabel, xLabel string, w, h int) string {
+	toXY := func(f []session.Individual) []plot.XY {
 		out := make([]plot.XY, len(f))
 		for i, x := range f {
 			out[i] = plot.XY{X: x.Latency, Y: x.Accuracy}
@@ -181,10 +164,10 @@ func FrontPlot(cmp search.Comparison, yLabel string, w, h int) string {
 	return plot.Render([]plot.Series{
 		{Name: cmp.Original.Space + " front", Points: toXY(cmp.Original.Front), Marker: '◆', Front: true},
 		{Name: cmp.Reduced.Space + " front", Points: toXY(cmp.Reduced.Front), Marker: '●', Front: true},
-	}, plot.Options{Width: w, Height: h, XLabel: "latency", XUnit: "ms", YLabel: yLabel})
+	}, plot.Options{Width: w, Height: h, XLabel: xLabel, XUnit: "ms", YLabel: yLabel})
 }
 
-func side(s search.Summary, field string) searchSide {
+func side(s session.SearchSummary, field string) searchSide {
 	out := searchSide{Summary: s}
 	for _, x := range s.Front {
 		v := x.Accuracy
@@ -219,64 +202,33 @@ type maxAccSide struct {
 
 // maxAccuracy runs the paper's max-accuracy search (§5.2, Table 2) in the
 // original and the reduced space for every seed.
-func maxAccuracy(env *Env, cfg *config.Config, sp, red *model.Space, redName, device, storePath, accPath string, budgetMACs, budgetMs float64, seeds int, asJSON bool) error {
-	acc, err := accuracyObjective(env, cfg, sp, accPath)
+func maxAccuracy(env *Env, sess *session.Session, red *model.Space, redName, device, accPath string, budgetMACs, budgetMs float64, seeds int, asJSON bool) error {
+	res, err := sess.MaxAccuracy(env.Ctx, session.MaxAccuracyRequest{Reduced: red, BudgetMACs: budgetMACs, BudgetMs: budgetMs,
+		Device: device, AccuracyTable: accPath, Seeds: seeds})
 	if err != nil {
 		return err
 	}
-	cost, limit, what := func(a model.Arch) float64 {
-		n, err := sp.Network(a)
-		if err != nil {
-			return 0
-		}
-		return float64(n.MACs())
-	}, budgetMACs, "MACs"
-	if budgetMs > 0 {
-		lat, err := latencyObjective(env, cfg, sp, device, storePath)
-		if err != nil {
-			return err
-		}
-		defer lat.Close()
-		cost = func(a model.Arch) float64 {
-			v, err := lat.fn(a)
-			if err != nil {
-				return 0
-			}
-			return v
-		}
-		limit, what = budgetMs, "latency_ms ("+lat.label+")"
-	}
-	side := func(s *model.Space, name string) (maxAccSide, error) {
+	acc := res.Accuracy
+	side := func(s session.MaxAccuracySide, name string) maxAccSide {
 		out := maxAccSide{Space: name}
-		for seed := 1; seed <= seeds; seed++ {
-			res, err := search.MaxAccuracy(env.Ctx, s, acc.fn, search.MaxAccOptions{Seed: uint64(seed), Cost: cost, Limit: limit})
-			if err != nil {
-				return out, err
-			}
-			out.Best = append(out.Best, res.Best.Accuracy)
-			out.Cost = append(out.Cost, res.Best.Latency)
-			out.Arch = append(out.Arch, res.Best.Arch.String())
+		for _, b := range s.Best {
+			out.Best = append(out.Best, b.Accuracy)
+			out.Cost = append(out.Cost, b.Latency)
+			out.Arch = append(out.Arch, b.Arch.String())
 		}
 		out.Mean, out.Std = stats.Mean(out.Best), stats.Std(out.Best)
-		return out, nil
+		return out
 	}
-	o, err := side(sp, sp.Name)
-	if err != nil {
-		return err
-	}
-	r, err := side(red, redName)
-	if err != nil {
-		return err
-	}
+	o, r := side(res.Original, res.Original.Space), side(res.Reduced, redName)
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"mode": "max-accuracy", "budget": map[string]any{what: limit}, "accuracy_source": acc.label,
-			"field": acc.field, "original": o, "reduced": r})
+		return enc.Encode(map[string]any{"mode": "max-accuracy", "budget": map[string]any{res.Budget: res.Limit}, "accuracy_source": acc.Label,
+			"field": acc.Field, "original": o, "reduced": r})
 	}
-	fmt.Fprintf(env.Stdout, "max-accuracy search (paper §5.2: initial 20, 50 children, 4 generations, top-10) under %s ≤ %g; %s: %s\n", what, limit, acc.field, acc.label)
+	fmt.Fprintf(env.Stdout, "max-accuracy search (paper §5.2: initial 20, 50 children, 4 generations, top-10) under %s ≤ %g; %s: %s\n", res.Budget, res.Limit, acc.Field, acc.Label)
 	for _, x := range []maxAccSide{o, r} {
-		fmt.Fprintf(env.Stdout, "  %-24s best %s %.3f ± %.3f over %d seeds (mean %s of the best: %.4g)\n", x.Space, acc.field, x.Mean, x.Std, len(x.Best), what, stats.Mean(x.Cost))
+		fmt.Fprintf(env.Stdout, "  %-24s best %s %.3f ± %.3f over %d seeds (mean %s of the best: %.4g)\n", x.Space, acc.Field, x.Mean, x.Std, len(x.Best), res.Budget, stats.Mean(x.Cost))
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ type DeviceInfo struct {
 }
 
 // Source is the label shown for the device's numbers: its Label, else its
-// provenance, else "measured".
+// provenance, else "provenance unknown" (never "measured" by default).
 func (d DeviceInfo) Source() string {
 	switch {
 	case d.Label != "":
@@ -67,11 +67,11 @@ func (d DeviceInfo) Source() string {
 	case d.Provenance != "":
 		return string(d.Provenance)
 	}
-	return string(devices.Measured)
+	return "provenance unknown"
 }
 
 // Measured reports whether the device's numbers are real measurements
 // taken by blockprof (not replayed, table, simulated or predicted).
 func (d DeviceInfo) Measured() bool {
-	return d.Provenance == "" || d.Provenance == devices.Measured
+	return d.Provenance == devices.Measured
 }

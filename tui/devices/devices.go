@@ -381,7 +381,7 @@ func (m Model) columns() (cols []column, barW int) {
 
 func provenance(d common.DeviceInfo) string {
 	if d.Provenance == "" {
-		return "measured"
+		return "provenance unknown"
 	}
 	return string(d.Provenance)
 }
@@ -392,8 +392,26 @@ func stateText(r row) string {
 		return "waiting"
 	case r.pausing && r.prog.State != engine.StatePaused:
 		return "pausing…"
+	case r.prog.State == engine.StatePaused || r.prog.State == engine.StateCancelled:
+		if who := intentWho(r.prog.Intent); who != "" {
+			return string(r.prog.State) + " (" + who + ")"
+		}
 	}
 	return string(r.prog.State)
+}
+
+// intentWho is who sent the last intent ("paused by alice at 17:03:12" →
+// "alice"), "" when none or sent by this process.
+func intentWho(intent string) string {
+	_, rest, ok := strings.Cut(intent, " by ")
+	if !ok {
+		return ""
+	}
+	who, _, _ := strings.Cut(rest, " at ")
+	if who == "this process" {
+		return ""
+	}
+	return who
 }
 
 func rate(r float64) string {
@@ -617,6 +635,9 @@ func (m Model) detail() string {
 	lines = append(lines, last+" · "+drift+" · rate "+rate(p.Rate)+" · ETA "+eta(p))
 	if r.lastErr != "" {
 		lines = append(lines, st.Error.Render("last error: "+r.lastErr))
+	}
+	if p.Intent != "" {
+		lines = append(lines, st.Warn.Render(p.Intent))
 	}
 	if !r.info.Measured() {
 		lines = append(lines, st.Label.Render(fmt.Sprintf("note: %s's numbers are %s, not measured by blockprof", r.info.Name, r.info.Source())))

@@ -130,6 +130,11 @@ type Table struct {
 	MinSupport int
 	Level      float64
 	Notes      []string
+	// Evidence summarises how far the table can be trusted (fit quality,
+	// archs above the spread target, under-covered intervals); Weak says
+	// it should not drive cuts without a look.
+	Evidence string
+	Weak     bool
 }
 
 // Units is the number of units.

@@ -120,6 +120,13 @@ func (m Model) header() []string {
 	if b, c := m.Cuts(); b+c > 0 {
 		l2 += fmt.Sprintf(" · cuts: %d blocks, %d depths", b, c)
 	}
+	if t != nil && t.Evidence != "" {
+		ev := t.Evidence
+		if t.Weak {
+			ev = st.Warn.Render(ev)
+		}
+		l2 += " · " + ev
+	}
 	return []string{ansi.Truncate(l1, m.c.Width, "…"), ansi.Truncate(l2, m.c.Width, "…")}
 }
 

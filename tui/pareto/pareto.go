@@ -319,7 +319,7 @@ func (m Model) rebuild() Model {
 				p := d.Points[i]
 				m.front = append(m.front, plot.XY{X: p.Latency, Y: p.Accuracy})
 				if m.result == nil {
-					m.targets = append(m.targets, target{Point: p, what: "measured front", index: j + 1, of: len(d.Front)})
+					m.targets = append(m.targets, target{Point: p, what: "stored front", index: j + 1, of: len(d.Front)})
 				}
 			}
 		}
@@ -373,7 +373,7 @@ func (m Model) View() string {
 }
 
 func (m Model) labels() (lat, accName, accUnit, accLabel string) {
-	lat = "measured"
+	lat = "provenance unknown"
 	if m.dev < len(m.devices) {
 		lat = m.devices[m.dev].Source()
 	}
@@ -402,11 +402,11 @@ func (m Model) header() []string {
 	case m.err != nil && m.data == nil:
 		l2 = st.Error.Render(m.err.Error())
 	case m.data == nil && m.loading:
-		l2 = "reading the measured archs…"
+		l2 = "reading the stored archs…"
 	case m.data == nil:
 		l2 = st.Muted.Render("no data yet")
 	default:
-		l2 = fmt.Sprintf("%d measured archs with a %s · measured front %d points", len(m.data.Points), accName, len(m.data.Front))
+		l2 = fmt.Sprintf("%d stored archs with a %s · their front %d points", len(m.data.Points), accName, len(m.data.Front))
 		if r := m.result; r != nil {
 			l2 += fmt.Sprintf(" · search fronts: original %d, reduced %d [%s]", len(r.Original), len(r.Reduced), r.LatencyLabel)
 		}
@@ -445,9 +445,9 @@ func (m Model) plot(w, h int) string {
 			lipgloss.NewStyle().Foreground(lipgloss.Color("10")),
 		}
 	}
-	series := []plot.Series{{Name: "measured archs", Points: m.cloud, Style: st[0]}}
+	series := []plot.Series{{Name: "stored archs", Points: m.cloud, Style: st[0]}}
 	if m.result == nil {
-		series = append(series, plot.Series{Name: "measured front", Points: m.front, Front: true, Marker: frontMarker, Style: st[1]})
+		series = append(series, plot.Series{Name: "front of the stored archs", Points: m.front, Front: true, Marker: frontMarker, Style: st[1]})
 	} else {
 		series = append(series,
 			plot.Series{Name: "original front", Points: m.orig, Front: true, Marker: origMarker, Style: st[2]},
@@ -467,7 +467,7 @@ func (m Model) describe() []string {
 	}
 	t := m.targets[m.cursor]
 	lat, accName, accUnit, accLabel := m.labels()
-	if t.what != "measured front" && m.result != nil {
+	if t.what != "stored front" && m.result != nil {
 		lat, accLabel = m.result.LatencyLabel, m.result.AccuracyLabel
 	}
 	l1 := fmt.Sprintf("%c %s %d/%d · latency %s ms (%s) · %s %s%s (%s) · ←/→ %d/%d",

@@ -1,0 +1,130 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"blockprof/engine/accuracy"
+	"blockprof/engine/store"
+	"blockprof/model"
+)
+
+// scorer is the space's accuracy source with the store behind it: a score
+// the store holds for the source is read back (with its provenance), a
+// new one is computed and, when asked, stored, so a user's evaluator
+// (minutes per arch) runs once per arch across sessions.
+type scorer struct {
+	src  accuracy.Source
+	sp   *model.Space
+	st   *store.Store
+	name string // the store's source key, e.g. "table:ofa-mbv3-w1.0-imagenet-top1.jsonl"
+	// expensive sources (a command) store every score, not only plan
+	// archs'.
+	expensive bool
+
+	mu    sync.Mutex
+	cache map[string]accuracy.Value
+}
+
+func newScorer(src accuracy.Source, sp *model.Space, st *store.Store, name string) *scorer {
+	_, cmd := src.(*accuracy.CommandSource)
+	return &scorer{src: src, sp: sp, st: st, name: name, expensive: cmd, cache: map[string]accuracy.Value{}}
+}
+
+// accuracySourceName keys a configured source in the store: its kind and
+// the file or the evaluator's program.
+func accuracySourceName(ref model.AccuracyRef) string {
+	kind := strings.ToLower(ref.Kind)
+	if kind == "" {
+		kind = accuracy.KindProxy
+	}
+	switch {
+	case ref.File != "":
+		return kind + ":" + filepath.Base(ref.File)
+	case len(ref.Command) > 0:
+		return kind + ":" + filepath.Base(ref.Command[len(ref.Command)-1])
+	}
+	return kind
+}
+
+// Score is the arch's accuracy (or proxy score). keep stores a newly
+// computed score (plan archs); scores of an expensive source are always
+// stored.
+func (s *scorer) Score(ctx context.Context, a model.Arch, keep bool) (accuracy.Value, error) {
+	key := a.String()
+	s.mu.Lock()
+	v, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	rec, ok, err := s.st.AccuracyOf(ctx, key, s.name)
+	if err != nil {
+		return accuracy.Value{}, err
+	}
+	if ok {
+		v = accuracy.Value{Top1: rec.Top1, Provenance: rec.Label, Label: rec.Label + ", stored", Source: s.name}
+	} else {
+		if v, err = s.src.Top1(ctx, a); err != nil {
+			return accuracy.Value{}, err
+		}
+		if v.Provenance == "" {
+			return accuracy.Value{}, fmt.Errorf("accuracy source %s gave no provenance for %s", s.name, key)
+		}
+		if keep || s.expensive {
+			sa, err := store.ArchOf(s.sp, a)
+			if err != nil {
+				return accuracy.Value{}, err
+			}
+			if err := s.st.PutAccuracy(ctx, store.Accuracy{Arch: sa, Source: s.name, Top1: v.Top1, Label: v.Provenance}); err != nil {
+				return accuracy.Value{}, err
+			}
+		}
+	}
+	s.mu.Lock()
+	s.cache[key] = v
+	s.mu.Unlock()
+	return v, nil
+}
+
+// Close releases the source (an evaluator process).
+func (s *scorer) Close() error {
+	if c, ok := s.src.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// AccuracyKind says what the session's accuracy numbers are: "proxy" for
+// the proxy score, else "accuracy"; with the provenance of the source's
+// numbers (from one score of the space's smallest arch, not stored).
+func (s *Session) AccuracyKind(ctx context.Context) (metric, provenance string, err error) {
+	v, err := s.acc.Score(ctx, s.sp.MinArch(s.spec.Resolution), false)
+	if err != nil {
+		if errors.Is(err, accuracy.ErrNotFound) {
+			return MetricAccuracy, accuracy.Table, nil
+		}
+		return "", "", fmt.Errorf("accuracy source %s: %w", s.acc.name, err)
+	}
+	if v.IsProxy() {
+		return "proxy", v.Provenance, nil
+	}
+	return MetricAccuracy, v.Provenance, nil
+}
+
+// Score is the arch's accuracy from the session's source (stored for
+// later sessions when the arch is in a plan or the source is expensive).
+func (s *Session) Score(ctx context.Context, a model.Arch) (accuracy.Value, error) {
+	return s.acc.Score(ctx, a, false)
+}
+
+// AccuracySource names the session's accuracy source in the store.
+func (s *Session) AccuracySource() string { return s.acc.name }
+
+// AccuracySource scores archs (engine/accuracy); Options.Accuracy takes one.
+type AccuracySource = accuracy.Source

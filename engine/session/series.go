@@ -1,0 +1,358 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"blockprof/engine/analysis"
+	"blockprof/engine/store"
+	"blockprof/model"
+)
+
+// Metrics the session serves besides an accuracy source's.
+const (
+	MetricLatency  = "latency"
+	MetricAccuracy = "accuracy"
+	MetricMACs     = "macs"
+	MetricParams   = "params"
+)
+
+// MaxObs bounds the observations analysed per device and metric: past it,
+// an even subsample (every k-th record in store order) is used, so that a
+// store with 100k measurements stays responsive and small. Every front end
+// gets the same subsample; Series.Records says how many there were.
+const MaxObs = 20000
+
+// SeriesRequest names a series.
+type SeriesRequest struct {
+	// Device is required for latency.
+	Device string
+	// Metric is latency, accuracy (the space's accuracy source, or its
+	// proxy score), macs or params.
+	Metric string
+	// Resolution (0: the session's).
+	Resolution int
+}
+
+// Series is the analysis input of a device and metric, with the provenance
+// of the records behind it and the quality of their measurements.
+type Series struct {
+	analysis.Series
+	Provenance Provenance
+	// Records counts the records read (every resolution, before
+	// subsampling); Resolutions the resolutions they cover.
+	Records     int
+	Resolutions []int
+	// Spread: how many of the analysed latency records missed the device's
+	// spread target (IQR/median above target_spread), and the target.
+	AboveSpread  int
+	SpreadTarget float64
+	// Stale counts the device's records taken with other settings (another
+	// fingerprint): kept in the store, not used here.
+	Stale int
+	// Field is the name the values print under: latency_ms, accuracy,
+	// proxy_score, macs or params.
+	Field string
+}
+
+// Series is the one function from stored records to analysis
+// observations: the explorer's tables and Pareto view, `analyze` and the
+// latency model of `search` all read through it.
+func (s *Session) Series(ctx context.Context, req SeriesRequest) (Series, error) {
+	res := req.Resolution
+	if res == 0 {
+		res = s.spec.Resolution
+	}
+	switch req.Metric {
+	case MetricLatency:
+		return s.latencySeries(ctx, req.Device, res)
+	case MetricMACs, MetricParams:
+		return s.networkSeries(ctx, req.Metric, res)
+	case MetricAccuracy, "proxy", "top1":
+		return s.accuracySeries(ctx, res)
+	}
+	return Series{}, fmt.Errorf("metric %q: want latency, accuracy, macs or params", req.Metric)
+}
+
+// storedDevice is the store's record of a device.
+func (s *Session) storedDevice(ctx context.Context, name string) (store.Device, error) {
+	devs, err := s.st.Devices(ctx)
+	if err != nil {
+		return store.Device{}, err
+	}
+	var names []string
+	for _, d := range devs {
+		if d.Name == name {
+			return d, nil
+		}
+		names = append(names, d.Name)
+	}
+	if len(names) == 0 {
+		return store.Device{}, fmt.Errorf("store %s holds no device yet: profile first (blockprof profile --store %s)", s.st.Path(), s.st.Path())
+	}
+	return store.Device{}, fmt.Errorf("store %s has no device %q (devices: %s)", s.st.Path(), name, strings.Join(names, ", "))
+}
+
+func stride(n int) int { return max(1, (n+MaxObs-1)/MaxObs) }
+
+func (s *Session) latencySeries(ctx context.Context, device string, res int) (Series, error) {
+	out := Series{Field: "latency_ms"}
+	out.Space, out.Metric, out.Unit, out.Device = s.sp, MetricLatency, "ms", device
+	if device == "" {
+		return out, fmt.Errorf("latency needs a device (--device)")
+	}
+	d, err := s.storedDevice(ctx, device)
+	if err != nil {
+		return out, err
+	}
+	out.SpreadTarget = d.Settings.Protocol().TargetSpread
+	q := store.Query{Device: device, Space: s.sp.Name, Kind: store.KindPlan, Latest: true, Fingerprint: d.Fingerprint}
+	n, err := s.st.Count(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	baseline, err := s.st.ProbeBaseline(ctx, device)
+	if err != nil {
+		return out, err
+	}
+	stale, err := s.st.Stale(ctx, device, d.Fingerprint, s.sp.Name)
+	if err != nil {
+		return out, err
+	}
+	for _, g := range stale {
+		out.Stale += g.Count
+	}
+	step := stride(n)
+	out.Obs = make([]analysis.Obs, 0, min(n, MaxObs))
+	i := 0
+	for r, err := range s.st.Records(ctx, q) {
+		if err != nil {
+			return out, err
+		}
+		out.Records++
+		if !slices.Contains(out.Resolutions, r.Resolution) {
+			out.Resolutions = append(out.Resolutions, r.Resolution)
+		}
+		if r.Resolution != res {
+			continue
+		}
+		i++
+		if (i-1)%step != 0 {
+			continue
+		}
+		o, err := s.obs(r.Arch, r.Fix, r.Latency(baseline))
+		if err != nil {
+			return out, err
+		}
+		if err := out.Provenance.Add(string(r.Provenance), fmt.Sprintf("measurement %d of %s on %s (store %s)", r.ID, r.Arch, device, s.st.Path())); err != nil {
+			return out, err
+		}
+		if baseline > 0 && r.Relative > 0 {
+			out.Provenance.Corrected++
+		}
+		if out.SpreadTarget > 0 && r.Spread > out.SpreadTarget {
+			out.AboveSpread++
+		}
+		out.Obs = append(out.Obs, o)
+	}
+	if out.Provenance.Only(string(d.Info.Provenance)) && d.Info.Label != "" {
+		out.Provenance.Detail = d.Info.Label
+	}
+	out.Label = out.Provenance.Label()
+	if len(out.Obs) == 0 {
+		return out, s.emptyError(fmt.Sprintf("plan measurements of %s on %s", s.sp.Name, device), res, out.Resolutions, out.Stale)
+	}
+	return out, nil
+}
+
+func (s *Session) emptyError(what string, res int, present []int, stale int) error {
+	msg := fmt.Sprintf("store %s has no %s at %d px", s.st.Path(), what, res)
+	if len(present) > 0 {
+		slices.Sort(present)
+		msg += fmt.Sprintf(" (present: %s px; pass --resolution)", joinInts(present))
+	} else {
+		msg += " yet: profile first"
+	}
+	if stale > 0 {
+		msg += fmt.Sprintf("; %d records were taken with the device's earlier settings and no longer count (blockprof profile measures them again)", stale)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// obs parses one stored record's arch and plan role.
+func (s *Session) obs(canonical, fix string, v float64) (analysis.Obs, error) {
+	arch, err := s.plans.parse(s.sp, canonical)
+	if err != nil {
+		return analysis.Obs{}, fmt.Errorf("store %s: %w", s.st.Path(), err)
+	}
+	f, err := store.ParseFix(fix)
+	if err != nil {
+		return analysis.Obs{}, fmt.Errorf("store %s: arch %s: %w", s.st.Path(), canonical, err)
+	}
+	return analysis.Obs{Arch: arch, Fix: f, Value: v}, nil
+}
+
+// planObs are the plan items of the space's runs at resolution res (value
+// 0), subsampled like the latency records.
+func (s *Session) planObs(ctx context.Context, res int) (obs []analysis.Obs, total int, resolutions []int, err error) {
+	plan, err := s.plans.items(ctx, s.st, s.sp.Name)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var at []store.PlanItem
+	for _, it := range plan {
+		if !slices.Contains(resolutions, it.Arch.Resolution) {
+			resolutions = append(resolutions, it.Arch.Resolution)
+		}
+		if it.Arch.Resolution == res {
+			at = append(at, it)
+		}
+	}
+	step := stride(len(at))
+	for i, it := range at {
+		if i%step != 0 {
+			continue
+		}
+		o, err := s.obs(it.Arch.Canonical, it.Fix, 0)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		obs = append(obs, o)
+	}
+	return obs, len(plan), resolutions, nil
+}
+
+func (s *Session) networkSeries(ctx context.Context, metric string, res int) (Series, error) {
+	out := Series{Field: metric}
+	out.Space, out.Metric = s.sp, metric
+	f, unit, err := analysis.NetworkMetric(s.sp, metric)
+	if err != nil {
+		return out, err
+	}
+	out.Unit, out.Label = unit, "computed from the network"
+	if out.Obs, out.Records, out.Resolutions, err = s.planObs(ctx, res); err != nil {
+		return out, err
+	}
+	for i := range out.Obs {
+		if out.Obs[i].Value, err = f(out.Obs[i].Arch); err != nil {
+			return out, err
+		}
+	}
+	if len(out.Obs) == 0 {
+		return out, s.emptyError("plan archs of "+s.sp.Name, res, out.Resolutions, 0)
+	}
+	return out, nil
+}
+
+func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
+	out := Series{}
+	out.Space = s.sp
+	obs, total, rs, err := s.planObs(ctx, res)
+	if err != nil {
+		return out, err
+	}
+	out.Records, out.Resolutions = total, rs
+	if len(obs) == 0 {
+		return out, s.emptyError("plan archs of "+s.sp.Name, res, rs, 0)
+	}
+	for i := range obs {
+		v, err := s.acc.Score(ctx, obs[i].Arch, true)
+		if err != nil {
+			return out, fmt.Errorf("accuracy of %s: %w", obs[i].Arch, err)
+		}
+		obs[i].Value = v.Top1
+		if err := out.Provenance.Add(v.Provenance, "the accuracy of "+obs[i].Arch.String()); err != nil {
+			return out, err
+		}
+	}
+	out.Obs = obs
+	out.Metric, out.Unit, out.Field = MetricAccuracy, "%", "accuracy"
+	if out.Provenance.Only("proxy") {
+		out.Metric, out.Unit, out.Field = "proxy", "", "proxy_score"
+	}
+	out.Label = out.Provenance.Label()
+	if src := s.acc.name; src != "" {
+		out.Label += " (" + src + ")"
+	}
+	return out, nil
+}
+
+// planCache keeps the space's plan items and parsed archs: both only grow
+// while a session is open (Prepare resets the plan).
+type planCache struct {
+	mu    sync.Mutex
+	plan  []store.PlanItem
+	archs map[string]model.Arch
+}
+
+func (p *planCache) reset() {
+	p.mu.Lock()
+	p.plan = nil
+	p.mu.Unlock()
+}
+
+func (p *planCache) parse(sp *model.Space, canonical string) (model.Arch, error) {
+	p.mu.Lock()
+	a, ok := p.archs[canonical]
+	p.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	a, err := sp.ParseArch(canonical)
+	if err != nil {
+		return a, err
+	}
+	p.mu.Lock()
+	if p.archs == nil {
+		p.archs = map[string]model.Arch{}
+	}
+	p.archs[canonical] = a
+	p.mu.Unlock()
+	return a, nil
+}
+
+func (p *planCache) items(ctx context.Context, st *store.Store, space string) ([]store.PlanItem, error) {
+	p.mu.Lock()
+	plan := p.plan
+	p.mu.Unlock()
+	if plan != nil {
+		return plan, nil
+	}
+	runs, err := st.Runs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[[2]string]bool{}
+	plan = []store.PlanItem{}
+	for _, r := range runs {
+		if r.Space != space {
+			continue
+		}
+		items, err := st.Plan(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			k := [2]string{it.Arch.Canonical, it.Fix}
+			if !seen[k] {
+				seen[k] = true
+				plan = append(plan, it)
+			}
+		}
+	}
+	p.mu.Lock()
+	p.plan = plan
+	p.mu.Unlock()
+	return plan, nil
+}
