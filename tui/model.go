@@ -124,13 +124,13 @@ func (m Model) spaceName() string {
 	return m.space.Name
 }
 
-// Init subscribes to the run's events.
+// Init subscribes to the run's events and restores the session's cuts.
 func (m Model) Init() tea.Cmd {
 	if m.deps == nil {
 		return nil
 	}
 	deps, ctx := m.deps, m.c.Ctx
-	return func() tea.Msg { return subscribedMsg{ch: deps.Events(ctx)} }
+	return tea.Batch(func() tea.Msg { return subscribedMsg{ch: deps.Events(ctx)} }, m.friend.Init())
 }
 
 // waitEvents waits wait, then for the next event, then takes whatever else
@@ -216,12 +216,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.PasteMsg:
-		if m.export.Active() {
-			var cmd tea.Cmd
+		var cmd tea.Cmd
+		switch {
+		case m.export.Active():
 			m.export, cmd = m.export.Update(msg)
-			return m, cmd
+		case m.active == Friendliness:
+			m.friend, cmd = m.friend.Update(msg)
 		}
-		return m, nil
+		return m, cmd
 	}
 	// Answers to the children's requests: each child ignores what is not
 	// its own.
@@ -325,7 +327,7 @@ func (m Model) cutSummary() string {
 	if nb+nc == 0 {
 		return "no cuts (the file describes the whole space)"
 	}
-	return fmt.Sprintf("%d blocks pruned, %d unit depths capped", nb, nc)
+	return fmt.Sprintf("%d blocks pruned, %d unit depth ranges cut", nb, nc)
 }
 
 func (m Model) childBusy() bool {
@@ -471,7 +473,7 @@ func (m Model) fullHelp(h int) string {
 		{k.Devices, k.Friendliness, k.Pareto, k.NextView, k.Export, k.Help, k.Quit},
 		{k.Up, k.Down, k.Left, k.Right},
 		{k.Pause, k.Cancel},
-		{k.Prune, k.Depth, k.Suggest, k.Clear, k.Details, k.Stat, k.Expand, k.Device, k.Metric},
+		friendliness.Bindings(k),
 		{k.Search, k.StopSearch},
 	}
 	titles := []string{"views", "move", "devices", "friendliness", "pareto"}

@@ -77,7 +77,7 @@ func TestScreensGolden(t *testing.T) {
 		{"friendliness_suggested", []string{"2", "s"}},
 		{"friendliness_cpu_mean", []string{"2", "tab", "S"}},
 		{"pareto", []string{"3", "right", "right"}},
-		{"pareto_search", []string{"2", "s", "3", "g"}},
+		{"pareto_search", []string{"2", "s", "y", "3", "g"}},
 		{"help", []string{"?"}},
 		{"export_prompt", []string{"2", "space", "e"}},
 	}
@@ -189,9 +189,23 @@ func TestKeys(t *testing.T) {
 	}
 }
 
+// TestLoadPromptTakesKeys: while the friendliness view's load prompt is
+// open, view and quit keys are typed into the path.
+func TestLoadPromptTakesKeys(t *testing.T) {
+	m, _ := newModel(t, 100, 30, false)
+	got, quit := settle(t, m, ts.Keys("2", "o", "q", "1", "e", "3")...)
+	if quit || got.Active() != Friendliness || !got.FriendlinessView().Prompting() || got.ExportPrompt().Active() {
+		t.Fatalf("quit=%v view %v prompt %v export %v", quit, got.Active(), got.FriendlinessView().Prompting(), got.ExportPrompt().Active())
+	}
+	got, _ = settle(t, got, tea.PasteMsg{Content: "/x"})
+	if !strings.Contains(got.View().Content, "path: q1e3/x|") {
+		t.Errorf("typed path:\n%s", got.View().Content)
+	}
+}
+
 func TestEventsReachDevices(t *testing.T) {
 	m, d := newModel(t, 80, 24, false)
-	m, _ = settle(t, m, m.Init()())
+	m, _ = settle(t, m, ts.Run(m.Init())...)
 	if d.Subscribers() != 1 {
 		t.Fatalf("%d subscriptions, want 1", d.Subscribers())
 	}

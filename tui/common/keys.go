@@ -11,8 +11,9 @@ type KeyMap struct {
 	Up, Down, Left, Right key.Binding
 	// Devices view.
 	Pause, Cancel key.Binding
-	// Friendliness view.
-	Expand, Stat, Details, Prune, Depth, Suggest, Device, Metric, Clear key.Binding
+	// Friendliness view. Depth lowers the focused unit's max depth,
+	// DepthUp raises it; MinDepthUp and MinDepthDown move its min depth.
+	Expand, Stat, Details, Prune, Depth, DepthUp, MinDepthUp, MinDepthDown, Suggest, Load, Device, Metric, Clear key.Binding
 	// Pareto view.
 	Search, StopSearch key.Binding
 	// Prompts.
@@ -43,8 +44,12 @@ func DefaultKeyMap() *KeyMap {
 		Stat:         b([]string{"S"}, "S", "statistic"),
 		Details:      b([]string{"enter"}, "enter", "details"),
 		Prune:        b([]string{"space"}, "space", "prune"),
-		Depth:        b([]string{"d"}, "d", "depth cap"),
+		Depth:        b([]string{"d"}, "d", "max depth −"),
+		DepthUp:      b([]string{"D"}, "D", "max depth +"),
+		MinDepthUp:   b([]string{">"}, ">", "min depth +"),
+		MinDepthDown: b([]string{"<"}, "<", "min depth −"),
 		Suggest:      b([]string{"s"}, "s", "suggested cuts"),
+		Load:         b([]string{"o"}, "o", "load from file"),
 		Device:       b([]string{"tab"}, "tab", "device"),
 		Metric:       b([]string{"m"}, "m", "metric"),
 		Clear:        b([]string{"c"}, "c", "clear cuts"),

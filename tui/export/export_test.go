@@ -40,13 +40,13 @@ func setup(t testing.TB, w, h int) (export.Model, *fakedeps.Deps, model.Reductio
 		t.Fatal(err)
 	}
 	d := fakedeps.New(sp)
-	r, err := d.Suggest(context.Background(), "npu", "latency")
+	s, err := d.Suggest(context.Background(), "npu", "latency")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Name = "ofa-mbv3-w1.0-npu-reduced"
+	r := s.Cuts.Reduction("ofa-mbv3-w1.0-npu-reduced")
 	m := export.New(common.New(context.Background(), false, w, h), d)
-	return m.Open("ofa-mbv3-w1.0-npu-reduced.toml", r, "12 blocks pruned, 1 unit depths capped"), d, r
+	return m.Open("ofa-mbv3-w1.0-npu-reduced.toml", r, "12 blocks pruned, 2 unit depth ranges cut"), d, r
 }
 
 func typed(m export.Model, s string) export.Model {

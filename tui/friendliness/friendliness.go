@@ -3,20 +3,24 @@
 // positions as columns (layer positions when expanded), each cell the
 // chosen statistic of the block's effect on the chosen metric of the chosen
 // device, as the engine's analysis computed it. The engineer prunes (unit,
-// block) cells and caps unit depths here; the cuts become the reduced space
-// that the export writes and the search compares.
+// block) cells, edits unit depth ranges, merges suggested cuts after a
+// preview and loads reduced spaces here; the cuts (an engine/cuts value,
+// kept by the session) become the reduced space that the export writes and
+// the search compares.
 package friendliness
 
 import (
+	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"blockprof/engine/cuts"
 	"blockprof/model"
 	"blockprof/tui/common"
 )
@@ -38,13 +42,39 @@ type detailsMsg struct {
 
 type suggestMsg struct {
 	device, metric string
-	red            model.Reduction
+	s              Suggestion
 	err            error
 }
 
-type pkey struct {
-	unit  int
-	block string
+// cutsMsg answers Source.Cuts (the session's cuts, restored on Init).
+type cutsMsg struct {
+	c   cuts.Cuts
+	err error
+}
+
+// savedMsg answers Source.SetCuts.
+type savedMsg struct{ err error }
+
+type loadedMsg struct {
+	path string
+	c    cuts.Cuts
+	err  error
+}
+
+// preview is a suggestion shown before it is merged.
+type preview struct {
+	device, metric string
+	s              Suggestion
+	// merge is what merging would do now (a dry run).
+	merge cuts.MergeReport
+	off   int
+}
+
+// prompt is the path prompt of o (load a reduced space).
+type prompt struct {
+	input textinput.Model
+	err   error
+	busy  bool
 }
 
 // Model is the friendliness view.
@@ -73,14 +103,17 @@ type Model struct {
 	active bool
 	gen    int
 
-	// Cuts: pruned (unit, block) cells and per-unit depth caps (0: none),
-	// with the evidence shown when each cut was made.
-	pruned     map[pkey]bool
-	caps       []int
-	why        map[pkey]string
-	capWhy     map[int]string
-	suggested  [][]string
-	suggestion string
+	// cuts are the current cuts with their reasons. Every edit is sent to
+	// the Source; one save is in flight at a time (dirty: send again when
+	// it returns), so the session gets the edits in order.
+	cuts   cuts.Cuts
+	edits  int
+	saving bool
+	dirty  bool
+	asking bool
+
+	preview *preview
+	prompt  *prompt
 
 	details   *Details
 	detailErr error
@@ -90,14 +123,12 @@ type Model struct {
 
 // New returns the view for a space, its devices and the source of tables.
 func New(c common.Common, sp *model.Space, devs []common.DeviceInfo, src Source) Model {
-	m := Model{c: c, src: src, space: sp, devices: devs, pruned: map[pkey]bool{}, why: map[pkey]string{}, capWhy: map[int]string{}}
+	m := Model{c: c, src: src, space: sp, devices: devs, cuts: cuts.New(sp)}
 	if src != nil {
 		m.metrics = src.Metrics()
 	}
 	if sp != nil {
 		m.blocks = sp.BlockChoices()
-		m.caps = make([]int, len(sp.Units))
-		m.suggested = make([][]string, len(sp.Units))
 	}
 	// A per-device metric first when there is a device (latency), else the
 	// first metric that does not need one.
@@ -139,34 +170,43 @@ func (m Model) Stat() Stat { return m.stat }
 // Table is the table shown (nil before the first one arrived).
 func (m Model) Table() *Table { return m.table }
 
+// Init asks the Source for the session's cuts, so the view starts from
+// the cuts of the last session.
+func (m Model) Init() tea.Cmd {
+	if m.src == nil || m.space == nil {
+		return nil
+	}
+	src, ctx := m.src, m.c.Ctx
+	return func() tea.Msg {
+		c, err := src.Cuts(ctx)
+		return cutsMsg{c: c, err: err}
+	}
+}
+
 // Pruned reports whether (unit, block key) is pruned.
-func (m Model) Pruned(unit int, block string) bool { return m.pruned[pkey{unit, block}] }
+func (m Model) Pruned(unit int, block string) bool { return m.cuts.Pruned(unit, block) }
 
-// DepthCap is unit's depth cap (0: none).
-func (m Model) DepthCap(unit int) int {
-	if unit >= 1 && unit <= len(m.caps) {
-		return m.caps[unit-1]
-	}
-	return 0
+// Depths is unit's allowed depth range.
+func (m Model) Depths(unit int) (lo, hi int) { return m.cuts.Depths(unit) }
+
+// Cuts counts the pruned cells and the units whose depth range is cut
+// (Current is the cuts themselves).
+func (m Model) Cuts() (blocks, depths int) { return m.cuts.Counts() }
+
+// Current is the current cuts.
+func (m Model) Current() cuts.Cuts { return m.cuts }
+
+// Previewing reports whether a suggestion is shown for confirmation.
+func (m Model) Previewing() bool { return m.preview != nil }
+
+// Prompting reports whether the load prompt is open.
+func (m Model) Prompting() bool { return m.prompt != nil }
+
+// Busy reports whether a panel (details, suggestion preview, load prompt)
+// takes the keyboard.
+func (m Model) Busy() bool {
+	return m.details != nil || m.detailErr != nil || m.preview != nil || m.prompt != nil
 }
-
-// Cuts counts the pruned cells and the capped units.
-func (m Model) Cuts() (blocks, caps int) {
-	for _, p := range m.pruned {
-		if p {
-			blocks++
-		}
-	}
-	for _, c := range m.caps {
-		if c > 0 {
-			caps++
-		}
-	}
-	return blocks, caps
-}
-
-// Busy reports whether the details panel takes the keyboard.
-func (m Model) Busy() bool { return m.details != nil || m.detailErr != nil }
 
 // SetActive says whether the view is on screen; a view that becomes active
 // loads its table if it has none or new data arrived.
@@ -236,7 +276,29 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		return m, nil
 	case suggestMsg:
-		return m.applySuggestion(msg), nil
+		return m.openPreview(msg), nil
+	case cutsMsg:
+		return m.restore(msg), nil
+	case savedMsg:
+		m.saving = false
+		if msg.err != nil {
+			m.status = "cuts not saved: " + msg.err.Error()
+			m.dirty = true
+			return m, nil
+		}
+		if m.dirty {
+			return m.save()
+		}
+		return m, nil
+	case loadedMsg:
+		return m.applyLoaded(msg)
+	case tea.PasteMsg:
+		if m.prompt != nil && !m.prompt.busy {
+			var cmd tea.Cmd
+			m.prompt.input, cmd = m.prompt.input.Update(msg)
+			return m, cmd
+		}
+		return m, nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
@@ -245,7 +307,12 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 
 func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	k := m.c.Keys
-	if m.Busy() {
+	switch {
+	case m.prompt != nil:
+		return m.promptKey(msg)
+	case m.preview != nil:
+		return m.previewKey(msg)
+	case m.Busy():
 		switch {
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Details):
 			m.details, m.detailErr = nil, nil
@@ -285,25 +352,26 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.Details):
 		return m.requestDetails()
 	case key.Matches(msg, k.Prune):
-		m = m.togglePrune()
+		return m.togglePrune()
 	case key.Matches(msg, k.Depth):
-		m = m.cycleCap()
+		return m.moveDepth(false, -1)
+	case key.Matches(msg, k.DepthUp):
+		return m.moveDepth(false, +1)
+	case key.Matches(msg, k.MinDepthUp):
+		return m.moveDepth(true, +1)
+	case key.Matches(msg, k.MinDepthDown):
+		return m.moveDepth(true, -1)
 	case key.Matches(msg, k.Suggest):
-		if m.src == nil {
+		return m.askSuggestion()
+	case key.Matches(msg, k.Load):
+		return m.openPrompt()
+	case key.Matches(msg, k.Clear):
+		if m.space == nil {
 			return m, nil
 		}
-		dev, met, ctx, src := m.Device(), m.Metric().Name, m.c.Ctx, m.src
-		m.status = "asking the engine for a suggested reduction…"
-		return m, func() tea.Msg {
-			r, err := src.Suggest(ctx, dev, met)
-			return suggestMsg{device: dev, metric: met, red: r, err: err}
-		}
-	case key.Matches(msg, k.Clear):
-		m.pruned, m.why, m.capWhy = map[pkey]bool{}, map[pkey]string{}, map[int]string{}
-		m.caps = make([]int, len(m.caps))
-		m.suggested = make([][]string, len(m.caps))
-		m.suggestion = ""
-		m.status = "cuts cleared"
+		nb, nd := m.cuts.Counts()
+		m.status = fmt.Sprintf("cuts cleared (%d blocks, %d depth ranges)", nb, nd)
+		return m.edit(cuts.New(m.space))
 	case key.Matches(msg, k.Device):
 		if len(m.devices) > 1 {
 			m.dev = (m.dev + 1) % len(m.devices)
@@ -372,112 +440,295 @@ func (m Model) requestDetails() (Model, tea.Cmd) {
 	}
 }
 
-func (m Model) togglePrune() Model {
+// edit makes c the current cuts and sends them to the Source.
+func (m Model) edit(c cuts.Cuts) (Model, tea.Cmd) {
+	m.cuts = c
+	m.edits++
+	return m.save()
+}
+
+// save sends the current cuts unless a save is in flight (then they go
+// when it returns).
+func (m Model) save() (Model, tea.Cmd) {
+	if m.src == nil {
+		return m, nil
+	}
+	if m.saving {
+		m.dirty = true
+		return m, nil
+	}
+	m.saving, m.dirty = true, false
+	src, ctx, c := m.src, m.c.Ctx, m.cuts
+	return m, func() tea.Msg { return savedMsg{err: src.SetCuts(ctx, c)} }
+}
+
+// restore takes the session's cuts, unless the engineer edited before
+// they arrived (the edits were sent and win).
+func (m Model) restore(msg cutsMsg) Model {
+	switch {
+	case msg.err != nil:
+		m.status = "could not restore the session's cuts: " + msg.err.Error()
+	case m.edits > 0:
+	case msg.c.Parent() == "":
+	case m.space == nil || msg.c.Parent() != m.space.Name || msg.c.Units() != len(m.space.Units):
+		m.status = fmt.Sprintf("the session's cuts are of space %s, not %s: not restored", msg.c.Parent(), m.spaceName())
+	default:
+		m.cuts = msg.c
+		if nb, nd := m.cuts.Counts(); nb+nd > 0 {
+			m.status = fmt.Sprintf("restored the session's cuts: %d blocks, %d depth ranges", nb, nd)
+			if o := m.cuts.Origin(); o != "" {
+				m.status += " (" + o + ")"
+			}
+		}
+	}
+	return m
+}
+
+func (m Model) spaceName() string {
+	if m.space == nil {
+		return "?"
+	}
+	return m.space.Name
+}
+
+func (m Model) togglePrune() (Model, tea.Cmd) {
 	k := m.cursorKey()
 	if !m.allows(k.Unit, k.Block) {
 		m.status = fmt.Sprintf("%s is not a choice of unit %d", k.Block, k.Unit)
-		return m
+		return m, nil
 	}
-	p := pkey{k.Unit, k.Block}
-	pruned, why := maps.Clone(m.pruned), maps.Clone(m.why)
-	if pruned[p] {
-		delete(pruned, p)
-		delete(why, p)
+	was := m.cuts.Pruned(k.Unit, k.Block)
+	c, err := m.cuts.TogglePrune(k.Unit, k.Block, m.evidence(Key{Unit: k.Unit, Block: k.Block}))
+	if err != nil {
+		m.status = strings.TrimPrefix(err.Error(), "cuts: ")
+		return m, nil
+	}
+	m.status = fmt.Sprintf("unit %d: %s pruned", k.Unit, k.Block)
+	if was {
 		m.status = fmt.Sprintf("unit %d: %s kept", k.Unit, k.Block)
-	} else {
-		left := 0
-		for _, b := range m.space.Units[k.Unit-1].Blocks {
-			if !pruned[pkey{k.Unit, b.Key()}] {
-				left++
-			}
-		}
-		if left <= 1 {
-			m.status = fmt.Sprintf("unit %d needs at least one block: %s is its last", k.Unit, k.Block)
-			return m
-		}
-		pruned[p] = true
-		why[p] = m.evidence(Key{Unit: k.Unit, Block: k.Block}, fmt.Sprintf("remove %s from unit %d", k.Block, k.Unit))
-		m.status = fmt.Sprintf("unit %d: %s pruned", k.Unit, k.Block)
 	}
-	m.pruned, m.why = pruned, why
-	return m
+	return m.edit(c)
 }
 
-func (m Model) cycleCap() Model {
+// moveDepth moves the focused unit's min (or max) depth one choice up
+// (dir +1) or down (-1), never past the other bound.
+func (m Model) moveDepth(minBound bool, dir int) (Model, tea.Cmd) {
 	k := m.cursorKey()
 	if k.Unit == 0 {
-		return m
+		return m, nil
 	}
 	u := m.space.Units[k.Unit-1]
-	// none → max−1 → … → min → none
-	var choices []int
-	for _, d := range u.Depths {
-		if d < u.MaxDepth() {
-			choices = append(choices, d)
-		}
+	lo, hi := m.cuts.Depths(k.Unit)
+	cur, name := hi, "max"
+	if minBound {
+		cur, name = lo, "min"
 	}
-	slices.Reverse(choices)
-	caps, capWhy := slices.Clone(m.caps), maps.Clone(m.capWhy)
-	cur := caps[k.Unit-1]
-	next := 0
-	if len(choices) > 0 {
-		if cur == 0 {
-			next = choices[0]
-		} else if i := slices.Index(choices, cur); i >= 0 && i+1 < len(choices) {
-			next = choices[i+1]
-		}
-	}
-	caps[k.Unit-1] = next
-	if next == 0 {
-		delete(capWhy, k.Unit)
-		m.status = fmt.Sprintf("unit %d: every depth %v allowed", k.Unit, u.Depths)
-	} else {
-		capWhy[k.Unit] = m.depthEvidence(k.Unit, next)
-		m.status = fmt.Sprintf("unit %d: depth ≤ %d", k.Unit, next)
-	}
-	if len(choices) == 0 {
+	i := slices.Index(u.Depths, cur) + dir
+	switch {
+	case len(u.Depths) == 1:
 		m.status = fmt.Sprintf("unit %d has a single depth choice", k.Unit)
+		return m, nil
+	case lo == hi && (minBound == (dir > 0)):
+		m.status = fmt.Sprintf("unit %d: depths %d–%d, the %s depth cannot pass the other bound", k.Unit, lo, hi, name)
+		return m, nil
+	case i < 0 || i >= len(u.Depths):
+		m.status = fmt.Sprintf("unit %d: %s depth %d is the space's %s", k.Unit, name, cur, map[bool]string{true: "smallest", false: "largest"}[dir < 0])
+		return m, nil
 	}
-	m.caps, m.capWhy = caps, capWhy
+	if minBound {
+		lo = u.Depths[i]
+	} else {
+		hi = u.Depths[i]
+	}
+	c, err := m.cuts.SetDepths(k.Unit, lo, hi, m.depthEvidence(k.Unit, lo, hi, minBound))
+	if err != nil {
+		m.status = strings.TrimPrefix(err.Error(), "cuts: ")
+		return m, nil
+	}
+	m.status = fmt.Sprintf("unit %d: depths %d–%d (of %d–%d)", k.Unit, lo, hi, u.MinDepth(), u.MaxDepth())
+	return m.edit(c)
+}
+
+func (m Model) askSuggestion() (Model, tea.Cmd) {
+	if m.src == nil || m.space == nil {
+		return m, nil
+	}
+	if m.asking {
+		m.status = "still waiting for the suggestion…"
+		return m, nil
+	}
+	m.asking = true
+	dev, met, ctx, src := m.Device(), m.Metric().Name, m.c.Ctx, m.src
+	m.status = "asking the engine for suggested cuts…"
+	return m, func() tea.Msg {
+		s, err := src.Suggest(ctx, dev, met)
+		return suggestMsg{device: dev, metric: met, s: s, err: err}
+	}
+}
+
+func (m Model) openPreview(msg suggestMsg) Model {
+	m.asking = false
+	if msg.err != nil {
+		m.status = "no suggestion: " + msg.err.Error()
+		return m
+	}
+	if nb, nd := msg.s.Cuts.Counts(); nb+nd == 0 {
+		m.status = fmt.Sprintf("no cut suggested for %s %s", orDash(msg.device), msg.metric)
+		if len(msg.s.Evidence) > 0 {
+			m.status += ": " + msg.s.Evidence[0]
+		}
+		return m
+	}
+	_, rep := m.cuts.Merge(msg.s.Cuts)
+	m.preview = &preview{device: msg.device, metric: msg.metric, s: msg.s, merge: rep}
+	m.status = "review the suggestion: y merges it into the current cuts, n cancels"
 	return m
 }
 
-// evidence describes the cell's current value for the export's reasons.
-func (m Model) evidence(k Key, what string) string {
+func (m Model) previewKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	k := m.c.Keys
+	switch {
+	case key.Matches(msg, k.Confirm):
+		p := m.preview
+		m.preview = nil
+		merged, rep := m.cuts.Merge(p.s.Cuts)
+		m.status = "merged the suggestion: " + rep.String()
+		if len(rep.Added) == 0 {
+			m.status = "nothing new merged: " + rep.String()
+		}
+		return m.edit(merged)
+	case key.Matches(msg, k.Deny):
+		m.preview = nil
+		m.status = "suggestion not applied"
+	case key.Matches(msg, k.Up), key.Matches(msg, k.Down):
+		p := *m.preview
+		if key.Matches(msg, k.Up) {
+			p.off = max(p.off-1, 0)
+		} else {
+			p.off = min(p.off+1, max(len(p.lines())-1, 0))
+		}
+		m.preview = &p
+	}
+	return m, nil
+}
+
+// lines are the preview's suggested cuts, one per line.
+func (p *preview) lines() []string {
+	if len(p.s.Lines) > 0 {
+		return p.s.Lines
+	}
+	return p.s.Cuts.Describe()
+}
+
+func (m Model) openPrompt() (Model, tea.Cmd) {
+	if m.src == nil || m.space == nil {
+		return m, nil
+	}
+	in := textinput.New()
+	in.Prompt = ""
+	in.Placeholder = "spaces/" + m.space.Name + "-reduced.toml"
+	st := textinput.DefaultStyles(true)
+	st.Cursor.Blink = false
+	in.SetStyles(st)
+	in.SetWidth(max(m.c.Width-len("path: ")-1, 10))
+	cmd := in.Focus()
+	m.prompt = &prompt{input: in}
+	m.status = "type the path of a reduced-space TOML file (an export or spaces/*.toml)"
+	return m, cmd
+}
+
+func (m Model) promptKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	p := *m.prompt
+	if p.busy {
+		return m, nil
+	}
+	m.prompt = &p
+	switch msg.String() {
+	case "esc":
+		m.prompt = nil
+		m.status = "load cancelled"
+		return m, nil
+	case "enter":
+		path := strings.TrimSpace(p.input.Value())
+		if path == "" {
+			p.err = errors.New("type a path")
+			return m, nil
+		}
+		p.busy, p.err = true, nil
+		src, ctx := m.src, m.c.Ctx
+		return m, func() tea.Msg {
+			c, err := src.LoadReduced(ctx, path)
+			return loadedMsg{path: path, c: c, err: err}
+		}
+	}
+	p.err = nil
+	var cmd tea.Cmd
+	p.input, cmd = p.input.Update(msg)
+	return m, cmd
+}
+
+func (m Model) applyLoaded(msg loadedMsg) (Model, tea.Cmd) {
+	if m.prompt == nil {
+		return m, nil
+	}
+	p := *m.prompt
+	p.busy = false
+	m.prompt = &p
+	switch {
+	case msg.err != nil:
+		p.err = msg.err
+		return m, nil
+	case m.space == nil || msg.c.Parent() != m.space.Name || msg.c.Units() != len(m.space.Units):
+		p.err = fmt.Errorf("%s was read as cuts of space %q, this view shows %s", msg.path, msg.c.Parent(), m.spaceName())
+		return m, nil
+	}
+	m.prompt = nil
+	ob, od := m.cuts.Counts()
+	nb, nd := msg.c.Counts()
+	m.status = fmt.Sprintf("loaded %s: %d blocks, %d depth ranges cut", msg.path, nb, nd)
+	if ob+od > 0 {
+		m.status += fmt.Sprintf(" (before: %d, %d)", ob, od)
+	}
+	return m.edit(msg.c)
+}
+
+// evidence describes the cell's current value, the reason of pruning it.
+func (m Model) evidence(k Key) string {
 	t := m.table
 	if t == nil {
-		return what + " (by hand, before any table was computed)"
+		return "by hand, before any table was computed"
 	}
 	v := t.Cells[k][m.stat]
 	if v == nil {
 		for s := range NumStats {
 			if v = t.Cells[k][s]; v != nil {
-				return what + ": " + describe(t, Stat(s), v)
+				return describe(t, Stat(s), v)
 			}
 		}
-		return what + fmt.Sprintf(" (by hand; no %s for it on %s)", m.stat, orDash(t.Device))
+		return fmt.Sprintf("by hand; no %s for it on %s", m.stat, orDash(t.Device))
 	}
-	return what + ": " + describe(t, m.stat, v)
+	return describe(t, m.stat, v)
 }
 
-func (m Model) depthEvidence(unit, cap int) string {
-	what := fmt.Sprintf("cap unit %d at depth %d", unit, cap)
+// depthEvidence is the reason of a unit's depth range [lo, hi]: the
+// regression's effects of the depths the moved bound cuts.
+func (m Model) depthEvidence(unit, lo, hi int, minBound bool) string {
 	t := m.table
 	if t == nil {
-		return what + " (by hand)"
+		return "by hand"
 	}
 	var parts []string
 	for _, d := range m.space.Units[unit-1].Depths {
-		if d > cap {
+		if (minBound && d < lo) || (!minBound && d > hi) {
 			if e, ok := t.DepthEffects[[2]int{unit, d}]; ok {
 				parts = append(parts, fmt.Sprintf("depth %d %s %s", d, common.Signed(e.Value, 3), t.Metric.Unit))
 			}
 		}
 	}
 	if len(parts) == 0 {
-		return what + " (by hand)"
+		return "by hand"
 	}
-	return what + ": regression depth effect " + strings.Join(parts, ", ") + " on " + source(t)
+	return "regression depth effect " + strings.Join(parts, ", ") + " on " + source(t)
 }
 
 func describe(t *Table, s Stat, v *Value) string {
@@ -503,79 +754,23 @@ func orDash(s string) string {
 	return s
 }
 
-func (m Model) applySuggestion(msg suggestMsg) Model {
-	if msg.err != nil {
-		m.status = "no suggestion: " + msg.err.Error()
-		return m
-	}
-	r := msg.red
-	if m.space == nil || len(r.Units) != len(m.space.Units) {
-		m.status = fmt.Sprintf("the suggestion has %d units, the space %d: not applied", len(r.Units), len(m.caps))
-		return m
-	}
-	pruned, why := map[pkey]bool{}, map[pkey]string{}
-	caps, capWhy := make([]int, len(m.caps)), map[int]string{}
-	sugg := make([][]string, len(m.caps))
-	for i, u := range m.space.Units {
-		ur := r.Units[i]
-		for _, b := range u.Blocks {
-			if !slices.Contains(ur.Blocks, b.Key()) {
-				pruned[pkey{i + 1, b.Key()}] = true
-			}
-		}
-		if len(ur.Depths) > 0 {
-			if mx := slices.Max(ur.Depths); mx < u.MaxDepth() {
-				caps[i] = mx
-			}
-		}
-		sugg[i] = slices.Clone(ur.Reasons)
-	}
-	m.pruned, m.why, m.caps, m.capWhy, m.suggested = pruned, why, caps, capWhy, sugg
-	m.suggestion = fmt.Sprintf("suggested for %s %s", orDash(msg.device), msg.metric)
-	b, c := m.Cuts()
-	m.status = fmt.Sprintf("applied the suggested reduction: %d blocks pruned, %d depth caps (edit freely)", b, c)
-	return m
-}
-
-// Reduction is the reduced space the cuts describe.
+// Reduction is the reduced space the cuts describe, with their reasons,
+// motivated by the device and statistic shown.
 func (m Model) Reduction(name string) model.Reduction {
-	r := model.Reduction{Name: name, Device: m.Device()}
+	r := m.cuts.Reduction(name)
+	r.Name, r.Device = name, m.Device()
 	if m.space == nil {
 		return r
 	}
-	r.Parent = m.space.Name
 	mt := m.Metric()
 	r.Statistic = m.stat.Short() + " of " + mt.Name
 	if mt.Name == "proxy" {
 		r.Statistic += " (proxy, not an accuracy)"
 	}
-	nb, nc := m.Cuts()
-	r.Description = fmt.Sprintf("%d (unit, block) cells pruned and %d unit depths capped in the blockprof explorer", nb, nc)
-	if m.suggestion != "" {
-		r.Description += ", starting from the reduction " + m.suggestion
-	}
-	for i, u := range m.space.Units {
-		ur := model.UnitReduction{MutationProb: u.MutationProb}
-		for _, b := range u.Blocks {
-			if !m.pruned[pkey{i + 1, b.Key()}] {
-				ur.Blocks = append(ur.Blocks, b.Key())
-			}
-		}
-		for _, d := range u.Depths {
-			if m.caps[i] == 0 || d <= m.caps[i] {
-				ur.Depths = append(ur.Depths, d)
-			}
-		}
-		ur.Reasons = append(ur.Reasons, m.suggested[i]...)
-		for _, b := range u.Blocks {
-			if w := m.why[pkey{i + 1, b.Key()}]; w != "" {
-				ur.Reasons = append(ur.Reasons, w)
-			}
-		}
-		if w := m.capWhy[i+1]; w != "" {
-			ur.Reasons = append(ur.Reasons, w)
-		}
-		r.Units = append(r.Units, ur)
+	nb, nd := m.cuts.Counts()
+	r.Description = fmt.Sprintf("%d (unit, block) cells pruned and %d unit depth ranges cut in the blockprof explorer", nb, nd)
+	if o := m.cuts.Origin(); o != "" {
+		r.Description += "; cuts from: " + o
 	}
 	return r
 }
@@ -583,8 +778,30 @@ func (m Model) Reduction(name string) model.Reduction {
 // Help lists the view's bindings for the help bar.
 func (m Model) Help() []key.Binding {
 	k := m.c.Keys
-	if m.Busy() {
+	switch {
+	case m.prompt != nil:
+		return []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "load")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		}
+	case m.preview != nil:
+		return []key.Binding{
+			key.NewBinding(key.WithKeys(k.Confirm.Keys()...), key.WithHelp(k.Confirm.Help().Key, "merge")),
+			key.NewBinding(key.WithKeys(k.Deny.Keys()...), key.WithHelp(k.Deny.Help().Key+"/esc", "cancel")),
+			k.Up, k.Down,
+		}
+	case m.Busy():
 		return []key.Binding{k.Up, k.Down, k.Back}
 	}
-	return []key.Binding{k.Prune, k.Depth, k.Suggest, k.Details, k.Stat, k.Expand, k.Device, k.Metric, k.Clear}
+	return Bindings(k)
+}
+
+// Bindings are the view's own keys for the help bar and the full help,
+// the two ends of a depth range each as one pair.
+func Bindings(k *common.KeyMap) []key.Binding {
+	pair := func(a, b key.Binding, what string) key.Binding {
+		return key.NewBinding(key.WithKeys(append(a.Keys(), b.Keys()...)...), key.WithHelp(a.Help().Key+"/"+b.Help().Key, what))
+	}
+	return []key.Binding{k.Prune, pair(k.Depth, k.DepthUp, "max depth −/+"), pair(k.MinDepthDown, k.MinDepthUp, "min depth −/+"),
+		k.Suggest, k.Load, k.Details, k.Stat, k.Expand, k.Device, k.Metric, k.Clear}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"blockprof/engine/analysis"
+	"blockprof/engine/cuts"
 	"blockprof/model"
 )
 
@@ -170,7 +171,28 @@ type Source interface {
 	Table(ctx context.Context, device, metric string) (Table, error)
 	// Details lists the archs behind a cell.
 	Details(ctx context.Context, device, metric string, k Key, s Stat) (Details, error)
-	// Suggest proposes a reduced space for the device and metric, with the
-	// evidence of each cut in the units' Reasons.
-	Suggest(ctx context.Context, device, metric string) (model.Reduction, error)
+	// Suggest proposes cuts for the device with their reasons and the
+	// evidence behind them.
+	Suggest(ctx context.Context, device, metric string) (Suggestion, error)
+	// Cuts are the session's current cuts of the space (persisted by the
+	// session); SetCuts replaces them (every edit of the view is sent).
+	Cuts(ctx context.Context) (cuts.Cuts, error)
+	SetCuts(ctx context.Context, c cuts.Cuts) error
+	// LoadReduced reads a reduced-space TOML file as the current cuts
+	// (key o, a path prompt).
+	LoadReduced(ctx context.Context, path string) (cuts.Cuts, error)
+}
+
+// Suggestion is a proposal of cuts, shown with its reasons and evidence
+// before it is merged into the current cuts.
+type Suggestion struct {
+	// Cuts are the suggested cuts alone.
+	Cuts cuts.Cuts
+	// Lines are one line per suggested cut: what, rule, evidence.
+	Lines []string
+	// Weak says the suggestion rests on weak evidence (see Evidence).
+	Weak bool
+	// Evidence describes what the suggestion rests on (fit quality,
+	// sample counts...), shown before applying.
+	Evidence []string
 }

@@ -56,6 +56,10 @@ func (m Model) View() string {
 	switch {
 	case m.space == nil:
 		lines = append(lines, "no search space")
+	case m.prompt != nil:
+		lines = append(lines, m.promptView()...)
+	case m.preview != nil:
+		lines = append(lines, m.previewView(h-len(lines)-1)...)
 	case m.Busy():
 		lines = append(lines, m.detailView(h-len(lines)-1)...)
 	default:
@@ -193,7 +197,8 @@ func (m Model) grid(h int) []string {
 				}
 				any = true
 				text := m.valueText(e.Value, dscale, false, false)
-				cut := m.caps[cols[i].Unit-1] > 0 && d > m.caps[cols[i].Unit-1]
+				lo, hi := m.cuts.Depths(cols[i].Unit)
+				cut := d < lo || d > hi
 				if cut {
 					text = common.FitRight("cut", len(text))
 				}
@@ -208,19 +213,20 @@ func (m Model) grid(h int) []string {
 	for i := m.colOff; i < end; i++ {
 		k := cols[i]
 		u := m.space.Units[k.Unit-1]
-		cp := m.caps[k.Unit-1]
+		lo, hi := m.cuts.Depths(k.Unit)
+		cut := lo != u.MinDepth() || hi != u.MaxDepth()
 		var s string
 		switch {
-		case m.expand && cp > 0 && k.Layer > cp:
+		case m.expand && k.Layer > hi:
 			s = "cut"
 		case m.expand:
 			s = ""
-		case cp > 0 && cp == u.MinDepth():
-			s = fmt.Sprintf("%d✂", cp)
-		case cp > 0:
-			s = fmt.Sprintf("%d-%d✂", u.MinDepth(), cp)
+		case cut && lo == hi:
+			s = fmt.Sprintf("%d✂", lo)
+		case cut:
+			s = fmt.Sprintf("%d-%d✂", lo, hi)
 		default:
-			s = fmt.Sprintf("%d-%d", u.MinDepth(), u.MaxDepth())
+			s = fmt.Sprintf("%d-%d", lo, hi)
 		}
 		line += common.FitRight(s, cw-1) + " "
 	}
@@ -291,10 +297,11 @@ func (m Model) heatStyle(v, scale float64, pruned, few bool) lipgloss.Style {
 func (m Model) cell(k Key, selected bool, scale float64) string {
 	st := m.c.Styles
 	inner := m.cellW() - 2
-	pruned := m.pruned[pkey{k.Unit, k.Block}]
+	pruned := m.cuts.Pruned(k.Unit, k.Block)
 	var text string
 	style := lipgloss.NewStyle()
-	capped := m.expand && m.caps[k.Unit-1] > 0 && k.Layer > m.caps[k.Unit-1]
+	_, hi := m.cuts.Depths(k.Unit)
+	capped := m.expand && k.Layer > hi
 	switch {
 	case !m.allows(k.Unit, k.Block):
 		text = common.FitRight("·", inner)
@@ -410,7 +417,7 @@ func (m Model) cellInfo() []string {
 			l2 = "also: " + strings.Join(others, " · ")
 		}
 	}
-	if m.pruned[pkey{k.Unit, k.Block}] {
+	if m.cuts.Pruned(k.Unit, k.Block) {
 		l1 += " · " + st.Warn.Render("pruned ✗")
 	}
 	return []string{ansi.Truncate(l1, m.c.Width, "…"), ansi.Truncate(st.Muted.Render(l2), m.c.Width, "…")}
@@ -482,3 +489,94 @@ func (m Model) detailView(h int) []string {
 }
 
 func (d *Details) detailStart(off int) int { return min(off, max(len(d.Archs)-1, 0)) }
+
+// wrapped wraps s to the view's width, continuation lines indented by
+// indent spaces.
+func (m Model) wrapped(s string, indent int) []string {
+	w := max(m.c.Width-indent, 10)
+	ls := strings.Split(common.Wrap(s, w), "\n")
+	for i := 1; i < len(ls); i++ {
+		ls[i] = strings.Repeat(" ", indent) + ls[i]
+	}
+	return ls
+}
+
+// previewView shows a suggestion before it is merged: its evidence, a
+// warning when the evidence is weak, one line per suggested cut and what
+// merging would add to the current cuts, in at most h lines.
+func (m Model) previewView(h int) []string {
+	st := m.c.Styles
+	p := m.preview
+	nb, nd := p.s.Cuts.Counts()
+	lines := []string{"", st.Bold.Render(fmt.Sprintf("Suggested cuts for %s %s", orDash(p.device), p.metric)) +
+		fmt.Sprintf(" · %d blocks, %d depth ranges", nb, nd)}
+	if p.s.Weak {
+		lines = append(lines, st.Warn.Render("weak evidence: read it before merging"))
+	}
+	for _, e := range p.s.Evidence {
+		for _, l := range m.wrapped("evidence: "+e, 2) {
+			lines = append(lines, st.Muted.Render(l))
+		}
+	}
+	r := p.merge
+	merge := fmt.Sprintf("merging adds %d %s to the current cuts (%d already made", len(r.Added), plural(len(r.Added), "cut"), len(r.Held))
+	if len(r.Skipped) > 0 {
+		merge += fmt.Sprintf("; %d skipped: %s", len(r.Skipped), strings.Join(r.Skipped, "; "))
+	}
+	foot := append([]string{""}, m.wrapped(merge+")", 2)...)
+	foot = append(foot, "y merges (no current cut is removed) · n/esc cancels")
+	items := p.lines()
+	lines = append(lines, "", fmt.Sprintf("the suggested cuts (%d/%d, ↑/↓ scroll):", min(p.off+1, len(items)), len(items)))
+	// One line stays for "… N more".
+	room := h - len(lines) - len(foot) - 1
+	shown := 0
+	for i := p.off; i < len(items) && room > 0; i++ {
+		ls := m.wrapped("• "+items[i], 2)
+		if len(ls) > room {
+			if shown > 0 {
+				break
+			}
+			ls = ls[:room]
+		}
+		lines = append(lines, ls...)
+		room -= len(ls)
+		shown++
+	}
+	if rest := len(items) - p.off - shown; rest > 0 {
+		lines = append(lines, st.Muted.Render(fmt.Sprintf("… %d more", rest)))
+	}
+	return append(lines, foot...)
+}
+
+// promptView is the load prompt.
+func (m Model) promptView() []string {
+	st := m.c.Styles
+	p := m.prompt
+	in := p.input.View()
+	if !m.c.Color {
+		v := []rune(p.input.Value())
+		pos := min(p.input.Position(), len(v))
+		in = string(v[:pos]) + "|" + string(v[pos:])
+	}
+	nb, nd := m.cuts.Counts()
+	lines := []string{"", st.Bold.Render("Load a reduced space") + " (an export or spaces/*.toml) as the current cuts",
+		"", "path: " + in, ""}
+	switch {
+	case p.busy:
+		lines = append(lines, "reading…")
+	case p.err != nil:
+		for _, l := range m.wrapped(p.err.Error(), 2) {
+			lines = append(lines, st.Error.Render(l))
+		}
+	case nb+nd > 0:
+		lines = append(lines, st.Warn.Render(fmt.Sprintf("loading replaces the current cuts (%d blocks, %d depth ranges)", nb, nd)))
+	}
+	return append(lines, "", st.Muted.Render("enter loads · esc cancels"))
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}

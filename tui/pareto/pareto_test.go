@@ -40,13 +40,14 @@ func setup(t testing.TB, w, h int, color bool, src pareto.Source, npoints int) (
 	return m, d, sp
 }
 
-// cut is a reduction of sp without kernel 7 in units 2 onwards.
+// cut is the fake's suggested reduction of sp (no kernel 7 in units 2
+// onwards, unit 1 from depth 3, the last unit to one below its largest).
 func cut(t testing.TB, d *fakedeps.Deps) model.Reduction {
-	r, err := d.Suggest(context.Background(), "npu", "latency")
+	s, err := d.Suggest(context.Background(), "npu", "latency")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return s.Cuts.Reduction("cut")
 }
 
 func search(t testing.TB, m pareto.Model, d *fakedeps.Deps) pareto.Model {

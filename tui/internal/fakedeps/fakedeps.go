@@ -14,12 +14,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"blockprof/devices"
 	"blockprof/engine"
 	"blockprof/engine/analysis"
+	"blockprof/engine/cuts"
 	"blockprof/engine/pareto"
+	"blockprof/engine/reduce"
 	"blockprof/model"
 	"blockprof/tui/common"
 	"blockprof/tui/export"
@@ -29,6 +32,15 @@ import (
 
 // Space loads a space of the repository's config.toml.
 func Space(name string) (*model.Space, error) {
+	ss, err := Spaces()
+	if err != nil {
+		return nil, err
+	}
+	return ss.Get(name)
+}
+
+// Spaces loads the spaces of the repository's config.toml.
+func Spaces() (*model.Spaces, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return nil, err
@@ -48,11 +60,7 @@ func Space(name string) (*model.Space, error) {
 	if err != nil {
 		return nil, err
 	}
-	spaces, err := model.ParseSpaces(data, path)
-	if err != nil {
-		return nil, err
-	}
-	return spaces.Get(name)
+	return model.ParseSpaces(data, path)
 }
 
 // Deps is the fake.
@@ -63,12 +71,19 @@ type Deps struct {
 	NoLive bool
 	// Points is the number of archs of Points (default 200).
 	NPoints int
+	// WeakSuggest marks the suggestions as made from weak evidence.
+	WeakSuggest bool
 
 	mu      sync.Mutex
 	subs    []chan engine.Event
 	intents []string
 	exports []string
 	tables  int
+	// cuts are the session's cuts (set: SetCuts was called or StoreCuts).
+	cuts    cuts.Cuts
+	set     bool
+	saves   int
+	saveErr error
 }
 
 // New returns a fake over sp with two devices.
@@ -233,26 +248,123 @@ func (d *Deps) Details(ctx context.Context, device, metric string, k friendlines
 	return det, nil
 }
 
-// Suggest implements friendliness.Source: drop every kernel-7 block from
-// units 2 onwards and cap the last unit one below its largest depth.
-func (d *Deps) Suggest(ctx context.Context, device, metric string) (model.Reduction, error) {
-	r := model.Reduction{Name: d.Sp.Name + "-" + device + "-suggested", Parent: d.Sp.Name, Device: device, Statistic: "regression"}
-	for i, u := range d.Sp.Units {
-		ur := model.UnitReduction{Depths: slices.Clone(u.Depths)}
-		for _, b := range u.Blocks {
-			if i == 0 || b.K != 7 {
-				ur.Blocks = append(ur.Blocks, b.Key())
-			}
-		}
-		if i > 0 {
-			ur.Reasons = append(ur.Reasons, fmt.Sprintf("remove k=7 in unit %d: slower at no better proxy", i+1))
-		}
-		if i == len(d.Sp.Units)-1 {
-			ur.Depths = ur.Depths[:len(ur.Depths)-1]
-		}
-		r.Units = append(r.Units, ur)
+// Suggest implements friendliness.Source with reduce's suggestions and
+// engine/cuts, as the session does: remove every kernel-7 block from units
+// 2 onwards, cap the last unit one below its largest depth and raise unit
+// 1's smallest depth by one.
+func (d *Deps) Suggest(ctx context.Context, device, metric string) (friendliness.Suggestion, error) {
+	sp := d.Sp
+	n := len(sp.Units)
+	var rest []string
+	for u := 2; u <= n; u++ {
+		rest = append(rest, fmt.Sprint(u))
 	}
-	return r, nil
+	in := " in " + strings.Join(rest, ",")
+	last, first := sp.Units[n-1], sp.Units[0]
+	ev := func(u int, what string, v float64) reduce.Evidence {
+		return reduce.Evidence{Statistic: fmt.Sprintf("unit %d: %s", u, what), Estimate: est(v, 0.05, 120)}
+	}
+	var k7 []string
+	for _, b := range sp.BlockChoices() {
+		if b.K == 7 {
+			k7 = append(k7, b.Key())
+		}
+	}
+	remove := reduce.Suggestion{Kind: "remove-blocks", Units: nil, Blocks: k7, Selector: "k=7", Rule: "remove k=7" + in,
+		Text: "remove k=7" + in + " on " + device + ": slower at no better proxy"}
+	for u := 2; u <= n; u++ {
+		remove.Units = append(remove.Units, u)
+		remove.Evidence = append(remove.Evidence, ev(u, "e6k7 dominated by e6k5 (faster at no worse proxy): latency e6k5 − e6k7 on "+device, -0.3))
+	}
+	capLast := reduce.Suggestion{Kind: "max-depth", Units: []int{n}, Depth: last.Depths[len(last.Depths)-2],
+		Rule: fmt.Sprintf("max-depth %d in %d", last.Depths[len(last.Depths)-2], n), Text: fmt.Sprintf("at most %d layers in unit %d", last.Depths[len(last.Depths)-2], n),
+		Evidence: []reduce.Evidence{ev(n, fmt.Sprintf("latency of depth %d − depth %d on %s", last.MaxDepth(), last.Depths[len(last.Depths)-2], device), 0.2)}}
+	raiseFirst := reduce.Suggestion{Kind: "min-depth", Units: []int{1}, Depth: first.Depths[1],
+		Rule: fmt.Sprintf("min-depth %d in 1", first.Depths[1]), Text: fmt.Sprintf("at least %d layers in unit 1", first.Depths[1]),
+		Evidence: []reduce.Evidence{ev(1, fmt.Sprintf("proxy of depth %d − depth %d", first.Depths[1], first.MinDepth()), 0.4)}}
+	sugg := []reduce.Suggestion{remove, capLast, raiseFirst}
+	var text []string
+	for _, s := range sugg {
+		text = append(text, s.Rule)
+	}
+	rules, err := reduce.ParseRules(strings.Join(text, "\n"))
+	if err != nil {
+		return friendliness.Suggestion{}, err
+	}
+	red, err := reduce.FromRules(sp, sp.Name+"-"+device+"-suggested", "suggested from "+device+" "+metric+" and proxy", rules)
+	if err != nil {
+		return friendliness.Suggestion{}, err
+	}
+	red.Device, red.Statistic, red.Suggestions = device, "regression", sugg
+	c, err := cuts.FromSuggestion(sp, red)
+	if err != nil {
+		return friendliness.Suggestion{}, err
+	}
+	return friendliness.Suggestion{Cuts: c, Lines: c.Describe(), Weak: d.WeakSuggest,
+		Evidence: []string{fmt.Sprintf("regression fit on 120 uniform archs of %s (fake)", device)}}, nil
+}
+
+// StoreCuts sets the session's cuts as a previous session left them.
+func (d *Deps) StoreCuts(c cuts.Cuts) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cuts, d.set = c, true
+}
+
+// FailSaves makes SetCuts fail with err (nil: succeed again).
+func (d *Deps) FailSaves(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.saveErr = err
+}
+
+// Saves counts the successful SetCuts calls.
+func (d *Deps) Saves() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.saves
+}
+
+// Stored is the session's cuts now.
+func (d *Deps) Stored() cuts.Cuts {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.set {
+		return cuts.New(d.Sp)
+	}
+	return d.cuts
+}
+
+// Cuts implements friendliness.Source: the stored cuts, none at first.
+func (d *Deps) Cuts(ctx context.Context) (cuts.Cuts, error) { return d.Stored(), nil }
+
+// SetCuts implements friendliness.Source (in memory).
+func (d *Deps) SetCuts(ctx context.Context, c cuts.Cuts) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.saveErr != nil {
+		return d.saveErr
+	}
+	if c.Parent() != d.Sp.Name {
+		return fmt.Errorf("cuts of space %q, the session's space is %s", c.Parent(), d.Sp.Name)
+	}
+	d.cuts, d.set = c, true
+	d.saves++
+	return nil
+}
+
+// LoadReduced implements friendliness.Source: the file read as cuts of
+// the space (its parent resolved among config.toml's spaces).
+func (d *Deps) LoadReduced(ctx context.Context, path string) (cuts.Cuts, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cuts.Cuts{}, err
+	}
+	ss, err := Spaces()
+	if err != nil {
+		return cuts.Cuts{}, err
+	}
+	return cuts.Parse(d.Sp, ss, data, path)
 }
 
 // lcg is a tiny deterministic generator.
