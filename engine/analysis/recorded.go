@@ -102,7 +102,7 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if err != nil {
 			return nil, at("%v", err)
 		}
-		fix, err := recordedFix(sp, a, l.Fixed)
+		fix, err := sp.UnitFix(a, l.Fixed)
 		if err != nil {
 			return nil, at("%v", err)
 		}
@@ -140,39 +140,4 @@ func keyList(metric, key string, keys map[string]bool) string {
 	}
 	sort.Strings(ks)
 	return fmt.Sprintf(" for key %q (keys seen: %s)", key, strings.Join(ks, ", "))
-}
-
-// recordedFix converts a "fixed" entry to a whole-unit fix and checks that
-// every layer of the unit holds it.
-func recordedFix(sp *model.Space, a model.Arch, f []float64) (*model.Fix, error) {
-	if f == nil {
-		return nil, nil
-	}
-	want := 3
-	if sp.Family == model.Bottleneck {
-		want = 2
-	}
-	if len(f) != want {
-		return nil, fmt.Errorf("fixed %v: want [unit, k, e] (MBConv) or [unit, e] (bottleneck), unit 0-based", f)
-	}
-	u := int(f[0])
-	if float64(u) != f[0] || u < 0 || u >= len(sp.Units) {
-		return nil, fmt.Errorf("fixed %v: unit %v outside 0..%d", f, f[0], len(sp.Units)-1)
-	}
-	var b model.Block
-	if sp.Family == model.Bottleneck {
-		b = model.Block{K: 3, E: f[1]}
-	} else {
-		k := int(f[1])
-		if float64(k) != f[1] {
-			return nil, fmt.Errorf("fixed %v: kernel %v is not an integer", f, f[1])
-		}
-		b = model.Block{K: k, E: f[2]}
-	}
-	for j, got := range a.Units[u] {
-		if got.K != b.K || got.E != b.E {
-			return nil, fmt.Errorf("fixed %v says every layer of unit %d holds it, but layer %d holds %s", f, u+1, j+1, got.Key())
-		}
-	}
-	return &model.Fix{Unit: u + 1, Layer: 0, Block: b}, nil
 }

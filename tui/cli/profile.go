@@ -68,9 +68,6 @@ func profile(env *Env, args []string, open openDevice) error {
 	if err != nil {
 		return err
 	}
-	if len(plan) == 0 {
-		return fmt.Errorf("profile: the plan is empty: set [plan] uniform/per_location in %s or pass --plan uniform=N", cfg.File)
-	}
 	cfgs, err := selectDevices(cfg, *devList)
 	if err != nil {
 		return err
@@ -100,6 +97,12 @@ func profile(env *Env, args []string, open openDevice) error {
 	if len(targets) == 0 {
 		return errors.New("profile: no device could be opened (see the errors above)")
 	}
+	// A device with its own plan (a recording) needs no sampled one.
+	for _, t := range targets {
+		if _, own := t.Device.(devices.Planner); !own && len(plan) == 0 {
+			return fmt.Errorf("profile: the plan is empty for device %s: set [plan] uniform/per_location in %s or pass --plan uniform=N", t.Config.Name, cfg.File)
+		}
+	}
 
 	opts := engine.OptionsFromPlan(cfg.Plan)
 	opts.Remeasure = *remeasure
@@ -113,6 +116,11 @@ func profile(env *Env, args []string, open openDevice) error {
 	}
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
 		run.ID(), sp.Name, spec.Resolution, len(plan), spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), st.Path())
+	for i, p := range run.Progress() {
+		if _, own := targets[i].Device.(devices.Planner); own {
+			fmt.Fprintf(env.Stderr, "profile: %s measures the %d archs it holds instead (%s)\n", p.Device, p.Total, targets[i].Device.Info().Label)
+		}
+	}
 
 	est, err := run.Estimate(ctx)
 	if err != nil && ctx.Err() == nil {
