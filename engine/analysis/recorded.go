@@ -23,7 +23,7 @@ const (
 type recordedLine struct {
 	Space   string          `json:"space"`
 	Arch    json.RawMessage `json:"arch"`
-	Fixed   []float64       `json:"fixed"`
+	Fixed   json.RawMessage `json:"fixed"`
 	Latency map[string]struct {
 		Median *float64 `json:"median"`
 	} `json:"latency_ms"`
@@ -31,9 +31,11 @@ type recordedLine struct {
 }
 
 // ReadRecorded reads observations of one metric from JSON lines in the
-// format of ../shared/data/*.jsonl: "arch" in OFA encoding, "fixed" null
-// (a uniform arch) or a whole-unit fix — [unit, k, e] for MBConv spaces,
-// [unit, e] for bottleneck spaces, unit 0-based — and "latency_ms"
+// format of the project's shared data (shared/data/README.md): "arch" in OFA
+// encoding, "fixed" null (a uniform arch) or a whole-unit fix — [unit, k, e]
+// for MBConv spaces, [unit, e] for bottleneck spaces, unit 0-based — or no
+// "fixed" at all: an arch not drawn uniformly (Obs.NonUniform; the ImageNet
+// accuracy table's archs come from search runs), and "latency_ms"
 // (metric "latency" reads latency_ms[key].median) or "top1". MACs and
 // params are computed from the network. Lines that lack the metric are an
 // error naming the line; every fix is checked against its arch.
@@ -102,7 +104,13 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if err != nil {
 			return nil, at("%v", err)
 		}
-		fix, err := sp.UnitFix(a, l.Fixed)
+		var fixed []float64
+		if len(l.Fixed) > 0 {
+			if err := json.Unmarshal(l.Fixed, &fixed); err != nil {
+				return nil, at("fixed %s: %v (want null, [unit, k, e] or [unit, e])", clip(string(l.Fixed)), err)
+			}
+		}
+		fix, err := sp.UnitFix(a, fixed)
 		if err != nil {
 			return nil, at("%v", err)
 		}
@@ -119,7 +127,7 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, at("%s value is not finite", metric)
 		}
-		out = append(out, Obs{Arch: a, Fix: fix, Value: v})
+		out = append(out, Obs{Arch: a, Fix: fix, NonUniform: len(l.Fixed) == 0, Value: v})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -140,4 +148,11 @@ func keyList(metric, key string, keys map[string]bool) string {
 	}
 	sort.Strings(ks)
 	return fmt.Sprintf(" for key %q (keys seen: %s)", key, strings.Join(ks, ", "))
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
 }
