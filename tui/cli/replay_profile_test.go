@@ -57,6 +57,9 @@ key = "gpu-b1-fp32-graph"
 			if len(fields) < 5 || fields[1] != "done" || fields[2] != fmt.Sprintf("%d/%d", n, n) || fields[4] != "0" {
 				t.Errorf("summary row %q, want done %d/%d with 0 errors:\n%s", fields, n, n, out)
 			}
+			if want := "h100-graph: overhead n/a (replay device: recorded numbers, no timed window)"; !strings.Contains(out.String(), want) {
+				t.Errorf("summary lacks %q:\n%s", want, out)
+			}
 			if want := fmt.Sprintf("h100-graph measures the %d archs it holds", n); !strings.Contains(errw.String(), want) {
 				t.Errorf("stderr lacks %q:\n%s", want, errw)
 			}
