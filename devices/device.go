@@ -88,6 +88,14 @@ type Checker interface {
 	Check(ctx context.Context) (Info, error)
 }
 
+// Planner is implemented by devices that can only measure what they hold (a
+// replay device: the archs of its recording). Plan lists the archs of sp it
+// can measure, with the fix each was drawn with (nil for a uniform arch);
+// a run measures those on this device instead of the sampled plan.
+type Planner interface {
+	Plan(sp *model.Space) ([]model.PlanItem, error)
+}
+
 // ErrTransient marks an error worth retrying (a dropped connection, a busy
 // device); other errors count toward marking the device failed.
 var ErrTransient = errors.New("transient device error")

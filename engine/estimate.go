@@ -121,7 +121,7 @@ func (w *worker) estimate(ctx context.Context) Estimate {
 		}
 	}
 	e.Pending = len(todo)
-	if k := w.r.opts.ReferenceEvery; k > 0 && len(todo) > 0 {
+	if k := w.r.referenceEvery(w); k > 0 && len(todo) > 0 {
 		e.References = 1 + (len(todo)-1)/k
 	}
 	if len(todo) == 0 {

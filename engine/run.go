@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -185,30 +186,9 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 	r.events = NewBroker(opts.EventBuffer, eventKey)
 
 	// Distinct plan archs, expanded once for their MACs and params.
-	var items []item
-	var stored []store.PlanItem
-	index := map[string]int{}
-	for i, p := range spec.Plan {
-		if p.Arch.Space != sp.Name {
-			return nil, fmt.Errorf("engine: plan item %d is an arch of space %q, the run's space is %q", i+1, p.Arch.Space, sp.Name)
-		}
-		canon := p.Arch.String()
-		fix := ""
-		if p.Fix != nil {
-			fix = p.Fix.String()
-		}
-		if j, ok := index[canon]; ok {
-			stored = append(stored, store.PlanItem{Arch: items[j].sa, Fix: fix})
-			continue
-		}
-		net, err := sp.Network(p.Arch)
-		if err != nil {
-			return nil, fmt.Errorf("engine: plan item %d (%s): %w", i+1, canon, err)
-		}
-		sa := store.ArchOfNetwork(sp, p.Arch, net)
-		index[canon] = len(items)
-		items = append(items, item{arch: p.Arch, canon: canon, fix: fix, macs: sa.MACs, sa: sa})
-		stored = append(stored, store.PlanItem{Arch: sa, Fix: fix})
+	items, stored, err := planItems(sp, spec.Plan, "plan")
+	if err != nil {
+		return nil, err
 	}
 
 	// The reference arch.
@@ -258,6 +238,17 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 		info := t.Device.Info()
 		if t.Config.Kind == "" {
 			t.Config.Kind = info.Kind
+		}
+		// A device that can only measure what it holds measures its own plan.
+		items, canons := items, canons
+		if pl, ok := t.Device.(devices.Planner); ok {
+			if items, stored, err = r.devicePlan(name, pl, res, stored); err != nil {
+				return nil, err
+			}
+			canons = make([]string, len(items))
+			for i, it := range items {
+				canons[i] = it.canon
+			}
 		}
 		w := &worker{r: r, name: name, dev: t.Device, cfg: t.Config, info: info, timeout: timeout,
 			total: len(items), done: map[string]bool{}, wake: make(chan struct{}, 1)}
@@ -310,6 +301,86 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 		r.events.Publish(w.prog)
 	}
 	return r, nil
+}
+
+// planItems expands the distinct archs of plan once for their MACs and
+// params; stored lists every entry (fix included) for the store. what names
+// the plan in errors.
+func planItems(sp *model.Space, plan []model.PlanItem, what string) (items []item, stored []store.PlanItem, err error) {
+	index := map[string]int{}
+	for i, p := range plan {
+		if p.Arch.Space != sp.Name {
+			return nil, nil, fmt.Errorf("engine: %s item %d is an arch of space %q, the run's space is %q", what, i+1, p.Arch.Space, sp.Name)
+		}
+		canon := p.Arch.String()
+		fix := ""
+		if p.Fix != nil {
+			fix = p.Fix.String()
+		}
+		if j, ok := index[canon]; ok {
+			stored = append(stored, store.PlanItem{Arch: items[j].sa, Fix: fix})
+			continue
+		}
+		net, err := sp.Network(p.Arch)
+		if err != nil {
+			return nil, nil, fmt.Errorf("engine: %s item %d (%s): %w", what, i+1, canon, err)
+		}
+		sa := store.ArchOfNetwork(sp, p.Arch, net)
+		index[canon] = len(items)
+		items = append(items, item{arch: p.Arch, canon: canon, fix: fix, macs: sa.MACs, sa: sa})
+		stored = append(stored, store.PlanItem{Arch: sa, Fix: fix})
+	}
+	return items, stored, nil
+}
+
+// devicePlan is the plan of a device that offers its own (a recording): its
+// archs at the run's resolution res or, when it holds none there, all of
+// them (with a warning), since it can measure nothing else. Its entries
+// join the run's stored plan, so that their fixes label them.
+func (r *Run) devicePlan(name string, pl devices.Planner, res int, stored []store.PlanItem) ([]item, []store.PlanItem, error) {
+	all, err := pl.Plan(r.space)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: device %s: %w", name, err)
+	}
+	var plan []model.PlanItem
+	resolutions := map[int]bool{}
+	for _, p := range all {
+		resolutions[p.Arch.Resolution] = true
+		if p.Arch.Resolution == res {
+			plan = append(plan, p)
+		}
+	}
+	if len(plan) == 0 {
+		plan = all
+		rs := slices.Sorted(maps.Keys(resolutions))
+		r.warnings = append(r.warnings, fmt.Sprintf("device %s holds no arch of %s at %d px, only at %v: it measures all %d of its archs",
+			name, r.space.Name, res, rs, len(all)))
+	}
+	items, own, err := planItems(r.space, plan, "device "+name+" plan")
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[[2]string]bool{}
+	for _, p := range stored {
+		seen[[2]string{p.Arch.Canonical, p.Fix}] = true
+	}
+	for _, p := range own {
+		if k := [2]string{p.Arch.Canonical, p.Fix}; !seen[k] {
+			seen[k] = true
+			stored = append(stored, p)
+		}
+	}
+	return items, stored, nil
+}
+
+// referenceEvery is the reference period of w's device: none for a device
+// that measures its own plan (a recording holds no reference arch, and
+// replayed numbers do not drift).
+func (r *Run) referenceEvery(w *worker) int {
+	if _, ok := w.dev.(devices.Planner); ok {
+		return 0
+	}
+	return r.opts.ReferenceEvery
 }
 
 // ID is the run's id in the store.
@@ -447,6 +518,17 @@ func (r *Run) intent(device, verb, who string, f func(w *worker)) error {
 	})
 	r.events.Publish(p) // every subscriber sees who did it now, not at the next state change
 	return nil
+}
+
+// ProgressOf is a snapshot of one device's latest Progress.
+func (r *Run) ProgressOf(device string) (Progress, bool) {
+	w, ok := r.byName[device]
+	if !ok {
+		return Progress{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.prog, true
 }
 
 // Progress is a snapshot of every device's latest Progress.

@@ -129,7 +129,7 @@ func (w *worker) run(ctx context.Context) {
 	}
 	w.firstMeasure, w.baseMeasured = time.Time{}, w.measured
 	w.setState(StateConnecting)
-	k := w.r.opts.ReferenceEvery
+	k := w.r.referenceEvery(w)
 	if k > 0 && len(w.pending) > 0 && w.runnable(ctx) {
 		w.measure(ctx, &w.r.ref, store.KindReference)
 		w.sinceRef = 0

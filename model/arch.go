@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -335,6 +336,25 @@ func (s *Space) ParseArchAny(text string) (Arch, error) {
 		return s.FromOFA(o)
 	}
 	return s.ParseArch(t)
+}
+
+// ParseArchJSON reads an arch given as a JSON value, the "arch" field of a
+// JSON line: a string holding the canonical form, or an object in the OFA
+// encoding ({"ks":[...],"e":[...],"d":[...],"r":224}).
+func (s *Space) ParseArchJSON(raw []byte) (Arch, error) {
+	t := bytes.TrimSpace(raw)
+	switch {
+	case len(t) > 0 && t[0] == '"':
+		var text string
+		if err := json.Unmarshal(t, &text); err != nil {
+			return Arch{}, fmt.Errorf("arch string %s: %v", clip(string(t)), err)
+		}
+		return s.ParseArch(text)
+	case len(t) > 0 && t[0] == '{':
+		return s.ParseArchAny(string(t))
+	}
+	return Arch{}, fmt.Errorf("arch %s: want a canonical string like %q or an OFA object ({\"ks\":[...],\"e\":[...],\"d\":[...],\"r\":%d})",
+		clip(string(t)), clip(s.exampleArch()), s.Resolution)
 }
 
 // MinArch is the smallest architecture: minimum depth, smallest block

@@ -131,6 +131,45 @@ func (f Fix) Active(a Arch) bool {
 	return i < len(a.Units) && at < len(a.Units[i]) && a.Units[i][at] == f.Block
 }
 
+// UnitFix reads the "fixed" entry of a recorded line (the format of the
+// project's shared data, shared/data/README.md): nil is a uniform arch,
+// [unit, k, e] (MBConv) or [unit, e] (bottleneck), unit 0-based, says every
+// layer of that unit holds the block. It returns the whole-unit fix (Layer
+// 0; in a bottleneck space a Block with W 0 fixes only the expansion) after
+// checking that every layer of a's unit holds it.
+func (s *Space) UnitFix(a Arch, fixed []float64) (*Fix, error) {
+	if fixed == nil {
+		return nil, nil
+	}
+	want := 3
+	if s.Family == Bottleneck {
+		want = 2
+	}
+	if len(fixed) != want {
+		return nil, fmt.Errorf("fixed %v: want [unit, k, e] (MBConv) or [unit, e] (bottleneck), unit 0-based", fixed)
+	}
+	u := int(fixed[0])
+	if float64(u) != fixed[0] || u < 0 || u >= len(s.Units) || u >= len(a.Units) {
+		return nil, fmt.Errorf("fixed %v: unit %v outside 0..%d", fixed, fixed[0], len(s.Units)-1)
+	}
+	var b Block
+	if s.Family == Bottleneck {
+		b = Block{K: 3, E: fixed[1]}
+	} else {
+		k := int(fixed[1])
+		if float64(k) != fixed[1] {
+			return nil, fmt.Errorf("fixed %v: kernel %v is not an integer", fixed, fixed[1])
+		}
+		b = Block{K: k, E: fixed[2]}
+	}
+	for j, got := range a.Units[u] {
+		if got.K != b.K || got.E != b.E {
+			return nil, fmt.Errorf("fixed %v says every layer of unit %d holds it, but layer %d holds %s", fixed, u+1, j+1, got.Key())
+		}
+	}
+	return &Fix{Unit: u + 1, Layer: 0, Block: b}, nil
+}
+
 // Locations lists every (unit, layer, block) of the space in order: unit,
 // then layer, then block in BlockChoices order.
 func (s *Space) Locations() []Fix {

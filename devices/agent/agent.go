@@ -2,7 +2,7 @@
 // (by default torch_agent.py, shipped here and copied to the target) that
 // builds each network from the JSON description blockprof sends and times
 // it, speaking the agent protocol (JSON lines, see protocol.go and
-// design.md). The agent runs through a transport (local, ssh or adb); it
+// docs/design.md). The agent runs through a transport (local, ssh or adb); it
 // is started on first use, and again after it died or the connection
 // dropped.
 //

@@ -87,6 +87,8 @@ type Record struct {
 	// Params as recorded.
 	Params    int64
 	LatencyMs map[string]Stat
+	// Fixed is the line's "fixed" entry as written (Space.UnitFix reads it).
+	Fixed json.RawMessage
 }
 
 // Recording is a whole file indexed by canonical arch string.
@@ -132,7 +134,7 @@ func Read(r io.Reader, file string, spaces *model.Spaces) (*Recording, error) {
 			return nil, fmt.Errorf("%s:%d: arch %s is already recorded at line %d (one record per arch)", file, n, canon, rec.Records[prev].Line)
 		}
 		rec.byArch[canon] = len(rec.Records)
-		rec.Records = append(rec.Records, Record{Arch: a, Canon: canon, Line: n, MACs: l.MACs, Params: l.Params, LatencyMs: l.LatencyMs})
+		rec.Records = append(rec.Records, Record{Arch: a, Canon: canon, Line: n, MACs: l.MACs, Params: l.Params, LatencyMs: l.LatencyMs, Fixed: l.Fixed})
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {

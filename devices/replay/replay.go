@@ -151,6 +151,35 @@ func (d *Device) Recording() *Recording { return d.rec }
 // Archs lists the archs recorded with this device's key, in file order.
 func (d *Device) Archs() []model.Arch { return d.rec.Archs(d.key) }
 
+// Plan lists the archs of sp recorded with this device's key, in file
+// order, each with the whole-unit fix of its "fixed" entry (nil for a
+// uniform arch): the only archs this device can measure. A recording with
+// none of them is an error.
+func (d *Device) Plan(sp *model.Space) ([]model.PlanItem, error) {
+	var out []model.PlanItem
+	for _, r := range d.rec.Records {
+		if _, ok := r.LatencyMs[d.key]; !ok || r.Arch.Space != sp.Name {
+			continue
+		}
+		var fixed []float64
+		if len(r.Fixed) > 0 {
+			if err := json.Unmarshal(r.Fixed, &fixed); err != nil {
+				return nil, fmt.Errorf("replay %s: %s:%d: fixed %s: %v (want null, [unit, k, e] or [unit, e])", d.name, d.rec.File, r.Line, r.Fixed, err)
+			}
+		}
+		fix, err := sp.UnitFix(r.Arch, fixed)
+		if err != nil {
+			return nil, fmt.Errorf("replay %s: %s:%d: %w", d.name, d.rec.File, r.Line, err)
+		}
+		out = append(out, model.PlanItem{Arch: r.Arch, Fix: fix})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("replay %s: %s holds no arch of space %s with latency_ms.%s: profile the recording's space (--space), or use another file",
+			d.name, d.rec.File, sp.Name, d.key)
+	}
+	return out, nil
+}
+
 // Check reports the recording's description; the file was read at Open.
 func (d *Device) Check(ctx context.Context) (devices.Info, error) {
 	if err := ctx.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,5 +127,76 @@ func replayFile(t *testing.T, ss *model.Spaces, file string, keys []string) {
 		if got := len(listed[i]); got != lines || lines < 50 {
 			t.Fatalf("%s lists %d archs, the file has %d lines", d.Name(), got, lines)
 		}
+	}
+}
+
+// TestPlan lists what a replay device can measure: the recorded archs of
+// the space with its key, each with the line's whole-unit fix.
+func TestPlan(t *testing.T) {
+	ss := testSpaces(t)
+	data, err := os.ReadFile("testdata/lab-mixed.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	badFix := slices.Clone(lines)
+	badFix[1] = strings.Replace(badFix[1], `"fixed": [0, 3, 3]`, `"fixed": [0, 7, 6]`, 1)
+	notList := slices.Clone(lines)
+	notList[1] = strings.Replace(notList[1], `"fixed": [0, 3, 3]`, `"fixed": "u1"`, 1)
+	tests := []struct {
+		name, text, space, key string
+		fixes                  []string // per planned arch, "" for uniform
+		err                    string
+	}{
+		{name: "mbv3, graph key", text: string(data), space: "ofa-mbv3-w1.0", key: "gpu-b1-fp32-graph", fixes: []string{"", "u1.l0=e3k3"}},
+		{name: "resnet", text: string(data), space: "ofa-resnet50", key: "gpu-b1-fp32-graph", fixes: []string{""}},
+		{name: "key only on mbv3", text: string(data), space: "ofa-resnet50", key: "cpu-b1-fp32",
+			err: "holds no arch of space ofa-resnet50 with latency_ms.cpu-b1-fp32"},
+		{name: "space not recorded", text: string(data), space: "ofa-pn-w1.3", key: "gpu-b1-fp32-graph", err: "holds no arch of space ofa-pn-w1.3"},
+		{name: "fix not in the arch", text: strings.Join(badFix, "\n"), space: "ofa-mbv3-w1.0", key: "gpu-b1-fp32-graph",
+			err: "lab.jsonl:2: fixed [0 7 6] says every layer of unit 1 holds it, but layer 1 holds e3k3"},
+		{name: "fix not a list", text: strings.Join(notList, "\n"), space: "ofa-mbv3-w1.0", key: "gpu-b1-fp32-graph",
+			err: `lab.jsonl:2: fixed "u1"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := Read(strings.NewReader(tc.text), "lab.jsonl", ss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := New(devices.Config{Name: "lab", Kind: "replay", Key: tc.key}, rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp, err := ss.Get(tc.space)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := d.Plan(sp)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want it to contain %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range plan {
+				f := ""
+				if it.Fix != nil {
+					f = it.Fix.String()
+				}
+				got = append(got, f)
+				// What the plan offers, the device measures.
+				if _, err := d.Measure(context.Background(), network(t, ss, it.Arch)); err != nil {
+					t.Errorf("planned %s but Measure fails: %v", it.Arch, err)
+				}
+			}
+			if !slices.Equal(got, tc.fixes) {
+				t.Errorf("fixes %q, want %q", got, tc.fixes)
+			}
+		})
 	}
 }

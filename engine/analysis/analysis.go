@@ -25,6 +25,14 @@
 //     covariance. The per-(unit, depth) effect is D_u(d) − E[D_u], the
 //     unit's contribution at depth d (with mean blocks) relative to its mean.
 //
+// Observations not drawn uniformly and without a fix (Obs.NonUniform: archs
+// from search runs, like the shared ImageNet accuracy table) enter the
+// regression only: it models M given the arch, so how the archs were chosen
+// does not bias it as long as the model holds, while the sample baseline,
+// Eq. 1–3 and the whole-unit contrasts assume uniform draws. Without uniform
+// archs the baseline is the regression's E[M(A)] over uniform draws, the
+// same expectation its M_b takes.
+//
 // Observations with a whole-unit fix (Fix.Layer == 0: every layer of the unit
 // holds the block, as in the shared H100/H200 files) are unit-wise
 // contrasts: E[M | unit u all b] − E[M(A)], reported with the regression's
@@ -50,8 +58,12 @@ type Obs struct {
 	// A_{u,l,b}, or, with Layer == 0, a whole-unit fix (every layer of unit
 	// Fix.Unit holds Fix.Block; in a bottleneck space a Block with W == 0
 	// fixes only the expansion).
-	Fix   *model.Fix
-	Value float64
+	Fix *model.Fix
+	// NonUniform marks an arch without a fix that was not drawn uniformly
+	// (a search's arch, or one whose sampling is unknown): the estimators
+	// that assume uniform draws leave it out, the regression uses it.
+	NonUniform bool
+	Value      float64
 }
 
 // Series is the input of one analysis: one space, one metric on one device.

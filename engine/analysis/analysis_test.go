@@ -291,8 +291,9 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csvb.String()), "\n")
-	// 1 header + baseline + 2 quantiles + 9 eq1 + 9 eq1_regression + 180 × (eq2 + 2 eq3 + predicted) + 45 block + 15 depth effects + 4 per unit.
-	if want := 1 + 1 + 2 + 18 + 180*4 + 45 + 15 + 5*4; len(lines) != want {
+	// 1 header + baseline + 2 quantiles + 9 × (eq1 + eq1_regression + eq1_regression_rel) + 180 × (eq2 + 2 eq3 + predicted)
+	// + regression_baseline + 45 block + 15 depth effects + 4 per unit.
+	if want := 1 + 1 + 2 + 27 + 180*4 + 1 + 45 + 15 + 5*4; len(lines) != want {
 		t.Errorf("CSV has %d lines, want %d", len(lines), want)
 	}
 	var back Report

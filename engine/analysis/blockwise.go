@@ -55,8 +55,12 @@ type BlockResponse struct {
 	// averages (all Σ_u d_u that allow the block when the plan is complete).
 	Eq1       *Estimate `json:"eq1,omitempty"`
 	Locations int       `json:"locations"`
-	// Regression is the regression's M_b (nil without a fit).
-	Regression *Estimate `json:"regression,omitempty"`
+	// Regression is the regression's M_b (nil without a fit), and
+	// RegressionRel that M_b minus the regression's own E[M(A)]
+	// (Regression.Baseline of the report): the two expectations are taken
+	// the same way, over uniform draws of the fitted model.
+	Regression    *Estimate `json:"regression,omitempty"`
+	RegressionRel *Estimate `json:"regression_rel,omitempty"`
 }
 
 // Profile is the paper's estimator: Eq. 1–3 from uniform and fixed
@@ -98,7 +102,9 @@ func splitObs(sp *model.Space, obs []Obs) (uniform []float64, locs []*group, uni
 		}
 		switch {
 		case o.Fix == nil:
-			uniform = append(uniform, o.Value)
+			if !o.NonUniform {
+				uniform = append(uniform, o.Value)
+			}
 		case o.Fix.Layer == 0:
 			k := model.Fix{Unit: o.Fix.Unit, Block: o.Fix.Block}
 			if k.Unit < 1 || k.Unit > len(sp.Units) {

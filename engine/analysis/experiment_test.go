@@ -143,8 +143,8 @@ func TestRegressionNeedsATenthOfTheMeasurements(t *testing.T) {
 	}
 }
 
-// TestExperimentCIWidth is the full experiment behind
-// /work/notes/analysis-results.md:
+// TestExperimentCIWidth is the full experiment behind the "Friendliness
+// estimators" table of docs/benchmarks.md:
 //
 //	go test ./engine/analysis -run TestExperimentCIWidth -experiment=-
 func TestExperimentCIWidth(t *testing.T) {

@@ -46,11 +46,13 @@ type Fit struct {
 // every interval needs them.
 const minResidualDF = 5
 
-// ErrTooFew is wrapped when there are too few uniform observations to fit.
+// ErrTooFew is wrapped when there are too few observations without a fix to
+// fit.
 var ErrTooFew = errors.New("too few uniform observations for the regression estimator")
 
-// FitAdditive fits the additive model to the uniform observations of obs
-// (Fix == nil); the others are ignored. All observations must be of space sp
+// FitAdditive fits the additive model to the observations of obs without a
+// fix (Fix == nil: uniform ones and those marked NonUniform); the others are
+// ignored. All observations must be of space sp
 // at one resolution.
 func FitAdditive(sp *model.Space, obs []Obs, opt Options) (*Fit, error) {
 	opt = opt.withDefaults()
@@ -404,6 +406,25 @@ func (f *Fit) Blockwise(b model.Block, mode model.FixMode) (Estimate, error) {
 	if err != nil {
 		return Estimate{}, err
 	}
+	if err := f.addBlockwise(x, b, mode); err != nil {
+		return Estimate{}, err
+	}
+	return f.combo(1, x, f.N), nil
+}
+
+// BlockwiseRel is Blockwise − Mean: the regression's M_b against its own
+// E[M(A)] over uniform draws, with the interval of that difference.
+func (f *Fit) BlockwiseRel(b model.Block, mode model.FixMode) (Estimate, error) {
+	x := make([]float64, f.P)
+	if err := f.addBlockwise(x, b, mode); err != nil {
+		return Estimate{}, err
+	}
+	return f.combo(0, x, f.N), nil
+}
+
+// addBlockwise adds to x the mean over b's locations of the change of each
+// location's law from the uniform one.
+func (f *Fit) addBlockwise(x []float64, b model.Block, mode model.FixMode) error {
 	var locs []model.Fix
 	for _, fx := range f.Space.Locations() {
 		if fx.Block == b {
@@ -411,7 +432,7 @@ func (f *Fit) Blockwise(b model.Block, mode model.FixMode) (Estimate, error) {
 		}
 	}
 	if len(locs) == 0 {
-		return Estimate{}, fmt.Errorf("block %s is not a choice of %s", b.Key(), f.Space.Name)
+		return fmt.Errorf("block %s is not a choice of %s", b.Key(), f.Space.Name)
 	}
 	w := 1 / float64(len(locs))
 	for _, fx := range locs {
@@ -419,11 +440,11 @@ func (f *Fit) Blockwise(b model.Block, mode model.FixMode) (Estimate, error) {
 		law := uniformLaw(f.Space, fx.Unit-1)
 		law.fix, law.mode = &fc, mode
 		if err := f.d.addExpected(x, fx.Unit-1, law, w); err != nil {
-			return Estimate{}, err
+			return err
 		}
 		if err := f.d.addExpected(x, fx.Unit-1, uniformLaw(f.Space, fx.Unit-1), -w); err != nil {
-			return Estimate{}, err
+			return err
 		}
 	}
-	return f.combo(1, x, f.N), nil
+	return nil
 }

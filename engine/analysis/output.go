@@ -22,7 +22,7 @@ var CSVHeader = []string{"space", "device", "metric", "label", "table", "unit", 
 
 // WriteCSV writes every number of the report in long format (CSVHeader);
 // table says which statistic a row is: baseline, baseline_q, eq1,
-// eq1_regression, eq2, eq3, eq2_predicted, block_effect, depth_effect,
+// eq1_regression, eq1_regression_rel, regression_baseline, eq2, eq3, eq2_predicted, block_effect, depth_effect,
 // unit_contrast, unit_contrast_predicted, unit_contrast_residual,
 // contrast_group, contrast_group_predicted, contrast_group_residual,
 // block_range, depth_range, eq2_block_range, eq2_depth_signal.
@@ -77,6 +77,9 @@ func (r *Report) WriteCSV(w io.Writer, header bool) error {
 		if b.Regression != nil {
 			try(put("eq1_regression", 0, 0, b.Key, 0, nan, *b.Regression))
 		}
+		if b.RegressionRel != nil {
+			try(put("eq1_regression_rel", 0, 0, b.Key, 0, nan, *b.RegressionRel))
+		}
 	}
 	for _, l := range r.Locations {
 		try(put("eq2", l.Unit, l.Layer, l.Key, 0, nan, l.Rel))
@@ -88,6 +91,7 @@ func (r *Report) WriteCSV(w io.Writer, header bool) error {
 		}
 	}
 	if g := r.Regression; g != nil {
+		try(put("regression_baseline", 0, 0, "", 0, nan, g.Baseline))
 		for _, e := range g.BlockEffects {
 			try(put("block_effect", e.Unit, 0, e.Block, 0, nan, e.Estimate))
 		}
@@ -136,12 +140,23 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Device != "" {
 		who = r.Device + " " + r.Metric
 	}
-	fmt.Fprintf(&sb, "%s, %s at R%d [%s] (%s): %d uniform, %d fixed, %d whole-unit archs; %g%% intervals\n",
-		r.Space, who, r.Resolution, r.Unit, orDash(r.Label), r.Uniform, r.Fixed, r.UnitFixed, r.Level*100)
-	fmt.Fprintf(&sb, "baseline E[M(A)] = %s\n", r.Baseline)
+	nonUniform := ""
+	if r.NonUniform > 0 {
+		nonUniform = fmt.Sprintf(", %d not drawn uniformly", r.NonUniform)
+	}
+	fmt.Fprintf(&sb, "%s, %s at R%d [%s] (%s): %d uniform, %d fixed, %d whole-unit archs%s; %g%% intervals\n",
+		r.Space, who, r.Resolution, r.Unit, orDash(r.Label), r.Uniform, r.Fixed, r.UnitFixed, nonUniform, r.Level*100)
+	if r.BaselineSource == BaselineRegression {
+		fmt.Fprintf(&sb, "baseline E[M(A)] = %s, the regression's over uniform draws (no uniform archs to average)\n", r.Baseline)
+	} else {
+		fmt.Fprintf(&sb, "baseline E[M(A)] = %s, the mean of the uniform archs (Eq. 1–3 and the contrasts are relative to it)\n", r.Baseline)
+	}
 	if g := r.Regression; g != nil {
 		fmt.Fprintf(&sb, "regression: n=%d, %d coefficients, df %.1f, ridge λ=%g, R²=%.3f, leave-one-out R²=%.3f, LOO RMSE %.4g, residual sd %.4g (values sd %.4g)\n",
 			g.N, g.P, g.DF, g.Lambda, g.R2, g.Q2, g.LOORMSE, g.Sigma, g.SD)
+		if r.BaselineSource != BaselineRegression {
+			fmt.Fprintf(&sb, "regression's E[M(A)] = %s over uniform draws: its M_b and effects are relative to this\n", fmtCell(&g.Baseline, 4))
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&sb, "note: %s\n", n)

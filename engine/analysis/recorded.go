@@ -23,7 +23,7 @@ const (
 type recordedLine struct {
 	Space   string          `json:"space"`
 	Arch    json.RawMessage `json:"arch"`
-	Fixed   []float64       `json:"fixed"`
+	Fixed   json.RawMessage `json:"fixed"`
 	Latency map[string]struct {
 		Median *float64 `json:"median"`
 	} `json:"latency_ms"`
@@ -31,9 +31,11 @@ type recordedLine struct {
 }
 
 // ReadRecorded reads observations of one metric from JSON lines in the
-// format of ../shared/data/*.jsonl: "arch" in OFA encoding, "fixed" null
-// (a uniform arch) or a whole-unit fix — [unit, k, e] for MBConv spaces,
-// [unit, e] for bottleneck spaces, unit 0-based — and "latency_ms"
+// format of the project's shared data (shared/data/README.md): "arch" in OFA
+// encoding, "fixed" null (a uniform arch) or a whole-unit fix — [unit, k, e]
+// for MBConv spaces, [unit, e] for bottleneck spaces, unit 0-based — or no
+// "fixed" at all: an arch not drawn uniformly (Obs.NonUniform; the ImageNet
+// accuracy table's archs come from search runs), and "latency_ms"
 // (metric "latency" reads latency_ms[key].median) or "top1". MACs and
 // params are computed from the network. Lines that lack the metric are an
 // error naming the line; every fix is checked against its arch.
@@ -102,7 +104,13 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if err != nil {
 			return nil, at("%v", err)
 		}
-		fix, err := recordedFix(sp, a, l.Fixed)
+		var fixed []float64
+		if len(l.Fixed) > 0 {
+			if err := json.Unmarshal(l.Fixed, &fixed); err != nil {
+				return nil, at("fixed %s: %v (want null, [unit, k, e] or [unit, e])", clip(string(l.Fixed)), err)
+			}
+		}
+		fix, err := sp.UnitFix(a, fixed)
 		if err != nil {
 			return nil, at("%v", err)
 		}
@@ -119,7 +127,7 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, at("%s value is not finite", metric)
 		}
-		out = append(out, Obs{Arch: a, Fix: fix, Value: v})
+		out = append(out, Obs{Arch: a, Fix: fix, NonUniform: len(l.Fixed) == 0, Value: v})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -142,37 +150,9 @@ func keyList(metric, key string, keys map[string]bool) string {
 	return fmt.Sprintf(" for key %q (keys seen: %s)", key, strings.Join(ks, ", "))
 }
 
-// recordedFix converts a "fixed" entry to a whole-unit fix and checks that
-// every layer of the unit holds it.
-func recordedFix(sp *model.Space, a model.Arch, f []float64) (*model.Fix, error) {
-	if f == nil {
-		return nil, nil
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
 	}
-	want := 3
-	if sp.Family == model.Bottleneck {
-		want = 2
-	}
-	if len(f) != want {
-		return nil, fmt.Errorf("fixed %v: want [unit, k, e] (MBConv) or [unit, e] (bottleneck), unit 0-based", f)
-	}
-	u := int(f[0])
-	if float64(u) != f[0] || u < 0 || u >= len(sp.Units) {
-		return nil, fmt.Errorf("fixed %v: unit %v outside 0..%d", f, f[0], len(sp.Units)-1)
-	}
-	var b model.Block
-	if sp.Family == model.Bottleneck {
-		b = model.Block{K: 3, E: f[1]}
-	} else {
-		k := int(f[1])
-		if float64(k) != f[1] {
-			return nil, fmt.Errorf("fixed %v: kernel %v is not an integer", f, f[1])
-		}
-		b = model.Block{K: k, E: f[2]}
-	}
-	for j, got := range a.Units[u] {
-		if got.K != b.K || got.E != b.E {
-			return nil, fmt.Errorf("fixed %v says every layer of unit %d holds it, but layer %d holds %s", f, u+1, j+1, got.Key())
-		}
-	}
-	return &model.Fix{Unit: u + 1, Layer: 0, Block: b}, nil
+	return s
 }

@@ -125,6 +125,9 @@ func FuzzReadRecorded(f *testing.F) {
 			if o.Fix != nil && o.Fix.Layer != 0 {
 				t.Fatalf("per-layer fix from a recorded line")
 			}
+			if o.NonUniform && o.Fix != nil {
+				t.Fatalf("a fixed arch marked not uniformly drawn")
+			}
 		}
 	})
 }

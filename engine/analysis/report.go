@@ -89,6 +89,12 @@ type Sensitive struct {
 	Eq2Depth int `json:"eq2_depth"`
 }
 
+// Report.BaselineSource values.
+const (
+	BaselineUniform    = "uniform mean"
+	BaselineRegression = "regression"
+)
+
 // Report is every table of one series.
 type Report struct {
 	Space      string    `json:"space"`
@@ -102,15 +108,21 @@ type Report struct {
 	Taus       []float64 `json:"taus"`
 	Boot       int       `json:"bootstrap"`
 	Seed       uint64    `json:"seed"`
-	// Uniform, Fixed and UnitFixed count the observations by role.
-	Uniform   int `json:"uniform"`
-	Fixed     int `json:"fixed"`
-	UnitFixed int `json:"unit_fixed"`
+	// Uniform, Fixed, UnitFixed and NonUniform count the observations by
+	// role.
+	Uniform    int `json:"uniform"`
+	Fixed      int `json:"fixed"`
+	UnitFixed  int `json:"unit_fixed"`
+	NonUniform int `json:"non_uniform"`
 
-	Baseline  Estimate        `json:"baseline"`
-	BaselineQ []TauEstimate   `json:"baseline_q"`
-	Blocks    []BlockResponse `json:"blocks"`
-	Locations []Location      `json:"locations,omitempty"`
+	// Baseline is E[M(A)]: the mean of the uniform archs (BaselineSource
+	// "uniform mean") or, without any, the regression's E[M(A)] over uniform
+	// draws ("regression"), which the regression's M_b is compared with.
+	Baseline       Estimate        `json:"baseline"`
+	BaselineSource string          `json:"baseline_source"`
+	BaselineQ      []TauEstimate   `json:"baseline_q"`
+	Blocks         []BlockResponse `json:"blocks"`
+	Locations      []Location      `json:"locations,omitempty"`
 	// Regression is nil when it was skipped (see Notes).
 	Regression *Regression   `json:"regression,omitempty"`
 	Contrasts  *Contrasts    `json:"contrasts,omitempty"`
@@ -154,6 +166,8 @@ func Analyze(s Series, opt Options) (*Report, error) {
 			r.Resolution = o.Arch.Resolution
 		}
 		switch {
+		case o.Fix == nil && o.NonUniform:
+			r.NonUniform++
 		case o.Fix == nil:
 			r.Uniform++
 		case o.Fix.Layer == 0:
@@ -162,22 +176,35 @@ func Analyze(s Series, opt Options) (*Report, error) {
 			r.Fixed++
 		}
 	}
-	if r.Uniform == 0 {
+	if r.Uniform == 0 && (r.NonUniform == 0 || opt.NoRegression) {
 		return nil, fmt.Errorf("analysis: %s %s: no uniform architectures (every table is relative to E[M(A)]; plan uniform archs)", sp.Name, s.Metric)
 	}
-	prof, err := ProfileOf(sp, s.Obs, opt)
-	if err != nil {
-		return nil, err
+	var prof *Profile
+	if r.Uniform > 0 {
+		p, err := ProfileOf(sp, s.Obs, opt)
+		if err != nil {
+			return nil, err
+		}
+		prof = p
+		r.Baseline, r.BaselineQ, r.BaselineSource = p.Baseline, p.BaselineQ, BaselineUniform
+		r.Blocks = p.Blocks
+		if r.Fixed > 0 {
+			r.profile = p
+			r.Locations = p.Locations
+		}
+	} else {
+		for _, b := range sp.BlockChoices() {
+			r.Blocks = append(r.Blocks, BlockResponse{Block: b, Key: b.Key(), Label: b.Label()})
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("no uniform archs: the %d archs were not drawn uniformly (e.g. by a search), so only the regression uses them; E[M(A)] is the regression's over uniform draws, and the sample tables (Eq. 1–3, whole-unit contrasts) are left out", r.NonUniform))
 	}
-	r.Baseline, r.BaselineQ = prof.Baseline, prof.BaselineQ
-	if r.Fixed > 0 {
-		r.profile = prof
-		r.Locations = prof.Locations
+	if r.NonUniform > 0 && r.Uniform > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d archs not drawn uniformly enter the regression only, not the baseline or Eq. 1–3", r.NonUniform))
 	}
 	if !opt.NoRegression {
 		fit, err := FitAdditive(sp, s.Obs, opt)
 		switch {
-		case errors.Is(err, ErrTooFew):
+		case errors.Is(err, ErrTooFew) && r.Uniform > 0:
 			r.Notes = append(r.Notes, "regression skipped: "+err.Error())
 		case err != nil:
 			return nil, err
@@ -185,7 +212,6 @@ func Analyze(s Series, opt Options) (*Report, error) {
 			r.fit = fit
 		}
 	}
-	r.Blocks = prof.Blocks
 	if r.profile == nil {
 		for i := range r.Blocks {
 			r.Blocks[i].Eq1 = nil
@@ -197,6 +223,7 @@ func Analyze(s Series, opt Options) (*Report, error) {
 		if f.Lambda >= StrongRidge {
 			r.Notes = append(r.Notes, fmt.Sprintf("strong ridge shrinkage (λ=%g): the effects are pulled toward 0 and their intervals are too narrow; sample more uniform archs", f.Lambda))
 		}
+		var err error
 		if reg.Baseline, err = f.Mean(sp); err != nil {
 			return nil, err
 		}
@@ -220,12 +247,19 @@ func Analyze(s Series, opt Options) (*Report, error) {
 			}
 		}
 		r.Regression = reg
+		if r.Uniform == 0 {
+			r.Baseline, r.BaselineSource = reg.Baseline, BaselineRegression
+		}
 		for i := range r.Blocks {
 			e, err := f.Blockwise(r.Blocks[i].Block, opt.Mode)
 			if err != nil {
 				return nil, err
 			}
-			r.Blocks[i].Regression = &e
+			rel, err := f.BlockwiseRel(r.Blocks[i].Block, opt.Mode)
+			if err != nil {
+				return nil, err
+			}
+			r.Blocks[i].Regression, r.Blocks[i].RegressionRel = &e, &rel
 		}
 		for i := range r.Locations {
 			l := &r.Locations[i]
@@ -235,8 +269,12 @@ func Analyze(s Series, opt Options) (*Report, error) {
 			}
 		}
 	}
-	if r.Contrasts, err = ContrastsOf(sp, s.Obs, r.fit, opt); err != nil {
-		return nil, err
+	if prof != nil {
+		c, err := ContrastsOf(sp, s.Obs, r.fit, opt)
+		if err != nil {
+			return nil, err
+		}
+		r.Contrasts = c
 	}
 	r.summarizeUnits(opt.Level)
 	r.Matrices = r.matrices()

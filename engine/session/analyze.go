@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"blockprof/engine/analysis"
+	"blockprof/engine/cuts"
 	"blockprof/engine/reduce"
 	"blockprof/model"
 )
@@ -154,7 +155,10 @@ func evidenceOf(ser Series, rep *analysis.Report) Evidence {
 type Suggestion struct {
 	// Reduction holds the suggestions one by one (rule, text, evidence).
 	Reduction reduce.Reduction
-	// Model is the same reduction as a reduced space (its TOML form).
+	// Cuts are the suggested cuts, each with its own reason (the form the
+	// explorer merges); Model is the same as a reduced space (its TOML
+	// form, what `analyze --suggest --reduced-out` writes).
+	Cuts  cuts.Cuts
 	Model model.Reduction
 	// Latency and Quality are the evidence of the two analyses; Weak says
 	// either is weak: the front end asks before applying.

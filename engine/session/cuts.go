@@ -66,10 +66,11 @@ func (s *Session) ReadReduced(path string) (cuts.Cuts, model.Reduction, error) {
 	if err != nil {
 		return cuts.Cuts{}, r, err
 	}
-	c, err := cuts.FromReduction(s.sp, r)
+	c, err := cuts.Parse(s.sp, s.cfg.Spaces, data, path)
 	if err != nil {
-		return cuts.Cuts{}, r, fmt.Errorf("%s: %w", path, err)
+		return cuts.Cuts{}, r, err
 	}
+	c = c.WithOrigin("loaded from " + path)
 	return c, r, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"blockprof/devices"
 	"blockprof/engine"
 	"blockprof/model"
 )
@@ -52,9 +53,6 @@ func (s *Session) Prepare(ctx context.Context, req ProfileRequest) (Prepared, er
 	if err != nil {
 		return Prepared{}, err
 	}
-	if len(plan) == 0 {
-		return Prepared{}, fmt.Errorf("the plan is empty: set [plan] uniform or per_location in %s (or --plan uniform=N)", s.cfg.File)
-	}
 	cfgs, err := s.selectDevices(req.Devices)
 	if err != nil {
 		return Prepared{}, err
@@ -67,6 +65,10 @@ func (s *Session) Prepare(ctx context.Context, req ProfileRequest) (Prepared, er
 			skipped = append(skipped, err.Error())
 			s.warn(fmt.Sprintf("%v (skipped; the other devices go on)", err))
 			continue
+		}
+		// A device with its own plan (a recording) needs no sampled one.
+		if _, own := d.(devices.Planner); !own && len(plan) == 0 {
+			return Prepared{}, fmt.Errorf("the plan is empty for device %s: set [plan] uniform or per_location in %s (or --plan uniform=N)", dc.Name, s.cfg.File)
 		}
 		targets = append(targets, engine.Target{Device: d, Config: dc})
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"blockprof/engine/analysis"
+	"blockprof/engine/cuts"
 	"blockprof/engine/reduce"
 	"blockprof/model"
 )
@@ -148,7 +149,17 @@ func SuggestFrom(lat, q *Analysis, name string) (Suggestion, error) {
 	if err != nil {
 		return Suggestion{}, err
 	}
-	out := Suggestion{Reduction: r, Model: r.Model(), Latency: lat.Evidence, Weak: lat.Evidence.Weak}
+	c, err := cuts.FromSuggestion(lat.Report.SpaceDef(), r)
+	if err != nil {
+		return Suggestion{}, err
+	}
+	c = c.WithOrigin(r.Description)
+	out := Suggestion{Reduction: r, Cuts: c, Latency: lat.Evidence, Weak: lat.Evidence.Weak}
+	out.Model = c.Reduction(name)
+	out.Model.Statistic = "regression effect of latency"
+	if q != nil {
+		out.Model.Statistic += " vs " + q.Series.Metric
+	}
 	if q != nil {
 		out.Quality, out.QualityMetric, out.Weak = q.Evidence, q.Series.Metric, out.Weak || q.Evidence.Weak
 	}

@@ -391,11 +391,7 @@ func (a *App) Suggest(ctx context.Context, device, metric string) (friendliness.
 		}
 		return friendliness.Suggestion{}, err
 	}
-	c, err := cuts.FromSuggestion(a.s.Space(), sug.Reduction)
-	if err != nil {
-		return friendliness.Suggestion{}, err
-	}
-	out := friendliness.Suggestion{Cuts: c, Weak: sug.Weak}
+	out := friendliness.Suggestion{Cuts: sug.Cuts, Weak: sug.Weak}
 	for _, s := range sug.Reduction.Suggestions {
 		line := s.Text + " — rule: " + s.Rule
 		for _, e := range s.Evidence {

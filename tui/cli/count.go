@@ -11,7 +11,7 @@ func runCount(env *Env, args []string) error {
 	fs := newFlags(env, "count", "--space S --in FILE|- [--config F]")
 	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
 	spaceName := fs.String("space", "", "search space of the architectures")
-	in := fs.String("in", "-", "JSON lines with an \"arch\" field in OFA encoding; - for stdin")
+	in := fs.String("in", "-", "JSON lines with an \"arch\" field, a canonical string or an OFA object; - for stdin")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func runCount(env *Env, args []string) error {
 		if len(rec.Arch) == 0 {
 			return fmt.Errorf("%s:%d: no \"arch\" field", name, line)
 		}
-		a, err := sp.ParseArchAny(string(rec.Arch))
+		a, err := sp.ParseArchJSON(rec.Arch)
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}

@@ -78,6 +78,21 @@ func profile(env *Env, args []string, open openDevice) error {
 	}
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
 		run.ID(), sp.Name, spec.Resolution, prep.Plan, spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), sess.Store().Path())
+	untimed := map[string]string{} // device → why it has no overhead
+	for _, name := range run.Devices() {
+		d, _, err := sess.Device(ctx, name)
+		if err != nil {
+			return err
+		}
+		if why := noWindow(d.Info()); why != "" {
+			untimed[name] = why
+		}
+		if _, own := d.(devices.Planner); own {
+			if p, ok := run.ProgressOf(name); ok {
+				fmt.Fprintf(env.Stderr, "profile: %s measures the %d archs it holds instead (%s)\n", name, p.Total, d.Info().Label)
+			}
+		}
+	}
 
 	est, err := run.Estimate(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -100,11 +115,11 @@ func profile(env *Env, args []string, open openDevice) error {
 	sum := follow(env.Stderr, run, sub)
 
 	if *asJSON {
-		if err := writeSummaryJSON(env.Stdout, sum); err != nil {
+		if err := writeSummaryJSON(env.Stdout, sum, untimed); err != nil {
 			return err
 		}
 	} else {
-		writeSummary(env.Stdout, sum)
+		writeSummary(env.Stdout, sum, untimed)
 	}
 	for _, d := range sum.Devices {
 		if d.Failed {
@@ -252,7 +267,32 @@ func progressLine(p engine.Progress) string {
 	return sb.String()
 }
 
-func writeSummary(w io.Writer, s engine.Summary) {
+// noWindow says why a device's overhead (wall / timed − 1) means nothing:
+// its samples are not runs timed in a window here. "" for a device that
+// times (ort here, the agent on its machine).
+func noWindow(info devices.Info) string {
+	switch info.Kind {
+	case "ort", "agent":
+		return ""
+	case "command":
+		return "command device: the tool times its own runs, no timed window here"
+	case "replay":
+		return "replay device: recorded numbers, no timed window"
+	case "lut":
+		return "table device: summed from lookup tables, no timed window"
+	case "sim":
+		return "sim device: computed by a model, no timed window"
+	}
+	if info.Provenance == "" || info.Provenance == devices.Measured {
+		return ""
+	}
+	return fmt.Sprintf("%s device: no timed window", info.Provenance)
+}
+
+// writeSummary prints one row per device; untimed maps the devices
+// without a timed window to the reason, printed below the table in place
+// of their timed time and overhead.
+func writeSummary(w io.Writer, s engine.Summary, untimed map[string]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "device\tstate\tmeasured\tresumed\terrors\tmedian\twall\ttimed\toverhead\tdrift")
 	for _, d := range s.Devices {
@@ -264,17 +304,25 @@ func writeSummary(w io.Writer, s engine.Summary) {
 		if d.MedianMs > 0 {
 			median = fmt.Sprintf("%.3g ms", d.MedianMs)
 		}
-		overhead := "-"
+		timed, overhead := shortDur(d.Timed), "-"
 		if d.Timed > 0 {
 			overhead = fmt.Sprintf("%.0f%%", 100*d.Overhead)
 		}
+		if _, ok := untimed[d.Device]; ok {
+			timed, overhead = "-", "n/a"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", d.Device, d.State, d.Resumed+d.Measured, d.Total, d.Resumed,
-			d.Errors, median, shortDur(d.Wall), shortDur(d.Timed), overhead, drift)
+			d.Errors, median, shortDur(d.Wall), timed, overhead, drift)
 	}
 	tw.Flush()
+	for _, d := range s.Devices {
+		if why, ok := untimed[d.Device]; ok {
+			fmt.Fprintf(w, "%s: overhead n/a (%s)\n", d.Device, why)
+		}
+	}
 }
 
-func writeSummaryJSON(w io.Writer, s engine.Summary) error {
+func writeSummaryJSON(w io.Writer, s engine.Summary, untimed map[string]string) error {
 	type dev struct {
 		Device     string   `json:"device"`
 		State      string   `json:"state"`
@@ -285,9 +333,10 @@ func writeSummaryJSON(w io.Writer, s engine.Summary) error {
 		References int      `json:"references"`
 		MedianMs   float64  `json:"median_of_medians_ms"`
 		WallS      float64  `json:"wall_s"`
-		TimedS     float64  `json:"timed_s"`
+		TimedS     *float64 `json:"timed_s"`
 		InDeviceS  float64  `json:"in_device_s"`
-		Overhead   float64  `json:"overhead"`
+		Overhead   *float64 `json:"overhead"`
+		NoWindow   string   `json:"overhead_na,omitempty"`
 		Drift      *float64 `json:"drift,omitempty"`
 		LastErr    string   `json:"last_error,omitempty"`
 	}
@@ -299,8 +348,13 @@ func writeSummaryJSON(w io.Writer, s engine.Summary) error {
 	}{Run: s.Run, WallS: s.Wall.Seconds(), Dropped: s.Dropped}
 	for _, d := range s.Devices {
 		o := dev{Device: d.Device, State: string(d.State), Total: d.Total, Resumed: d.Resumed, Measured: d.Measured, Errors: d.Errors,
-			References: d.References, MedianMs: d.MedianMs, WallS: d.Wall.Seconds(), TimedS: d.Timed.Seconds(),
-			InDeviceS: d.InDevice.Seconds(), Overhead: d.Overhead, LastErr: d.LastErr}
+			References: d.References, MedianMs: d.MedianMs, WallS: d.Wall.Seconds(), InDeviceS: d.InDevice.Seconds(), LastErr: d.LastErr}
+		if why, ok := untimed[d.Device]; ok {
+			o.NoWindow = why
+		} else {
+			timed, overhead := d.Timed.Seconds(), d.Overhead
+			o.TimedS, o.Overhead = &timed, &overhead
+		}
 		if d.DriftKnown {
 			drift := d.Drift
 			o.Drift = &drift

@@ -348,8 +348,38 @@ func TestProgressLineAndSummary(t *testing.T) {
 		{Device: "cpu", State: engine.StateDone, Total: 120, Resumed: 20, Measured: 100, MedianMs: 8.412, Wall: 83 * time.Second,
 			Timed: 65 * time.Second, Overhead: 83.0/65 - 1, Drift: 0.004, DriftKnown: true},
 		{Device: "phone", State: engine.StateFailed, Failed: true, Total: 120, Errors: 3, LastErr: "adb: device offline", Wall: 1500 * time.Millisecond},
-	}})
+		// Devices without a timed window: their samples' sum is no window.
+		{Device: "note10", State: engine.StateDone, Total: 120, Measured: 120, MedianMs: 41.2, Wall: 2 * time.Second,
+			Timed: 4944 * time.Millisecond, Overhead: 2.0/4.944 - 1},
+		{Device: "h100-graph", State: engine.StateDone, Total: 105, Measured: 105, MedianMs: 0.724, Wall: 246 * time.Millisecond,
+			Timed: 227 * time.Millisecond, Overhead: 246.0/227 - 1},
+	}}, map[string]string{"note10": noWindow(devices.Info{Kind: "lut", Provenance: devices.Table}),
+		"h100-graph": noWindow(devices.Info{Kind: "replay", Provenance: devices.Replayed})})
 	golden.RequireEqual(t, sb.String())
+}
+
+// TestNoWindow names, per device kind, why overhead means nothing; the
+// devices that time a window get none.
+func TestNoWindow(t *testing.T) {
+	tests := []struct {
+		info devices.Info
+		want string // "" or a part of the reason
+	}{
+		{devices.Info{Kind: "ort", Provenance: devices.Measured}, ""},
+		{devices.Info{Kind: "agent", Provenance: devices.Measured}, ""},
+		{devices.Info{Kind: "command", Provenance: devices.Measured}, "command device: the tool times its own runs"},
+		{devices.Info{Kind: "replay", Provenance: devices.Replayed}, "replay device: recorded numbers, no timed window"},
+		{devices.Info{Kind: "lut", Provenance: devices.Table}, "table device: summed from lookup tables"},
+		{devices.Info{Kind: "sim", Provenance: devices.Simulated}, "sim device: computed by a model"},
+		{devices.Info{Kind: "other", Provenance: devices.Predicted}, "predicted device: no timed window"},
+		{devices.Info{Kind: "other"}, ""},
+	}
+	for _, tc := range tests {
+		got := noWindow(tc.info)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s/%s: %q, want %q", tc.info.Kind, tc.info.Provenance, got, tc.want)
+		}
+	}
 }
 
 func TestMeasureJSON(t *testing.T) {

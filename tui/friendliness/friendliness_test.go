@@ -23,11 +23,20 @@ import (
 
 func setup(t testing.TB, w, h int, color bool) (friendliness.Model, *fakedeps.Deps, *model.Space) {
 	t.Helper()
+	return setupWith(t, w, h, color, nil)
+}
+
+// setupWith is setup with the fake adjusted by adjust first (nil: as is).
+func setupWith(t testing.TB, w, h int, color bool, adjust func(*fakedeps.Deps)) (friendliness.Model, *fakedeps.Deps, *model.Space) {
+	t.Helper()
 	sp, err := fakedeps.Space("ofa-mbv3-w1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := fakedeps.New(sp)
+	if adjust != nil {
+		adjust(d)
+	}
 	return start(t, d, w, h, color), d, sp
 }
 
@@ -478,6 +487,35 @@ func TestPanelsFit(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLegendFewMarker: the legend explains the "?" marker by the table's
+// minimum support, and without one by what it then marks (no interval).
+func TestLegendFewMarker(t *testing.T) {
+	tests := []struct {
+		name      string
+		noMin     bool
+		want, not string
+	}{
+		{name: "minimum support 5", want: "? <5 archs", not: "no interval"},
+		{name: "no minimum support", noMin: true, want: "? no interval", not: "archs ·"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _, _ := setupWith(t, 160, 40, false, func(d *fakedeps.Deps) { d.NoMinSupport = tc.noMin })
+			if got := m.Table().MinSupport; (got == 0) != tc.noMin {
+				t.Fatalf("table MinSupport %d", got)
+			}
+			v := m.View()
+			if !strings.Contains(v, tc.want) || strings.Contains(v, tc.not) || strings.Contains(v, "<0 archs") {
+				t.Errorf("legend: want %q, not %q nor \"<0 archs\":\n%s", tc.want, tc.not, v)
+			}
+			// Few cells are marked only below the minimum (or without an interval).
+			if marked := strings.Count(v, "?") > strings.Count(tc.want, "?"); marked == tc.noMin {
+				t.Errorf("cells marked %v, want %v (the fake's cells all have intervals):\n%s", marked, !tc.noMin, v)
+			}
+		})
 	}
 }
 

@@ -367,11 +367,20 @@ func (m Model) legend() string {
 	if m.table != nil {
 		min = m.table.MinSupport
 	}
-	s := strings.Join(parts, "  ") + fmt.Sprintf(" · ? <%d archs · ✗ pruned · · not a choice", min)
+	s := strings.Join(parts, "  ") + " · " + fewLegend(min) + " · ✗ pruned · · not a choice"
 	if sc := m.scale(m.columns()); sc > 0 {
 		s = fmt.Sprintf("scale ±%s: ", common.Num(sc, 2)) + s
 	}
 	return ansi.Truncate(s, m.c.Width, "…")
+}
+
+// fewLegend explains the few-support marker: fewer than min archs behind a
+// cell, or, without a minimum (min ≤ 0), no interval (Value.Few).
+func fewLegend(min int) string {
+	if min <= 0 {
+		return "? no interval"
+	}
+	return fmt.Sprintf("? <%d archs", min)
 }
 
 func (m Model) cellInfo() []string {

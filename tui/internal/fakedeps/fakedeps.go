@@ -73,6 +73,9 @@ type Deps struct {
 	NPoints int
 	// WeakSuggest marks the suggestions as made from weak evidence.
 	WeakSuggest bool
+	// NoMinSupport leaves the tables' MinSupport unset (0): only cells
+	// without an interval are marked.
+	NoMinSupport bool
 
 	mu      sync.Mutex
 	subs    []chan engine.Event
@@ -190,6 +193,9 @@ func (d *Deps) Table(ctx context.Context, device, metric string) (friendliness.T
 	t := friendliness.Table{Space: sp.Name, Device: device, Metric: mt, Label: label, Resolution: 160, Uniform: 120,
 		Baseline: est(10*scale, 0.3, 120), Blocks: sp.BlockChoices(), Cells: map[friendliness.Key]friendliness.Cell{},
 		DepthEffects: map[[2]int]analysis.Estimate{}, MinSupport: 5, Level: 0.95}
+	if d.NoMinSupport {
+		t.MinSupport = 0
+	}
 	if device == "cpu" {
 		t.Fixed = 5 * len(sp.Locations())
 	}
@@ -210,7 +216,8 @@ func (d *Deps) Table(ctx context.Context, device, metric string) (friendliness.T
 			v := scale * (0.05*float64(i+1-3) + 0.1*float64(j-4))
 			n := 3 + 4*j
 			val := func(x float64, n int) *friendliness.Value {
-				return &friendliness.Value{Estimate: est(x, 0.02*scale, 120), Support: n, Few: n < t.MinSupport}
+				e := est(x, 0.02*scale, 120)
+				return &friendliness.Value{Estimate: e, Support: n, Few: n < t.MinSupport || !e.HasCI()}
 			}
 			k := friendliness.Key{Unit: i + 1, Block: b.Key()}
 			c := friendliness.Cell{}
