@@ -266,13 +266,17 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 	if len(obs) == 0 {
 		return out, s.emptyError("plan archs of "+s.sp.Name, res, rs, 0)
 	}
+	archs := make([]model.Arch, len(obs))
 	for i := range obs {
-		v, err := s.acc.Score(ctx, obs[i].Arch, true)
-		if err != nil {
-			return out, fmt.Errorf("accuracy of %s: %w", obs[i].Arch, err)
-		}
-		obs[i].Value = v.Top1
-		if err := out.Provenance.Add(v.Provenance, "the accuracy of "+obs[i].Arch.String()); err != nil {
+		archs[i] = obs[i].Arch
+	}
+	vals, err := s.acc.ScoreMany(ctx, archs, true)
+	if err != nil {
+		return out, fmt.Errorf("accuracy: %w", err)
+	}
+	for i := range obs {
+		obs[i].Value = vals[i].Top1
+		if err := out.Provenance.Add(vals[i].Provenance, "the accuracy of "+obs[i].Arch.String()); err != nil {
 			return out, err
 		}
 	}

@@ -429,23 +429,27 @@ func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error
 	}
 	d.LatencyLabel = ser.Label
 	seen := map[string]bool{}
+	var archs []model.Arch
+	var lat []float64
+	for _, o := range ser.Obs {
+		if key := o.Arch.String(); !seen[key] {
+			seen[key] = true
+			archs, lat = append(archs, o.Arch), append(lat, o.Value)
+		}
+	}
+	vals, err := a.s.ScoreMany(ctx, archs)
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", a.acc.Name, err)
+	}
 	var pts []pareto.Point
 	var prov session.Provenance
-	for _, o := range ser.Obs {
-		key := o.Arch.String()
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		v, err := a.s.Score(ctx, o.Arch)
-		if err != nil {
-			return d, fmt.Errorf("%s of %s: %w", a.acc.Name, key, err)
-		}
+	for i, v := range vals {
+		key := archs[i].String()
 		if err := prov.Add(v.Provenance, "the score of "+key); err != nil {
 			return d, err
 		}
-		pts = append(pts, pareto.Point{Latency: o.Value, Accuracy: v.Top1, ID: len(d.Points)})
-		d.Points = append(d.Points, paretoview.Point{Arch: key, Latency: o.Value, Accuracy: v.Top1})
+		pts = append(pts, pareto.Point{Latency: lat[i], Accuracy: v.Top1, ID: len(d.Points)})
+		d.Points = append(d.Points, paretoview.Point{Arch: key, Latency: lat[i], Accuracy: v.Top1})
 	}
 	if l := prov.Label(); l != "" {
 		d.AccuracyLabel = l
