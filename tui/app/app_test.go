@@ -425,10 +425,14 @@ func TestApp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		devs, err := f.st.Devices(ctx) // the npu device, with its fingerprint
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("stored devices %+v, %v", devs, err)
+		}
 		now := time.Now()
 		if _, err := f.st.Put(ctx, store.Measurement{Device: "npu", Arch: store.ArchOfNetwork(sp, arch, net), Kind: store.KindPlan,
 			SamplesMs: []float64{3, 3, 3}, ProbeMs: []float64{1, 1, 1, 1}, ProbeEvery: 1, Provenance: devices.Simulated,
-			Started: now, Finished: now}); err != nil {
+			Fingerprint: devs[0].Fingerprint, Started: now, Finished: now}); err != nil {
 			t.Fatal(err)
 		}
 		if tb, err = a.Table(ctx, "npu", "latency"); err != nil {

@@ -111,6 +111,9 @@ func measure(env *Env, args []string, open openDevice) error {
 	}
 	defer d.Close()
 	info := d.Info()
+	if info.Provenance == "" {
+		return fmt.Errorf("measure: device %s reported no provenance (its backend must say whether its numbers are measured, replayed, table or simulated)", dc.Name)
+	}
 	mctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t0 := time.Now()
@@ -127,9 +130,6 @@ func measure(env *Env, args []string, open openDevice) error {
 	}
 	st := store.Summarize(m.SamplesMs)
 	prov := info.Provenance
-	if prov == "" {
-		prov = devices.Measured
-	}
 	label := info.Label
 	if label == "" {
 		label = string(prov)
