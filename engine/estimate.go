@@ -42,11 +42,11 @@ type PlanEstimate struct {
 const minHistory = 5
 
 // Estimate predicts how long the run will take, before Start. A device
-// with at least a few stored measurements in this space is estimated from
-// them (wall time against MACs, least squares); otherwise Estimate times
-// the smallest and the largest of its pending archs (real measurements,
-// stored and not measured again). In both cases the time of every pending
-// arch is a + b·MACs.
+// with at least a few stored measurements in this space under its current
+// fingerprint is estimated from them (wall time against MACs, least
+// squares); otherwise Estimate times the smallest and the largest of its
+// pending archs (real measurements, stored and not measured again). In
+// both cases the time of every pending arch is a + b·MACs.
 func (r *Run) Estimate(ctx context.Context) (PlanEstimate, error) {
 	r.mu.Lock()
 	started := r.started
@@ -128,10 +128,11 @@ func (w *worker) estimate(ctx context.Context) Estimate {
 		e.Basis = "nothing to measure"
 		return e
 	}
-	// History: wall time of this device's stored measurements in the space.
+	// History: wall time of this device's stored measurements in the space,
+	// taken under its current fingerprint.
 	var xs []int64
 	var ys []float64
-	for rec, err := range w.r.store.Records(ctx, store.Query{Device: w.name, Space: w.r.space.Name}) {
+	for rec, err := range w.r.store.Records(ctx, store.Query{Device: w.name, Space: w.r.space.Name, Fingerprint: w.fp}) {
 		if err != nil {
 			e.Err = err
 			return e

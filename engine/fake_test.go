@@ -30,6 +30,9 @@ type fake struct {
 	fail func(n int, arch string) error
 	// block makes Measure wait for its context.
 	block bool
+	// info, if set, is what Info reports (with the fake's name) instead of
+	// a simulated device.
+	info *devices.Info
 
 	mu    sync.Mutex
 	calls []string
@@ -37,6 +40,11 @@ type fake struct {
 
 func (f *fake) Name() string { return f.name }
 func (f *fake) Info() devices.Info {
+	if f.info != nil {
+		i := *f.info
+		i.Name = f.name
+		return i
+	}
 	return devices.Info{Name: f.name, Kind: "sim", Provenance: devices.Simulated, Label: "simulated", Local: f.local}
 }
 func (f *fake) Close() error { return nil }

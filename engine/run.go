@@ -31,6 +31,12 @@ type Target struct {
 	// its timeout bounds each measurement unless Options.Timeout is set.
 	// An empty Config.Name takes the device's name.
 	Config devices.Config
+	// Fingerprint is the devices.Fingerprint the run records with the
+	// device's measurements and counts its done archs by; "" computes it
+	// from Config and Device.Info() at Prepare. A caller that keeps a
+	// device open across runs passes the one computed when it opened the
+	// device, since an agent's Info grows after its first hello.
+	Fingerprint string
 }
 
 // Options tune a run. Zero values take the documented defaults.
@@ -168,8 +174,11 @@ func Start(ctx context.Context, spec Spec) (*Run, error) {
 }
 
 // Prepare checks the spec, records the run, its plan and its devices in
-// the store, and finds what each device still has to measure. Nothing is
-// measured until Estimate or Start.
+// the store, and finds what each device still has to measure: the plan
+// archs it has no record of under its current fingerprint
+// (devices.Fingerprint). Records taken under another fingerprint are kept
+// but measured again, and said in Warnings and Stale. Nothing is measured
+// until Estimate or Start.
 func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 	if spec.Space == nil {
 		return nil, errors.New("engine: no search space")
@@ -236,6 +245,9 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 			}
 		}
 		info := t.Device.Info()
+		if info.Provenance == "" {
+			return nil, fmt.Errorf("engine: device %s reported no provenance: its backend must say whether its numbers are measured, replayed, table or simulated", name)
+		}
 		if t.Config.Kind == "" {
 			t.Config.Kind = info.Kind
 		}
@@ -250,10 +262,14 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 				canons[i] = it.canon
 			}
 		}
-		w := &worker{r: r, name: name, dev: t.Device, cfg: t.Config, info: info, timeout: timeout,
+		fp := t.Fingerprint
+		if fp == "" {
+			fp = devices.Fingerprint(t.Config, info)
+		}
+		w := &worker{r: r, name: name, dev: t.Device, cfg: t.Config, info: info, fp: fp, timeout: timeout,
 			total: len(items), done: map[string]bool{}, wake: make(chan struct{}, 1)}
 		if !opts.Remeasure {
-			done, err := r.store.Done(ctx, name, canons)
+			done, err := r.store.Done(ctx, name, fp, canons)
 			if err != nil {
 				return nil, err
 			}
@@ -265,13 +281,27 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 				w.pending = append(w.pending, it)
 			}
 		}
-		if opts.ReferenceEvery > 0 {
-			first, ok, err := r.store.FirstReference(ctx, name, r.ref.canon)
+		if w.stale, err = r.store.Stale(ctx, name, fp, sp.Name); err != nil {
+			return nil, err
+		}
+		if len(w.stale) > 0 {
+			warning, err := w.staleWarning(ctx)
 			if err != nil {
 				return nil, err
 			}
-			if ok {
-				w.refBase = first.Median
+			r.warnings = append(r.warnings, warning)
+		}
+		if opts.ReferenceEvery > 0 {
+			// The drift baseline: the first reference taken under this
+			// fingerprint (another device's speed says nothing of this one).
+			for rec, err := range r.store.Records(ctx, store.Query{Device: name, Kind: store.KindReference, Fingerprint: fp}) {
+				if err != nil {
+					return nil, err
+				}
+				if rec.Arch == r.ref.canon {
+					w.refBase = rec.Median
+					break
+				}
 			}
 		}
 		w.prog = Progress{Device: name, Total: w.total, Done: w.resumed, Resumed: w.resumed, State: StateConnecting}
@@ -293,8 +323,7 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 			return nil, err
 		}
 		if len(changed) > 0 {
-			r.warnings = append(r.warnings, fmt.Sprintf("device %s: settings differ from the stored ones (%s); its new measurements will sit next to the old ones, use another device name to keep them apart",
-				w.name, strings.Join(changed, "; ")))
+			r.warnings = append(r.warnings, fmt.Sprintf("device %s: settings differ from the stored ones (%s)", w.name, strings.Join(changed, "; ")))
 		}
 	}
 	for _, w := range r.workers {
@@ -386,8 +415,21 @@ func (r *Run) referenceEvery(w *worker) int {
 // ID is the run's id in the store.
 func (r *Run) ID() int64 { return r.id }
 
-// Warnings lists what Prepare noticed (e.g. changed device settings).
+// Warnings lists what Prepare noticed (e.g. changed device settings,
+// records taken under another fingerprint).
 func (r *Run) Warnings() []string { return slices.Clone(r.warnings) }
+
+// Stale is what Prepare found of device's plan measurements in the run's
+// space taken under another fingerprint than the device's current one
+// (store.Store.Stale): kept, but no longer counted as done. nil for a
+// device that has none or is not in the run.
+func (r *Run) Stale(device string) []store.StaleGroup {
+	w, ok := r.byName[device]
+	if !ok {
+		return nil
+	}
+	return slices.Clone(w.stale)
+}
 
 // Devices lists the run's device names in order.
 func (r *Run) Devices() []string {

@@ -23,6 +23,11 @@ type worker struct {
 	info    devices.Info
 	timeout time.Duration
 
+	// fp is the device's devices.Fingerprint, recorded with every
+	// measurement; stale are its records under other fingerprints.
+	fp    string
+	stale []store.StaleGroup
+
 	pending []item
 	done    map[string]bool // canonical archs measured (earlier runs included)
 	total   int
@@ -256,12 +261,11 @@ func (w *worker) measure(ctx context.Context, it *item, kind store.Kind) bool {
 
 // record stores a successful measurement and accounts for it.
 func (w *worker) record(ctx context.Context, it *item, kind store.Kind, m devices.Measurement, t0, t1 time.Time) bool {
+	// Prepare refused a device without a provenance.
 	prov := w.info.Provenance
-	if prov == "" {
-		prov = devices.Measured
-	}
 	_, err := w.r.store.Put(context.WithoutCancel(ctx), store.Measurement{Device: w.name, Arch: it.sa, Run: w.r.id, Kind: kind,
-		SamplesMs: m.SamplesMs, ProbeMs: m.ProbeMs, ProbeEvery: m.ProbeEvery, Warmup: m.Warmup, Mode: m.Mode, Provenance: prov, Summary: m.Summary, Started: t0, Finished: t1})
+		SamplesMs: m.SamplesMs, ProbeMs: m.ProbeMs, ProbeEvery: m.ProbeEvery, Warmup: m.Warmup, Mode: m.Mode, Provenance: prov,
+		Fingerprint: w.fp, Summary: m.Summary, Started: t0, Finished: t1})
 	if err != nil && !errors.Is(err, store.ErrAlreadyMeasured) {
 		// The store cannot keep what this device measures: stop it.
 		w.lastErr = err.Error()
@@ -310,12 +314,8 @@ func (w *worker) giveUp(ctx context.Context, it *item, kind store.Kind, err erro
 		w.r.events.Publish(DeviceError{Device: w.name, Arch: it.canon, Err: err, Attempt: attempt, Final: true})
 	}
 	now := time.Now()
-	prov := w.info.Provenance
-	if prov == "" {
-		prov = devices.Measured
-	}
 	if _, perr := w.r.store.Put(context.WithoutCancel(ctx), store.Measurement{Device: w.name, Arch: it.sa, Run: w.r.id, Kind: kind,
-		Provenance: prov, Started: now, Finished: now, Err: err.Error()}); perr != nil {
+		Provenance: w.info.Provenance, Fingerprint: w.fp, Started: now, Finished: now, Err: err.Error()}); perr != nil {
 		w.lastErr = fmt.Sprintf("%v (and the store: %v)", err, perr)
 	}
 	if kind == store.KindPlan {

@@ -43,8 +43,8 @@ func (s *Session) Cuts() cuts.Cuts {
 
 // SetCuts replaces the current cuts and saves them in the store.
 func (s *Session) SetCuts(ctx context.Context, c cuts.Cuts) error {
-	if c.Space() != s.sp.Name {
-		return fmt.Errorf("cuts of space %s do not fit %s", c.Space(), s.sp.Name)
+	if c.Space() == nil || c.Space().Name != s.sp.Name {
+		return fmt.Errorf("cuts of space %s do not fit %s", c.Parent(), s.sp.Name)
 	}
 	s.cuts.mu.Lock()
 	defer s.cuts.mu.Unlock()

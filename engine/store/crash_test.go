@@ -188,9 +188,9 @@ func memoryChild(ctx context.Context, s *Store) int {
 			SELECT 'test-space:160:e' || i || 'k3,e3k5/e6k7', 'test-space', 160, ?, 1000 + i, 10 + i FROM k`, n, ofa); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO measurements(device, arch, kind, samples_ms, n, median_ms, spread, warmup, mode, provenance, started, finished)
-			SELECT 'd', id, 'plan', ?, 50, 13.5, 0.1, 10, 'test', 'simulated', '2026-03-01T12:00:00Z', '2026-03-01T12:00:01Z' FROM archs`,
-			"["+strings.Join(samples, ",")+"]")
+		_, err := tx.ExecContext(ctx, `INSERT INTO measurements(device, arch, kind, samples_ms, n, median_ms, spread, warmup, mode, provenance, started, finished, fingerprint)
+			SELECT 'd', id, 'plan', ?, 50, 13.5, 0.1, 10, 'test', 'simulated', '2026-03-01T12:00:00Z', '2026-03-01T12:00:01Z', ? FROM archs`,
+			"["+strings.Join(samples, ",")+"]", testFP)
 		return err
 	}); err != nil {
 		fmt.Println(err)
@@ -206,7 +206,7 @@ func memoryChild(ctx context.Context, s *Store) int {
 		rows++
 		sum += r.SamplesMs[0]
 	}
-	done, err := s.Done(ctx, "d", []string{testArch(0).Canonical})
+	done, err := s.Done(ctx, "d", testFP, []string{testArch(0).Canonical})
 	if err != nil || !done[testArch(0).Canonical] {
 		fmt.Println("Done failed", err)
 		return 2

@@ -50,6 +50,10 @@ type Record struct {
 	Warmup      int
 	Mode        string
 	Provenance  devices.Provenance
+	// Fingerprint is the devices.Fingerprint the device had when it took
+	// the measurement ("legacy: …" for a record of an older store whose
+	// provenance did not match its device's kind).
+	Fingerprint string
 	Summary     bool
 	Started     time.Time
 	Finished    time.Time
@@ -63,10 +67,14 @@ type Query struct {
 	Space  string
 	Kind   Kind
 	Run    int64
+	// Fingerprint keeps the measurements taken under this
+	// devices.Fingerprint.
+	Fingerprint string
 	// Samples also decodes every sample (memory: 8 bytes per sample).
 	Samples bool
 	// Latest keeps only the newest measurement per (device, arch, kind)
-	// when an arch was measured again in a later run.
+	// when an arch was measured again in a later run (with Fingerprint,
+	// the newest under that fingerprint).
 	Latest bool
 	// Errors returns failed attempts instead of measurements.
 	Errors bool
@@ -96,7 +104,15 @@ func (q Query) sql() (string, []any) {
 		where = append(where, "m.run = ?")
 		args = append(args, q.Run)
 	}
-	if q.Latest {
+	if q.Fingerprint != "" {
+		where = append(where, "m.fingerprint = ?")
+		args = append(args, q.Fingerprint)
+	}
+	if q.Latest && q.Fingerprint != "" {
+		// The newest under that fingerprint, whatever came after it.
+		where = append(where, `m.id IN (SELECT MAX(id) FROM measurements WHERE error IS NULL AND fingerprint = ? GROUP BY device, arch, kind)`)
+		args = append(args, q.Fingerprint)
+	} else if q.Latest {
 		where = append(where, `m.id IN (SELECT MAX(id) FROM measurements WHERE error IS NULL GROUP BY device, arch, kind)`)
 	}
 	samples := "'', ''"
@@ -105,7 +121,7 @@ func (q Query) sql() (string, []any) {
 	}
 	text := `SELECT m.id, COALESCE(m.run, 0), m.device, a.canonical, a.space, a.resolution, a.macs, a.params,
 		COALESCE(f.fix, ''), m.kind, ` + samples + `, m.n, m.median_ms, m.spread, m.warmup, m.mode, m.provenance,
-		m.summary, m.started, m.finished, COALESCE(m.error, ''), m.probe_median_ms, m.relative, m.probe_every
+		m.summary, m.started, m.finished, COALESCE(m.error, ''), m.probe_median_ms, m.relative, m.probe_every, m.fingerprint
 		FROM measurements m
 		JOIN archs a ON a.id = m.arch
 		LEFT JOIN (SELECT DISTINCT arch, fix FROM plan_items) f ON f.arch = m.arch AND m.kind = 'plan'
@@ -133,7 +149,7 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 			var summary int
 			if err := rows.Scan(&r.ID, &r.Run, &r.Device, &r.Arch, &r.Space, &r.Resolution, &r.MACs, &r.Params,
 				&r.Fix, &kind, &samples, &probe, &r.N, &r.Median, &r.Spread, &r.Warmup, &r.Mode, &prov,
-				&summary, &started, &finished, &r.Err, &r.ProbeMedian, &r.Relative, &r.ProbeEvery); err != nil {
+				&summary, &started, &finished, &r.Err, &r.ProbeMedian, &r.Relative, &r.ProbeEvery, &r.Fingerprint); err != nil {
 				yield(Record{}, fmt.Errorf("store %s: reading a measurement: %w", s.path, err))
 				return
 			}
@@ -225,15 +241,17 @@ func (r Record) Latency(baseline float64) float64 {
 }
 
 // Done returns which of archs (canonical strings) already have a
-// successful plan measurement on device, in any run.
-func (s *Store) Done(ctx context.Context, device string, archs []string) (map[string]bool, error) {
+// successful plan measurement on device taken under fingerprint (the
+// device's current devices.Fingerprint), in any run. Records of the
+// device under another fingerprint do not count (Stale lists them).
+func (s *Store) Done(ctx context.Context, device, fingerprint string, archs []string) (map[string]bool, error) {
 	want := make(map[string]bool, len(archs))
 	for _, a := range archs {
 		want[a] = true
 	}
 	out := map[string]bool{}
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT a.canonical FROM measurements m JOIN archs a ON a.id = m.arch
-		WHERE m.device = ? AND m.kind = 'plan' AND m.error IS NULL`, device)
+		WHERE m.device = ? AND m.fingerprint = ? AND m.kind = 'plan' AND m.error IS NULL`, device, fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: measured archs of %s: %w", s.path, device, err)
 	}
@@ -251,11 +269,12 @@ func (s *Store) Done(ctx context.Context, device string, archs []string) (map[st
 }
 
 // Measured reports whether arch (canonical) has a successful plan
-// measurement on device.
-func (s *Store) Measured(ctx context.Context, device, arch string) (bool, error) {
+// measurement on device taken under fingerprint (as Done).
+func (s *Store) Measured(ctx context.Context, device, fingerprint, arch string) (bool, error) {
 	var one int
 	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM measurements m JOIN archs a ON a.id = m.arch
-		WHERE m.device = ? AND a.canonical = ? AND m.kind = 'plan' AND m.error IS NULL LIMIT 1`, device, arch).Scan(&one)
+		WHERE m.device = ? AND m.fingerprint = ? AND a.canonical = ? AND m.kind = 'plan' AND m.error IS NULL LIMIT 1`,
+		device, fingerprint, arch).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -266,7 +285,9 @@ func (s *Store) Measured(ctx context.Context, device, arch string) (bool, error)
 }
 
 // FirstReference returns the oldest successful reference measurement of
-// arch on device (ok false if there is none): the baseline of drift.
+// arch on device under any fingerprint (ok false if there is none): the
+// baseline of drift. Records with Query.Fingerprint keeps one
+// fingerprint's.
 func (s *Store) FirstReference(ctx context.Context, device, arch string) (r Record, ok bool, err error) {
 	for rec, err := range s.Records(ctx, Query{Device: device, Kind: KindReference}) {
 		if err != nil {
@@ -285,14 +306,17 @@ type Device struct {
 	Kind     string
 	Settings devices.Config
 	Info     devices.Info
-	Updated  time.Time
+	// Fingerprint is devices.Fingerprint of Settings and Info when the
+	// device was last recorded.
+	Fingerprint string
+	Updated     time.Time
 	// Measurements counts its successful measurements (plan and reference).
 	Measurements int
 }
 
 // Devices lists the stored devices by name.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.name, d.kind, d.settings, d.info, d.updated,
+	rows, err := s.db.QueryContext(ctx, `SELECT d.name, d.kind, d.settings, d.info, d.fingerprint, d.updated,
 		(SELECT COUNT(*) FROM measurements m WHERE m.device = d.name AND m.error IS NULL)
 		FROM devices d ORDER BY d.name`)
 	if err != nil {
@@ -303,7 +327,7 @@ func (s *Store) Devices(ctx context.Context) ([]Device, error) {
 	for rows.Next() {
 		var d Device
 		var settings, info, updated string
-		if err := rows.Scan(&d.Name, &d.Kind, &settings, &info, &updated, &d.Measurements); err != nil {
+		if err := rows.Scan(&d.Name, &d.Kind, &settings, &info, &d.Fingerprint, &updated, &d.Measurements); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(settings), &d.Settings); err != nil {
@@ -378,4 +402,53 @@ func (s *Store) Plan(ctx context.Context, run int64) ([]PlanItem, error) {
 		out = append(out, it)
 	}
 	return out, rows.Err()
+}
+
+// StaleGroup counts a device's successful plan measurements taken under
+// another fingerprint than its current one, with one provenance.
+type StaleGroup struct {
+	// Fingerprint is the devices.Fingerprint they were taken under, or a
+	// "legacy: …" one for records of an older store.
+	Fingerprint string
+	Provenance  devices.Provenance
+	Count       int
+}
+
+// String describes the group for a warning: "kind=sim preset=npu,
+// recorded as simulated" (a legacy fingerprint says it alone).
+func (g StaleGroup) String() string {
+	if strings.HasPrefix(g.Fingerprint, legacyPrefix) {
+		return g.Fingerprint
+	}
+	return g.Fingerprint + ", recorded as " + string(g.Provenance)
+}
+
+// Stale groups the successful plan measurements of device (in space; ""
+// means every space) whose fingerprint is not fingerprint, by fingerprint
+// and provenance, largest group first. They stay in the store but no
+// longer count as done (Done).
+func (s *Store) Stale(ctx context.Context, device, fingerprint, space string) ([]StaleGroup, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT m.fingerprint, m.provenance, COUNT(*) AS n
+		FROM measurements m JOIN archs a ON a.id = m.arch
+		WHERE m.device = ? AND m.fingerprint != ? AND (? = '' OR a.space = ?) AND m.kind = 'plan' AND m.error IS NULL
+		GROUP BY m.fingerprint, m.provenance
+		ORDER BY n DESC, m.fingerprint, m.provenance`, device, fingerprint, space, space)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: stale measurements of %s: %w", s.path, device, err)
+	}
+	defer rows.Close()
+	var out []StaleGroup
+	for rows.Next() {
+		var g StaleGroup
+		var prov string
+		if err := rows.Scan(&g.Fingerprint, &prov, &g.Count); err != nil {
+			return nil, fmt.Errorf("store %s: stale measurements of %s: %w", s.path, device, err)
+		}
+		g.Provenance = devices.Provenance(prov)
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store %s: stale measurements of %s: %w", s.path, device, err)
+	}
+	return out, nil
 }

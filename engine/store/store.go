@@ -195,6 +195,11 @@ func (s *Store) step(ctx context.Context, m migration) error {
 				return fmt.Errorf("store %s: migration to version %d (%s): %w", s.path, m.to, m.name, err)
 			}
 		}
+		if m.fn != nil {
+			if err := m.fn(ctx, tx); err != nil {
+				return fmt.Errorf("store %s: migration to version %d (%s): %w", s.path, m.to, m.name, err)
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('schema_version', ?)
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, strconv.Itoa(m.to))
 		return err

@@ -56,10 +56,14 @@ func testDevice(t *testing.T, s *Store, name string) {
 	}
 }
 
+// testFP is the fingerprint meas records (the store does not compare it
+// with the device's).
+const testFP = "kind=sim runtime=test"
+
 func meas(dev string, a Arch, run int64, kind Kind, samples ...float64) Measurement {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
 	return Measurement{Device: dev, Arch: a, Run: run, Kind: kind, SamplesMs: samples, Warmup: 10, Mode: "test",
-		Provenance: devices.Simulated, Started: t0, Finished: t0.Add(1500 * time.Millisecond)}
+		Provenance: devices.Simulated, Fingerprint: testFP, Started: t0, Finished: t0.Add(1500 * time.Millisecond)}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -110,7 +114,7 @@ func TestRoundTrip(t *testing.T) {
 		st := Summarize(w.SamplesMs)
 		if r.Arch != w.Arch.Canonical || r.Device != w.Device || r.Run != run || r.Kind != w.Kind ||
 			!slices.Equal(r.SamplesMs, w.SamplesMs) || r.Median != st.Median || r.Spread != st.Spread || r.N != len(w.SamplesMs) ||
-			r.Warmup != 10 || r.Mode != "test" || r.Provenance != devices.Simulated || !r.Started.Equal(w.Started) ||
+			r.Warmup != 10 || r.Mode != "test" || r.Provenance != devices.Simulated || r.Fingerprint != testFP || !r.Started.Equal(w.Started) ||
 			!r.Finished.Equal(w.Finished) || r.MACs != w.Arch.MACs || r.Params != w.Arch.Params || r.Resolution != 160 || r.Err != "" {
 			t.Errorf("record %d = %+v, want %+v", i, r, w)
 		}
@@ -161,7 +165,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(devs) != 1 || devs[0].Name != "cpu" || devs[0].Kind != "sim" || devs[0].Settings.Threads != 1 ||
-		devs[0].Info.Provenance != devices.Simulated || devs[0].Measurements != 3 {
+		devs[0].Info.Provenance != devices.Simulated || devs[0].Measurements != 3 || devs[0].Fingerprint != "kind=sim threads=1" {
 		t.Errorf("devices = %+v", devs)
 	}
 	ref, ok, err := s.FirstReference(ctx, "cpu", testArch(2).Canonical)
@@ -233,7 +237,7 @@ func TestResumeSkipsMeasured(t *testing.T) {
 	if _, err := s.StartRun(ctx, RunInfo{Space: "test-space"}, items); err != nil {
 		t.Fatal(err)
 	}
-	done, err := s.Done(ctx, "a", names)
+	done, err := s.Done(ctx, "a", testFP, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,15 +246,15 @@ func TestResumeSkipsMeasured(t *testing.T) {
 		if done[n] != want {
 			t.Errorf("Done[%d] = %v, want %v", i, done[n], want)
 		}
-		m, err := s.Measured(ctx, "a", n)
+		m, err := s.Measured(ctx, "a", testFP, n)
 		if err != nil || m != want {
 			t.Errorf("Measured(a, %d) = %v, %v; want %v", i, m, err, want)
 		}
 	}
-	if done, _ := s.Done(ctx, "b", names); len(done) != 0 {
+	if done, _ := s.Done(ctx, "b", testFP, names); len(done) != 0 {
 		t.Errorf("device b: done = %v, want none", done)
 	}
-	if done, _ := s.Done(ctx, "a", names[:1]); len(done) != 1 {
+	if done, _ := s.Done(ctx, "a", testFP, names[:1]); len(done) != 1 {
 		t.Errorf("Done keeps only the asked archs: %v", done)
 	}
 }
@@ -343,14 +347,20 @@ func TestRejectsBadMeasurements(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	testDevice(t, s, "a")
+	noFP := meas("a", testArch(1), 0, KindPlan, 1)
+	noFP.Fingerprint = ""
+	noProv := meas("a", testArch(1), 0, KindPlan, 1)
+	noProv.Provenance = ""
 	for name, m := range map[string]Measurement{
-		"no device":   meas("", testArch(1), 0, KindPlan, 1),
-		"bad kind":    meas("a", testArch(1), 0, "other", 1),
-		"no samples":  meas("a", testArch(1), 0, KindPlan),
-		"NaN":         meas("a", testArch(1), 0, KindPlan, math.NaN()),
-		"no arch":     meas("a", Arch{}, 0, KindPlan, 1),
-		"unknown dev": meas("ghost", testArch(1), 0, KindPlan, 1),
-		"unknown run": meas("a", testArch(1), 42, KindPlan, 1),
+		"no fingerprint": noFP,
+		"no provenance":  noProv,
+		"no device":      meas("", testArch(1), 0, KindPlan, 1),
+		"bad kind":       meas("a", testArch(1), 0, "other", 1),
+		"no samples":     meas("a", testArch(1), 0, KindPlan),
+		"NaN":            meas("a", testArch(1), 0, KindPlan, math.NaN()),
+		"no arch":        meas("a", Arch{}, 0, KindPlan, 1),
+		"unknown dev":    meas("ghost", testArch(1), 0, KindPlan, 1),
+		"unknown run":    meas("a", testArch(1), 42, KindPlan, 1),
 	} {
 		if _, err := s.Put(ctx, m); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -358,6 +368,9 @@ func TestRejectsBadMeasurements(t *testing.T) {
 	}
 	if n, _ := s.Count(ctx, Query{}); n != 0 {
 		t.Errorf("%d rejected measurements stored", n)
+	}
+	if _, err := s.Put(ctx, noFP); err == nil || !strings.Contains(err.Error(), "no device fingerprint") {
+		t.Errorf("a measurement without a fingerprint: err = %v, want one that says so", err)
 	}
 }
 

@@ -221,10 +221,11 @@ func (s *Store) FinishRun(ctx context.Context, run int64, at time.Time) error {
 // measurement means; a change to any other field is reported by PutDevice.
 var stableSettings = []string{"Profile", "Timeout"}
 
-// PutDevice records a device with its full settings and what it reported
-// about itself. If the device was known with other settings, it returns
-// the differences ("Threads: 1 → 2"): its new measurements will sit next
-// to ones taken under the old settings, which the caller should say.
+// PutDevice records a device with its full settings, what it reported
+// about itself and its devices.Fingerprint. If the device was known with
+// other settings, it returns the differences ("Threads: 1 → 2"), which
+// the caller should say; records taken under another fingerprint no
+// longer count as done (Done, Stale).
 func (s *Store) PutDevice(ctx context.Context, cfg devices.Config, info devices.Info) (changed []string, err error) {
 	if cfg.Name == "" {
 		return nil, errors.New("store: device without a name")
@@ -241,6 +242,7 @@ func (s *Store) PutDevice(ctx context.Context, cfg devices.Config, info devices.
 	if kind == "" {
 		kind = info.Kind
 	}
+	fp := devices.Fingerprint(cfg, info)
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var old string
 		err := tx.QueryRowContext(ctx, `SELECT settings FROM devices WHERE name = ?`, cfg.Name).Scan(&old)
@@ -251,9 +253,10 @@ func (s *Store) PutDevice(ctx context.Context, cfg devices.Config, info devices.
 		default:
 			changed = diffSettings(old, string(settings))
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO devices(name, kind, settings, info, updated) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, settings = excluded.settings, info = excluded.info, updated = excluded.updated`,
-			cfg.Name, kind, string(settings), string(infoJSON), fmtTime(time.Now()))
+		_, err = tx.ExecContext(ctx, `INSERT INTO devices(name, kind, settings, info, updated, fingerprint) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, settings = excluded.settings, info = excluded.info,
+				updated = excluded.updated, fingerprint = excluded.fingerprint`,
+			cfg.Name, kind, string(settings), string(infoJSON), fmtTime(time.Now()), fp)
 		return err
 	})
 	return changed, err
@@ -303,6 +306,10 @@ type Measurement struct {
 	Mode       string
 	// Provenance is a devices.Provenance ("measured", "table", ...).
 	Provenance devices.Provenance
+	// Fingerprint is devices.Fingerprint of the device's settings and
+	// info when it took the measurement (required): a record counts as
+	// done only for a device with the same fingerprint.
+	Fingerprint string
 	// Summary says the samples are summary figures, not individual runs.
 	Summary  bool
 	Started  time.Time
@@ -321,6 +328,12 @@ func (m Measurement) check() error {
 	}
 	if m.Kind != KindPlan && m.Kind != KindReference {
 		return fmt.Errorf("store: measurement kind %q: want plan or reference", m.Kind)
+	}
+	if m.Provenance == "" {
+		return fmt.Errorf("store: measurement of %s on %s has no provenance (set Measurement.Provenance to the device's Info().Provenance)", m.Arch.Canonical, m.Device)
+	}
+	if m.Fingerprint == "" {
+		return fmt.Errorf("store: measurement of %s on %s has no device fingerprint (set Measurement.Fingerprint to devices.Fingerprint of the device's config and info)", m.Arch.Canonical, m.Device)
 	}
 	if m.Err == "" && len(m.SamplesMs) == 0 {
 		return fmt.Errorf("store: measurement of %s on %s has no samples and no error", m.Arch.Canonical, m.Device)
@@ -371,10 +384,10 @@ func putOne(ctx context.Context, tx *sql.Tx, ids *archIDs, m Measurement) (int64
 	if m.Summary {
 		summary = 1
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO measurements(device, arch, run, kind, samples_ms, n, median_ms, spread, warmup, mode, provenance, summary, started, finished, error, probe_ms, probe_every, probe_median_ms, relative)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := tx.ExecContext(ctx, `INSERT INTO measurements(device, arch, run, kind, samples_ms, n, median_ms, spread, warmup, mode, provenance, summary, started, finished, error, probe_ms, probe_every, probe_median_ms, relative, fingerprint)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		m.Device, aid, run, string(m.Kind), string(sj), st.N, st.Median, st.Spread, m.Warmup, m.Mode, string(m.Provenance), summary,
-		fmtTime(m.Started), fmtTime(m.Finished), errText, probeJSON, m.ProbeEvery, probeMedian, relative)
+		fmtTime(m.Started), fmtTime(m.Finished), errText, probeJSON, m.ProbeEvery, probeMedian, relative, m.Fingerprint)
 	if err != nil {
 		return 0, fmt.Errorf("store: measurement of %s on %s: %w", m.Arch.Canonical, m.Device, err)
 	}

@@ -2,20 +2,16 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
 	"blockprof/engine/analysis"
 	"blockprof/engine/reduce"
-	"blockprof/engine/store"
+	"blockprof/engine/session"
 	"blockprof/model"
 )
 
@@ -166,13 +162,13 @@ func runAnalyze(env *Env, args []string) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Report           *analysis.Report      `json:"report"`
-			Evidence         session.Evidence      `json:"evidence"`
-			Quality          *analysis.Report      `json:"quality,omitempty"`
-			QualityEvidence  *session.Evidence     `json:"quality_evidence,omitempty"`
-			Reduction        *reduce.Reduction     `json:"reduction,omitempty"`
-			Paper            []session.PaperImpact `json:"paper,omitempty"`
-			Replication      *analyzeReplication   `json:"replication,omitempty"`
+			Report          *analysis.Report      `json:"report"`
+			Evidence        session.Evidence      `json:"evidence"`
+			Quality         *analysis.Report      `json:"quality,omitempty"`
+			QualityEvidence *session.Evidence     `json:"quality_evidence,omitempty"`
+			Reduction       *reduce.Reduction     `json:"reduction,omitempty"`
+			Paper           []session.PaperImpact `json:"paper,omitempty"`
+			Replication     *analyzeReplication   `json:"replication,omitempty"`
 		}{rep, an.Evidence, qrep, qev, red, paperImpacts, rpl})
 	case *asCSV:
 		if err := rep.WriteCSV(w, true); err != nil {
@@ -225,7 +221,6 @@ func runAnalyze(env *Env, args []string) error {
 	return nil
 }
 
-
 // analyzeReplication compares two fits of the same metric on two machines.
 type analyzeReplication struct {
 	File          string  `json:"file"`
@@ -273,7 +268,6 @@ func analyzeReplicate(a, b *analysis.Report, file string) (*analyzeReplication, 
 	return r, nil
 }
 
-
 func analyzeTaus(s string) ([]float64, error) {
 	var out []float64
 	for _, p := range strings.Split(s, ",") {
@@ -298,4 +292,3 @@ func samplerMode(s string, def model.FixMode) (model.FixMode, error) {
 	}
 	return def, fmt.Errorf("analyze: --sampler %q: want paper or blockprofile", s)
 }
-

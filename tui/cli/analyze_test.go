@@ -76,7 +76,8 @@ func analyzeStore(t *testing.T, sp *model.Space, spec model.PlanSpec) string {
 		t.Fatal(err)
 	}
 	cfg := devices.Config{Name: "synth", Kind: "sim"}
-	if _, err := st.PutDevice(ctx, cfg, devices.Info{Name: "synth", Kind: "sim", Provenance: devices.Simulated, Label: "simulated"}); err != nil {
+	info := devices.Info{Name: "synth", Kind: "sim", Provenance: devices.Simulated, Label: "simulated"}
+	if _, err := st.PutDevice(ctx, cfg, info); err != nil {
 		t.Fatal(err)
 	}
 	rng := model.NewRand(3)
@@ -91,7 +92,7 @@ func analyzeStore(t *testing.T, sp *model.Space, spec model.PlanSpec) string {
 		v := plantedLatency(it.Arch)
 		ms = append(ms, store.Measurement{Device: "synth", Arch: pis[i].Arch, Run: run, Kind: store.KindPlan,
 			SamplesMs:  []float64{v + 0.02*rng.NormFloat64(), v + 0.02*rng.NormFloat64(), v + 0.02*rng.NormFloat64()},
-			Provenance: devices.Simulated, Started: time.Now(), Finished: time.Now()})
+			Provenance: devices.Simulated, Fingerprint: devices.Fingerprint(cfg, info), Started: time.Now(), Finished: time.Now()})
 		accs = append(accs, store.Accuracy{Arch: pis[i].Arch, Source: "synthetic", Top1: 70 + 0.01*plantedLatency(it.Arch), Label: store.AccuracyProxy})
 	}
 	if err := st.PutBatch(ctx, ms); err != nil {
@@ -237,4 +238,3 @@ func TestAnalyzeFlagErrors(t *testing.T) {
 		}
 	}
 }
-

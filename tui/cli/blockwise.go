@@ -8,9 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"blockprof/devices"
-	"blockprof/devices/backends"
 	"blockprof/engine/analysis"
+	"blockprof/engine/session"
 	"blockprof/engine/stats"
 	"blockprof/model"
 )

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/backends"
-	"blockprof/engine/config"
+	"blockprof/engine/session"
 )
 
 // deviceCheck is what `devices --check` found on one device.

@@ -1,16 +1,14 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"blockprof/devices"
-	"blockprof/devices/backends"
 	"blockprof/devices/ort"
+	"blockprof/engine/session"
 	"blockprof/engine/store"
 )
 

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"blockprof/devices"
-	"blockprof/devices/backends"
 	"blockprof/engine"
-	"blockprof/engine/config"
-	"blockprof/engine/store"
+	"blockprof/engine/session"
 	"blockprof/model"
 )
 
@@ -134,7 +131,6 @@ func profile(env *Env, args []string, open openDevice) error {
 	}
 	return nil
 }
-
 
 // ParsePlan applies a --plan value ("uniform=200,fixed=5", also
 // per_location=, resolution=, seed=) to base.

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"time"
 
-	"blockprof/engine/config"
 	"blockprof/engine/session"
 	"blockprof/engine/stats"
 	"blockprof/model"
@@ -168,7 +166,7 @@ func FrontPlot(cmp session.Comparison, yLabel, xLabel string, w, h int) string {
 }
 
 func side(s session.SearchSummary, field string) searchSide {
-	out := searchSide{Summary: s}
+	out := searchSide{SearchSummary: s}
 	for _, x := range s.Front {
 		v := x.Accuracy
 		p := frontPoint{Arch: x.Arch.String(), LatencyMs: x.Latency}
