@@ -71,7 +71,7 @@ func (b *Bench) Device(ctx context.Context, name string) (devices.Device, device
 	}
 	d, err = b.open(ctx, dc, b.Options())
 	if err != nil {
-		return nil, dc, fmt.Errorf("device %s: %w", dc.Name, err)
+		return nil, dc, err // the backends name the device
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -115,7 +115,7 @@ type Measured struct {
 func (b *Bench) Measure(ctx context.Context, device string, sp *model.Space, a model.Arch) (Measured, error) {
 	d, dc, err := b.Device(ctx, device)
 	if err != nil {
-		return Measured{}, err
+		return Measured{}, fmt.Errorf("device %s: %w", dc.Name, err)
 	}
 	timeout, err := dc.MeasureTimeout()
 	if err != nil {
@@ -128,7 +128,7 @@ func (b *Bench) Measure(ctx context.Context, device string, sp *model.Space, a m
 	}
 	info := d.Info()
 	if info.Provenance == "" {
-		return Measured{}, fmt.Errorf("device %s (kind %s) reports no provenance: its numbers cannot be labelled", dc.Name, dc.Kind)
+		return Measured{}, fmt.Errorf("device %s reported no provenance (kind %s): its backend must say whether its numbers are measured, replayed, table or simulated", dc.Name, dc.Kind)
 	}
 	mctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

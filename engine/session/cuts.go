@@ -68,7 +68,7 @@ func (s *Session) ReadReduced(path string) (cuts.Cuts, model.Reduction, error) {
 	}
 	c, err := cuts.Parse(s.sp, s.cfg.Spaces, data, path)
 	if err != nil {
-		return cuts.Cuts{}, r, err
+		return cuts.Cuts{}, r, fmt.Errorf("the reduced space does not fit space %s: %w", s.sp.Name, err)
 	}
 	c = c.WithOrigin("loaded from " + path)
 	return c, r, nil

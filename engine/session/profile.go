@@ -25,7 +25,8 @@ type ProfileRequest struct {
 // Prepared is a profiling run ready to start.
 type Prepared struct {
 	Run *engine.Run
-	// Skipped lists the devices that could not be opened ("name: why");
+	// Skipped lists the devices that could not be opened ("name (could
+	// not open: why)");
 	// the others go on.
 	Skipped []string
 	Spec    model.PlanSpec
@@ -62,8 +63,8 @@ func (s *Session) Prepare(ctx context.Context, req ProfileRequest) (Prepared, er
 	for _, dc := range cfgs {
 		d, _, err := s.Device(ctx, dc.Name)
 		if err != nil {
-			skipped = append(skipped, err.Error())
-			s.warn(fmt.Sprintf("%v (skipped; the other devices go on)", err))
+			skipped = append(skipped, fmt.Sprintf("%s (could not open: %v)", dc.Name, err))
+			s.warn(fmt.Sprintf("device %s: %v (skipped; the other devices go on)", dc.Name, err))
 			continue
 		}
 		// A device with its own plan (a recording) needs no sampled one.

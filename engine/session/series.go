@@ -60,12 +60,23 @@ type Series struct {
 
 // Series is the one function from stored records to analysis
 // observations: the explorer's tables and Pareto view, `analyze` and the
-// latency model of `search` all read through it.
+// latency model of `search` all read through it. Resolution 0 is the
+// session's, or the only one the store holds.
 func (s *Session) Series(ctx context.Context, req SeriesRequest) (Series, error) {
 	res := req.Resolution
 	if res == 0 {
 		res = s.spec.Resolution
 	}
+	ser, err := s.seriesAt(ctx, req, res)
+	// Without an asked resolution, a store holding one other resolution
+	// only is analysed at that one (every front end alike).
+	if err != nil && req.Resolution == 0 && len(ser.Resolutions) == 1 && ser.Resolutions[0] != res {
+		return s.seriesAt(ctx, req, ser.Resolutions[0])
+	}
+	return ser, err
+}
+
+func (s *Session) seriesAt(ctx context.Context, req SeriesRequest, res int) (Series, error) {
 	switch req.Metric {
 	case MetricLatency:
 		return s.latencySeries(ctx, req.Device, res)
@@ -286,7 +297,7 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 		out.Metric, out.Unit, out.Field = "proxy", "", "proxy_score"
 	}
 	out.Label = out.Provenance.Label()
-	if src := s.acc.name; src != "" {
+	if src := s.acc.name; src != "" && src != out.Label {
 		out.Label += " (" + src + ")"
 	}
 	return out, nil

@@ -135,7 +135,20 @@ func TestAnalyzeStore(t *testing.T) {
 			} `json:"block_effects"`
 		} `json:"regression"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+	var wrapped struct {
+		Report   json.RawMessage `json:"report"`
+		Evidence struct {
+			Analysed int      `json:"analysed"`
+			Q2       *float64 `json:"loo_r2"`
+		} `json:"evidence"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &wrapped); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if wrapped.Evidence.Analysed == 0 || wrapped.Evidence.Q2 == nil {
+		t.Errorf("analyze --json without its evidence: %+v", wrapped.Evidence)
+	}
+	if err := json.Unmarshal(wrapped.Report, &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if rep.Space != "ofa-mbv3-w1.0" || rep.Label != "simulated" || rep.Uniform != 120 || rep.Fixed != 360 || rep.Resolution != 160 {
@@ -170,7 +183,9 @@ func TestAnalyzeStore(t *testing.T) {
 	}{
 		{[]string{"--csv"}, "ofa-mbv3-w1.0,synth,latency,simulated,baseline"},
 		{[]string{"--metric", "macs", "--csv"}, ",macs,computed from the network,eq1,"},
-		{[]string{"--metric", "accuracy", "--csv"}, ",accuracy,proxy,block_effect,1,,e6k7"},
+		// The space's configured source (the proxy score), stored per arch
+		// by the session, labelled proxy: never an accuracy.
+		{[]string{"--metric", "accuracy", "--csv"}, ",proxy,proxy,block_effect,1,,e6k7"},
 	} {
 		env, out, _ := analyzeEnv(t)
 		args := append([]string{"analyze", "--store", db, "--device", "synth", "--boot", "20"}, tc.args...)

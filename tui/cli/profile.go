@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -69,10 +70,7 @@ func profile(env *Env, args []string, open openDevice) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	run, spec := prep.Run, prep.Spec
-	var failed []string
-	for _, s := range prep.Skipped {
-		failed = append(failed, s+" (could not open)")
-	}
+	failed := slices.Clone(prep.Skipped)
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
 		run.ID(), sp.Name, spec.Resolution, prep.Plan, spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), sess.Store().Path())
 	untimed := map[string]string{} // device → why it has no overhead

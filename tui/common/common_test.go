@@ -105,7 +105,8 @@ func TestPlainStylesHaveNoEscapes(t *testing.T) {
 }
 
 func TestDeviceInfo(t *testing.T) {
-	if got := (DeviceInfo{}).Source(); got != "measured" {
+	// An unknown provenance is said, never taken for "measured".
+	if got := (DeviceInfo{}).Source(); got != "provenance unknown" || (DeviceInfo{}).Measured() {
 		t.Errorf("empty source %q", got)
 	}
 	d := DeviceInfo{Provenance: "simulated"}

@@ -68,17 +68,17 @@ func TestCursorWalksTheFront(t *testing.T) {
 	if n < 3 {
 		t.Fatalf("front of %d points", n)
 	}
-	if !strings.Contains(m.View(), fmt.Sprintf("measured front 1/%d", n)) {
+	if !strings.Contains(m.View(), fmt.Sprintf("stored front 1/%d", n)) {
 		t.Fatalf("first point not described:\n%s", m.View())
 	}
 	m, _ = ts.Settle(m, ts.Keys("right", "right", "left", "right")...)
-	if !strings.Contains(m.View(), fmt.Sprintf("measured front 3/%d", n)) {
+	if !strings.Contains(m.View(), fmt.Sprintf("stored front 3/%d", n)) {
 		t.Errorf("cursor not on the third point:\n%s", m.View())
 	}
 	for range n + 5 {
 		m, _ = ts.Settle(m, ts.Key("right"))
 	}
-	if !strings.Contains(m.View(), fmt.Sprintf("measured front %d/%d", n, n)) {
+	if !strings.Contains(m.View(), fmt.Sprintf("stored front %d/%d", n, n)) {
 		t.Errorf("cursor past the end")
 	}
 	if !strings.Contains(m.View(), "proxy score [proxy]") || !strings.Contains(m.View(), "simulated (npu)") {
