@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 	"blockprof/engine"
 	"blockprof/engine/accuracy"
 	"blockprof/engine/analysis"
+	"blockprof/engine/exportdir"
 	"blockprof/engine/pareto"
 	"blockprof/engine/predict"
 	"blockprof/engine/reduce"
@@ -829,12 +828,30 @@ func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan 
 	return ch, nil
 }
 
-// Export implements export.Writer: it checks the reduction against the
-// space, then writes its TOML atomically (a temporary file renamed over
-// the target).
+// Export implements export.Writer: it encodes the reduction
+// (EncodeReduction), then writes it where the user says, atomically
+// (exportdir.WriteLocal). Served sessions write through export.Dir.
 func (a *App) Export(path string, r model.Reduction, overwrite bool) (export.Written, error) {
-	if _, err := r.ApplyTo(a.sp); err != nil {
+	data, err := a.EncodeReduction(r)
+	if err != nil {
 		return export.Written{}, err
+	}
+	abs, err := exportdir.WriteLocal(path, data, overwrite)
+	if err != nil {
+		return export.Written{}, err
+	}
+	return export.Written{Path: abs, Bytes: data}, nil
+}
+
+// Destination implements export.Locator for Export.
+func (a *App) Destination(path string) (string, error) { return exportdir.LocalPath(path) }
+
+// EncodeReduction implements export.Encoder: it checks the reduction
+// against the space and returns its TOML, stamped with the time and the
+// version.
+func (a *App) EncodeReduction(r model.Reduction) ([]byte, error) {
+	if _, err := r.ApplyTo(a.sp); err != nil {
+		return nil, err
 	}
 	if r.Created == "" {
 		r.Created = time.Now().UTC().Format(time.RFC3339)
@@ -842,38 +859,7 @@ func (a *App) Export(path string, r model.Reduction, overwrite bool) (export.Wri
 	if r.Version == "" {
 		r.Version = a.cfg.Version
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return export.Written{}, err
-	}
-	if st, err := os.Stat(abs); err == nil {
-		if st.IsDir() {
-			return export.Written{}, fmt.Errorf("%s is a directory: give a file name", abs)
-		}
-		if !overwrite {
-			return export.Written{}, fmt.Errorf("%s: %w", abs, export.ErrExists)
-		}
-	}
-	data := r.Marshal()
-	tmp, err := os.CreateTemp(filepath.Dir(abs), ".blockprof-export-*")
-	if err != nil {
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return export.Written{}, err
-	}
-	if err := os.Rename(tmp.Name(), abs); err != nil {
-		return export.Written{}, fmt.Errorf("writing %s: %w", abs, err)
-	}
-	return export.Written{Path: abs, Bytes: data}, nil
+	return r.Marshal(), nil
 }
 
 var _ tui.Deps = (*App)(nil)
