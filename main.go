@@ -14,9 +14,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"blockprof/engine/cli"
 	"blockprof/engine/config"
+	"blockprof/engine/exportdir"
 	"blockprof/tui"
 	"blockprof/tui/app"
 	"blockprof/tui/serve"
@@ -63,11 +65,16 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	storePath := fs.String("store", "blockprof.db", "results store (SQLite); a re-run resumes what it holds")
 	devList := fs.String("devices", "", "comma-separated devices to profile (default: every device with profile = true)")
 	spaceName := fs.String("space", "", "search space (default: [plan] space)")
-	var listen, keys, hostKey *string
+	var listen, keys, hostKey, exports *string
+	var handshake, idle *time.Duration
 	if serveMode {
 		listen = fs.String("listen", "127.0.0.1:2222", "address to listen on")
-		keys = fs.String("authorized-keys", "", "authorized_keys file: the only public keys let in (required)")
+		keys = fs.String("authorized-keys", "", "authorized_keys file: the only public keys let in (required); from=, expiry-time=, no-pty and restrict are honoured, command= refuses the key")
 		hostKey = fs.String("host-key", "", "the server's private key file (an ed25519 key is created there if missing; required)")
+		defExports, _ := exportdir.DefaultDir()
+		exports = fs.String("exports", defExports, "directory the sessions' exports go to (created 0700); a session cannot write anywhere else")
+		handshake = fs.Duration("handshake-timeout", serve.DefaultHandshakeTimeout, "close a connection that has not logged in within this time")
+		idle = fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session without input for this long")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,6 +91,12 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 		}
 		if *hostKey == "" {
 			return errors.New("serve: --host-key FILE is required (an ed25519 key is created there if missing, then reused)")
+		}
+		if *exports == "" {
+			return errors.New("serve: --exports DIR is required here (no data directory found): the sessions' exports go there")
+		}
+		if *handshake <= 0 || *idle <= 0 {
+			return errors.New("serve: --handshake-timeout and --idle-timeout must be positive (e.g. 30s, 30m)")
 		}
 	}
 	cfg, err := config.Load(*cfgPath, env.Embedded)
@@ -103,7 +116,8 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	}
 	defer sess.Close() // stops the run; a re-run resumes
 	if serveMode {
-		return serve.Run(env.Ctx, sess.App, serve.Options{Listen: *listen, AuthorizedKeys: *keys, HostKey: *hostKey})
+		return serve.Run(env.Ctx, sess.App, serve.Options{Listen: *listen, AuthorizedKeys: *keys, HostKey: *hostKey,
+			Exports: *exports, HandshakeTimeout: *handshake, IdleTimeout: *idle})
 	}
 	return tui.Run(env.Ctx, sess.App)
 }
