@@ -65,7 +65,7 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	storePath := fs.String("store", "blockprof.db", "results store (SQLite); a re-run resumes what it holds")
 	devList := fs.String("devices", "", "comma-separated devices to profile (default: every device with profile = true)")
 	spaceName := fs.String("space", "", "search space (default: [plan] space)")
-	var listen, keys, hostKey, exports *string
+	var listen, keys, hostKey, exports, operators *string
 	var handshake, idle *time.Duration
 	if serveMode {
 		listen = fs.String("listen", "127.0.0.1:2222", "address to listen on")
@@ -73,6 +73,7 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 		hostKey = fs.String("host-key", "", "the server's private key file (an ed25519 key is created there if missing; required)")
 		defExports, _ := exportdir.DefaultDir()
 		exports = fs.String("exports", defExports, "directory the sessions' exports go to (created 0700); a session cannot write anywhere else")
+		operators = fs.String("operators", "", "authorized_keys-format file of the keys that may pause, resume and cancel devices (default: every session may)")
 		handshake = fs.Duration("handshake-timeout", serve.DefaultHandshakeTimeout, "close a connection that has not logged in within this time")
 		idle = fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session without input for this long")
 	}
@@ -117,7 +118,7 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	defer sess.Close() // stops the run; a re-run resumes
 	if serveMode {
 		return serve.Run(env.Ctx, sess.App, serve.Options{Listen: *listen, AuthorizedKeys: *keys, HostKey: *hostKey,
-			Exports: *exports, HandshakeTimeout: *handshake, IdleTimeout: *idle})
+			Exports: *exports, Operators: *operators, HandshakeTimeout: *handshake, IdleTimeout: *idle})
 	}
 	return tui.Run(env.Ctx, sess.App)
 }

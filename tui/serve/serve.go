@@ -15,6 +15,11 @@
 // about listening on every interface, a host key others can read, and an
 // authorized_keys file (or its directory) others can write. A session's
 // exports go only under the Exports directory (export.Dir).
+//
+// The run is shared: a pause, resume or cancel sent from one session is
+// shown in every other one with who sent it (the key's comment in the
+// authorized keys file, else its fingerprint), and Operators may restrict
+// those intents to some keys.
 package serve
 
 import (
@@ -64,6 +69,10 @@ type Options struct {
 	// Exports is the directory the sessions' exports go to (created 0700
 	// if missing); a session cannot write anywhere else.
 	Exports string
+	// Operators, if set, is an authorized_keys-format file of the keys
+	// that may pause, resume and cancel devices of the shared run (re-read
+	// on each intent); without it every session may.
+	Operators string
 	// HandshakeTimeout closes a connection that has not logged in within
 	// it (default DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
@@ -87,7 +96,12 @@ type server struct {
 	opts Options
 	deps tui.Deps
 	logf func(string, ...any)
+	hub  *hub
 }
+
+// entryKey holds, in a session's context, the authorized keys line that
+// let it in.
+type entryKey struct{}
 
 // Run serves the explorer until ctx ends, then closes every session.
 func Run(ctx context.Context, deps tui.Deps, opts Options) error {
@@ -121,10 +135,15 @@ func Run(ctx context.Context, deps tui.Deps, opts Options) error {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
-	sv := &server{opts: opts, deps: deps, logf: opts.Log.Printf}
+	sv := &server{opts: opts, deps: deps, logf: opts.Log.Printf, hub: newHub()}
 	keys, err := authkeys.Read(opts.AuthorizedKeys, opts.Location)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if opts.Operators != "" {
+		if _, err := authkeys.Read(opts.Operators, opts.Location); err != nil {
+			return fmt.Errorf("serve: operators: %w", err)
+		}
 	}
 	if dir := filepath.Dir(opts.HostKey); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -267,6 +286,7 @@ func (sv *server) recheck(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(s, "blockprof: this key may not open a terminal (no-pty or restrict in the server's authorized_keys) and the explorer needs one")
 			return
 		}
+		s.Context().SetValue(entryKey{}, e)
 		next(s)
 	}
 }
@@ -277,15 +297,25 @@ func (sv *server) program(next ssh.Handler) ssh.Handler {
 	return func(s ssh.Session) {
 		ctx, cancel := context.WithCancel(s.Context())
 		defer cancel()
+		// The program's own context ends only once it is over (so that a
+		// broadcast to it never blocks); the session's end quits it.
+		pctx, pcancel := context.WithCancel(context.Background())
+		defer pcancel()
 		idle := newIdleWatch(sv.opts.IdleTimeout, sv.opts.Now)
+		e, _ := s.Context().Value(entryKey{}).(authkeys.Entry)
+		deps := &sessionDeps{Deps: sv.deps, sv: sv, key: s.PublicKey(), who: who(e, s.PublicKey())}
+		remove := func() {}
+		defer func() { remove() }()
 		h := bm.MiddlewareWithProgramHandler(func(s ssh.Session) *tea.Program {
 			pty, _, _ := s.Pty()
 			_, noColor := lookupEnv(s.Environ(), "NO_COLOR")
-			m := tui.New(s.Context(), sv.deps, tui.Options{NoColor: noColor, Width: pty.Window.Width, Height: pty.Window.Height,
+			m := tui.New(s.Context(), deps, tui.Options{NoColor: noColor, Width: pty.Window.Width, Height: pty.Window.Height,
 				Export: export.Dir{Enc: sv.deps, Root: sv.opts.Exports}})
 			// The middleware quits the program when the session ends; the
 			// model's own requests end with s.Context().
-			p := tea.NewProgram(m, append(bm.MakeOptions(s), tea.WithFilter(idle.filter))...)
+			p := tea.NewProgram(m, append(bm.MakeOptions(s), tea.WithFilter(idle.filter), tea.WithContext(pctx))...)
+			deps.setProgram(p)
+			remove = sv.hub.add(p)
 			go func() {
 				if idle.wait(ctx, time.After) {
 					p.Quit()

@@ -22,6 +22,7 @@ import (
 
 	"blockprof/engine"
 	"blockprof/tui/internal/fakedeps"
+	"blockprof/tui/serve/authkeys"
 )
 
 // patience bounds every wait on behaviour: generous, since CI machines are
@@ -447,6 +448,89 @@ func TestServedExportStaysInItsDirectory(t *testing.T) {
 	}
 	if st, err := os.Stat(srv.exports); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("export directory: %v, %v; want 0700", st, err)
+	}
+}
+
+// Issue 10: a pause or cancel sent from one session shows in the others
+// with who sent it; --operators restricts them to some keys.
+func TestSharedIntents(t *testing.T) {
+	dir := t.TempDir()
+	alice, bob, carol := newKey(t), newKey(t), newKey(t)
+	keys := append(withOptions("", alice, "alice@laptop"), withOptions("", bob, "bob@desk")...)
+	keys = append(keys, authorizedLine(carol)...) // no comment: named by fingerprint
+	ops := filepath.Join(dir, "operators")
+	if err := os.WriteFile(ops, append(authorizedLine(alice), authorizedLine(carol)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := start(t, dir, keys, func(o *Options) { o.Operators = ops })
+	type sess struct {
+		in  io.WriteCloser
+		out *syncBuffer
+	}
+	open := func(k gossh.Signer) sess {
+		c, err := dial(srv.addr, k, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		s, in, out := session(t, c)
+		t.Cleanup(func() { s.Close() })
+		return sess{in, out}
+	}
+	a, b, c := open(alice), open(bob), open(carol)
+	waitUntil(t, "three subscriptions", func() bool { return srv.deps.Subscribers() == 3 })
+	srv.deps.Publish(engine.Progress{Device: "npu", Done: 7, Total: 120, State: engine.StateMeasuring})
+	waitUntil(t, "the progress everywhere", func() bool {
+		return a.out.contains("measuring") && b.out.contains("measuring") && c.out.contains("measuring")
+	})
+
+	// Bob is not an operator: refused, logged, nothing sent to the run.
+	if _, err := b.in.Write([]byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the refusal in bob's session", func() bool { return b.out.contains("only the operators' keys") })
+	waitUntil(t, "the refusal in the log", func() bool { return srv.log.contains(`refused pause "npu" by bob@desk`) })
+	if got := srv.deps.Intents(); len(got) != 0 {
+		t.Fatalf("intents %v after a refused pause", got)
+	}
+
+	// Alice is: the run gets it and the others see who.
+	if _, err := a.in.Write([]byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the pause to reach the run", func() bool { return len(srv.deps.Intents()) == 1 })
+	// (The raw output holds only the cells that changed: look for the name.)
+	waitUntil(t, "bob and carol to see alice's pause", func() bool {
+		return b.out.contains("alice@laptop") && c.out.contains("sent by alice@laptop")
+	})
+	// Carol, named by her key's fingerprint, cancels.
+	if _, err := c.in.Write([]byte("xy")); err != nil {
+		t.Fatal(err)
+	}
+	fp := gossh.FingerprintSHA256(carol.PublicKey())
+	waitUntil(t, "alice to see carol's cancel", func() bool { return a.out.contains(fp) })
+	if got := srv.deps.Intents(); strings.Join(got, ",") != "pause npu,cancel npu" {
+		t.Errorf("intents %v", got)
+	}
+	waitUntil(t, "the intents in the log", func() bool {
+		return srv.log.contains(`pause "npu" by alice@laptop`) && srv.log.contains(`cancel "npu" by `+fp)
+	})
+}
+
+func TestWho(t *testing.T) {
+	k := newKey(t).PublicKey()
+	long := strings.Repeat("é", 70)
+	tests := []struct{ comment, want string }{
+		{"alice@laptop", "alice@laptop"},
+		{"", gossh.FingerprintSHA256(k)},
+		{"\x1b[2Jmallory\x07", "[2Jmallory"},
+		{"\x1b\x07", gossh.FingerprintSHA256(k)},
+		{long, strings.Repeat("é", 64)},
+	}
+	for _, tc := range tests {
+		if got := who(authkeys.Entry{Comment: tc.comment}, k); got != tc.want {
+			t.Errorf("who(%q) = %q, want %q", tc.comment, got, tc.want)
+		}
 	}
 }
 
