@@ -135,7 +135,6 @@ func Run(ctx context.Context, deps tui.Deps, opts Options) error {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
-	sv := &server{opts: opts, deps: deps, logf: opts.Log.Printf, hub: newHub()}
 	keys, err := authkeys.Read(opts.AuthorizedKeys, opts.Location)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -156,6 +155,7 @@ func Run(ctx context.Context, deps tui.Deps, opts Options) error {
 	if opts.Exports, err = filepath.Abs(opts.Exports); err != nil {
 		return fmt.Errorf("serve: export directory: %w", err)
 	}
+	sv := &server{opts: opts, deps: deps, logf: opts.Log.Printf, hub: newHub()}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(opts.HostKey),
 		wish.WithPublicKeyAuth(sv.publicKey),
