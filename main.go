@@ -14,11 +14,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
-	"blockprof/tui/cli"
 	"blockprof/engine/config"
+	"blockprof/engine/exportdir"
 	"blockprof/tui"
 	"blockprof/tui/app"
+	"blockprof/tui/cli"
 	"blockprof/tui/serve"
 )
 
@@ -66,11 +68,17 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	reduced := fs.String("reduced", "", "reduced-space TOML to load as the current cuts (an explorer export, analyze --reduced-out or spaces/*.toml)")
 	noProfile := fs.Bool("no-profile", false, "show what the store holds without profiling")
 	remeasure := fs.Bool("remeasure", false, "measure every plan arch again, even those the store holds")
-	var listen, keys, hostKey *string
+	var listen, keys, hostKey, exports, operators *string
+	var handshake, idle *time.Duration
 	if serveMode {
 		listen = fs.String("listen", "127.0.0.1:2222", "address to listen on")
-		keys = fs.String("authorized-keys", "", "authorized_keys file: the only public keys let in (required)")
+		keys = fs.String("authorized-keys", "", "authorized_keys file: the only public keys let in (required); from=, expiry-time=, no-pty and restrict are honoured, command= refuses the key")
 		hostKey = fs.String("host-key", "", "the server's private key file (an ed25519 key is created there if missing; required)")
+		defExports, _ := exportdir.DefaultDir()
+		exports = fs.String("exports", defExports, "directory the sessions' exports go to (created 0700); a session cannot write anywhere else")
+		operators = fs.String("operators", "", "authorized_keys-format file of the keys that may pause, resume and cancel devices (default: every session may)")
+		handshake = fs.Duration("handshake-timeout", serve.DefaultHandshakeTimeout, "close a connection that has not logged in within this time")
+		idle = fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session without input for this long")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +95,12 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 		}
 		if *hostKey == "" {
 			return errors.New("serve: --host-key FILE is required (an ed25519 key is created there if missing, then reused)")
+		}
+		if *exports == "" {
+			return errors.New("serve: --exports DIR is required here (no data directory found): the sessions' exports go there")
+		}
+		if *handshake <= 0 || *idle <= 0 {
+			return errors.New("serve: --handshake-timeout and --idle-timeout must be positive (e.g. 30s, 30m)")
 		}
 	}
 	cfg, err := config.Load(*cfgPath, env.Embedded)
@@ -107,7 +121,8 @@ func explore(env *cli.Env, args []string, serveMode bool) error {
 	}
 	defer sess.Close() // stops the run; a re-run resumes
 	if serveMode {
-		return serve.Run(env.Ctx, sess.App, serve.Options{Listen: *listen, AuthorizedKeys: *keys, HostKey: *hostKey})
+		return serve.Run(env.Ctx, sess.App, serve.Options{Listen: *listen, AuthorizedKeys: *keys, HostKey: *hostKey,
+			Exports: *exports, Operators: *operators, HandshakeTimeout: *handshake, IdleTimeout: *idle})
 	}
 	return tui.Run(env.Ctx, sess.App)
 }

@@ -96,6 +96,9 @@ func New(ctx context.Context, deps Deps, opts Options) Model {
 	if deps != nil {
 		ctl, fs, ps, ew = deps, deps, deps, deps
 	}
+	if opts.Export != nil {
+		ew = opts.Export
+	}
 	m.devices = devicesview.New(c, devs, ctl, live)
 	m.friend = friendliness.New(c, sp, devs, fs)
 	m.pareto = paretoview.New(c, devs, ps)

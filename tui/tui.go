@@ -41,7 +41,10 @@ type Deps interface {
 	devicesview.Control
 	friendliness.Source
 	paretoview.Source
+	// Writer writes where the user says: the local explorer's export.
 	export.Writer
+	// Encoder lets a served session write through export.Dir instead.
+	export.Encoder
 }
 
 // Options tune one explorer session.
@@ -52,6 +55,9 @@ type Options struct {
 	// Width and Height are the terminal's size when known (an SSH PTY); the
 	// program's first WindowSizeMsg replaces them.
 	Width, Height int
+	// Export, if set, writes this session's exports instead of deps (which
+	// writes where the user says): a served session's export.Dir.
+	Export export.Writer
 }
 
 // Run runs the explorer in the local terminal until the user quits or ctx

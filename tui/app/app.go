@@ -19,6 +19,7 @@ import (
 	"blockprof/engine"
 	"blockprof/engine/analysis"
 	"blockprof/engine/cuts"
+	"blockprof/engine/exportdir"
 	"blockprof/engine/pareto"
 	"blockprof/engine/session"
 	"blockprof/engine/store"
@@ -42,10 +43,7 @@ type App struct {
 	devices []common.DeviceInfo
 	acc     friendliness.Metric
 	hasAcc  bool
-	// exports writes exported reduced spaces (nil: where the user says).
-	exports export.Writer
-
-	shared *shared
+	shared  *shared
 }
 
 // shared is what the copies of an App made by As share.
@@ -113,14 +111,6 @@ func (a *App) As(who string) *App {
 	return &c
 }
 
-// WithExports is a copy whose exports go through w (a served session's
-// jailed writer).
-func (a *App) WithExports(w export.Writer) *App {
-	c := *a
-	c.exports = w
-	return &c
-}
-
 func deviceInfo(name string, d store.Device) common.DeviceInfo {
 	in := d.Info
 	di := common.DeviceInfo{Name: name, Kind: d.Kind, Provenance: in.Provenance, Label: in.Label}
@@ -174,6 +164,15 @@ func (a *App) Resume(device string) error { return a.s.Control(session.Resume, d
 
 // Cancel implements devices.Control.
 func (a *App) Cancel(device string) error { return a.s.Control(session.Cancel, device, a.who) }
+
+// PauseBy pauses a device on behalf of who (a served session's user).
+func (a *App) PauseBy(device, who string) error { return a.s.Control(session.Pause, device, who) }
+
+// ResumeBy resumes a device on behalf of who.
+func (a *App) ResumeBy(device, who string) error { return a.s.Control(session.Resume, device, who) }
+
+// CancelBy cancels a device on behalf of who.
+func (a *App) CancelBy(device, who string) error { return a.s.Control(session.Cancel, device, who) }
 
 // Metrics implements friendliness.Source.
 func (a *App) Metrics() []friendliness.Metric {
@@ -513,19 +512,22 @@ func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan 
 }
 
 // Export implements export.Writer: the session writes the reduced space's
-// TOML (atomically), or the served session's jailed writer does.
+// TOML where the local user says, atomically. Served sessions write
+// through their own jailed export.Dir instead.
 func (a *App) Export(path string, r model.Reduction, overwrite bool) (export.Written, error) {
-	if a.exports != nil {
-		return a.exports.Export(path, r, overwrite)
-	}
 	w, err := a.s.Export(path, r, overwrite)
 	if err != nil {
-		if errors.Is(err, session.ErrExists) {
-			return export.Written{}, fmt.Errorf("%w: %w", export.ErrExists, err)
-		}
 		return export.Written{}, err
 	}
 	return export.Written{Path: w.Path, Bytes: w.Bytes}, nil
 }
+
+// Destination implements export.Locator for Export.
+func (a *App) Destination(path string) (string, error) { return exportdir.LocalPath(path) }
+
+// EncodeReduction implements export.Encoder: the session checks the
+// reduction against the space and returns its TOML, stamped with the time
+// and the version.
+func (a *App) EncodeReduction(r model.Reduction) ([]byte, error) { return a.s.EncodeReduction(r) }
 
 var _ tui.Deps = (*App)(nil)

@@ -16,7 +16,6 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"blockprof/engine"
-	"blockprof/engine/store"
 	"blockprof/tui/common"
 )
 
@@ -36,14 +35,23 @@ type IntentMsg struct {
 	Err    error
 }
 
+// NoticeMsg says someone else steered a device of the shared run (another
+// session served over SSH): the status line and the device's details say
+// who.
+type NoticeMsg struct {
+	Device string
+	Action string // "pause", "resume", "cancel"
+	By     string // the key's comment or fingerprint
+}
+
 // row is one device.
 type row struct {
 	info common.DeviceInfo
 	prog engine.Progress
 	// seen says a Progress arrived.
 	seen bool
-	// measured counts the Measured events this view received.
-	measured int
+	// intent is the last intent sent for the device and by whom.
+	intent string
 	// lastErr is the last error reported for the device.
 	lastErr string
 	// pausing says this view asked for a pause that the engine has not
@@ -120,10 +128,6 @@ func (m Model) Apply(ev engine.Event) Model {
 		if e.LastErr != "" {
 			r.lastErr = e.LastErr
 		}
-	case engine.Measured:
-		if e.Kind == store.KindPlan {
-			m.rows[m.index(e.Device)].measured++
-		}
 	case engine.DeviceError:
 		i := m.index(e.Device)
 		msg := "error"
@@ -187,7 +191,12 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			}
 		} else {
 			m.status = fmt.Sprintf("%s %s: sent", msg.Action, msg.Device)
+			m.setIntent(msg.Device, msg.Action+" by this session")
 		}
+		return m, nil
+	case NoticeMsg:
+		m.status = fmt.Sprintf("%s %s: sent by %s", msg.Action, msg.Device, msg.By)
+		m.setIntent(msg.Device, msg.Action+" by "+msg.By)
 		return m, nil
 	case tea.KeyPressMsg:
 		if m.confirm != "" {
@@ -229,6 +238,14 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		m.clampOffset()
 	}
 	return m, nil
+}
+
+func (m *Model) setIntent(device, what string) {
+	for i := range m.rows {
+		if m.rows[i].info.Name == device {
+			m.rows[i].intent = what
+		}
+	}
 }
 
 func (m Model) selected() (row, bool) {
@@ -622,8 +639,10 @@ func (m Model) detail() string {
 		head += " · " + r.info.Detail
 	}
 	lines = append(lines, head)
-	lines = append(lines, fmt.Sprintf("measured %d of %d plan archs (%d from earlier runs, %d this session) · %d errors · elapsed %s",
-		p.Done, p.Total, p.Resumed, r.measured, p.Errors, common.Duration(p.Elapsed)))
+	// From the latest Progress (replayed to a late subscriber), not from
+	// the events this view happened to receive.
+	lines = append(lines, fmt.Sprintf("measured %d of %d plan archs (%d from earlier runs, %d in this run) · %d errors · elapsed %s",
+		p.Done, p.Total, p.Resumed, max(p.Done-p.Resumed, 0), p.Errors, common.Duration(p.Elapsed)))
 	last := "no measurement yet"
 	if p.LastMs > 0 {
 		last = fmt.Sprintf("last %s ms (spread IQR/median %s)", common.Num(p.LastMs, 4), common.Percent(p.LastSpread))
@@ -636,8 +655,11 @@ func (m Model) detail() string {
 	if r.lastErr != "" {
 		lines = append(lines, st.Error.Render("last error: "+r.lastErr))
 	}
-	if p.Intent != "" {
+	switch {
+	case p.Intent != "": // from the run itself: every session, late joiners too
 		lines = append(lines, st.Warn.Render(p.Intent))
+	case r.intent != "":
+		lines = append(lines, "last intent: "+r.intent)
 	}
 	if !r.info.Measured() {
 		lines = append(lines, st.Label.Render(fmt.Sprintf("note: %s's numbers are %s, not measured by blockprof", r.info.Name, r.info.Source())))

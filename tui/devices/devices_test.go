@@ -69,9 +69,6 @@ func TestApply(t *testing.T) {
 	if !ok || p.Done != 12 || p.State != engine.StateMeasuring {
 		t.Fatalf("cpu %+v %v", p, ok)
 	}
-	if m.rows[0].measured != 2 {
-		t.Errorf("measured %d, want 2", m.rows[0].measured)
-	}
 	// Latest wins.
 	m = m.Apply(engine.Progress{Device: "cpu", Done: 13, Total: 120, State: engine.StateMeasuring})
 	if p, _ := m.Progress("cpu"); p.Done != 13 {
@@ -120,6 +117,44 @@ func TestIntents(t *testing.T) {
 				t.Errorf("intents %v, want %v", c.intents, tc.want)
 			}
 		})
+	}
+}
+
+// A view that subscribes late gets only each device's latest Progress
+// (the broker replays it), not the Measured events before: its counts come
+// from that Progress.
+func TestLateJoinerCounts(t *testing.T) {
+	early, _ := newView(120, 24, true)
+	early = apply(early, events())
+	late, _ := newView(120, 24, true)
+	late = late.Apply(events()[0])
+	want := "measured 12 of 120 plan archs (2 from earlier runs, 10 in this run)"
+	for name, m := range map[string]Model{"early": early, "late": late} {
+		if !strings.Contains(m.View(), want) {
+			t.Errorf("%s subscriber: no %q in\n%s", name, want, m.View())
+		}
+	}
+}
+
+// Intents sent by other sessions are shown with who sent them.
+func TestNotices(t *testing.T) {
+	tests := []struct {
+		msg          tea.Msg
+		status, last string
+	}{
+		{NoticeMsg{Device: "cpu", Action: "pause", By: "alice@laptop"}, "pause cpu: sent by alice@laptop", "last intent: pause by alice@laptop"},
+		{NoticeMsg{Device: "cpu", Action: "cancel", By: "SHA256:abc"}, "cancel cpu: sent by SHA256:abc", "last intent: cancel by SHA256:abc"},
+		{IntentMsg{Device: "cpu", Action: "resume"}, "resume cpu: sent", "last intent: resume by this session"},
+		{IntentMsg{Device: "cpu", Action: "resume", Err: errors.New("not an operator")}, "resume cpu: not an operator", ""},
+	}
+	for _, tc := range tests {
+		m, _ := newView(120, 24, true)
+		m = apply(m, events())
+		m, _ = ts.Settle(m, tc.msg)
+		v := m.View()
+		if !strings.Contains(v, tc.status) || (tc.last != "") != strings.Contains(v, "last intent:") || !strings.Contains(v, tc.last) {
+			t.Errorf("%+v: want %q and %q in\n%s", tc.msg, tc.status, tc.last, v)
+		}
 	}
 }
 

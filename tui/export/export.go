@@ -1,7 +1,11 @@
 // Package export is the explorer's export prompt: it asks for a path
-// (default from the space and the device), confirms before overwriting,
-// has the engine side write the reduced space's TOML, and shows what was
-// written.
+// (default from the space and the device), shows which file that names
+// when the writer can tell (Locator), confirms before overwriting, has the
+// engine side write the reduced space's TOML, and shows what was written.
+//
+// Locally the writer is tui/app's, which writes where the user says. A
+// session served over SSH writes through Dir instead: only under the
+// server's export directory (engine/exportdir), whatever path it types.
 package export
 
 import (
@@ -11,15 +15,17 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"blockprof/engine/exportdir"
 	"blockprof/model"
 	"blockprof/tui/common"
 )
 
 // ErrExists is wrapped by Writer.Export when the file exists and
 // overwrite is false.
-var ErrExists = errors.New("file exists")
+var ErrExists = exportdir.ErrExists
 
 // Written is what an export wrote.
 type Written struct {
@@ -33,6 +39,50 @@ type Written struct {
 type Writer interface {
 	Export(path string, r model.Reduction, overwrite bool) (Written, error)
 }
+
+// Locator is implemented by Writers that can tell, before writing, which
+// file a typed path names (or why it is refused); the prompt shows it as
+// the user types.
+type Locator interface {
+	Destination(path string) (string, error)
+}
+
+// Encoder checks a reduction against the profiled space and returns the
+// file's content (the engine side: tui/app).
+type Encoder interface {
+	EncodeReduction(r model.Reduction) ([]byte, error)
+}
+
+// Dir is the Writer of a session served to someone else: it encodes with
+// Enc and writes only under the directory Root (exportdir.Write: a file
+// name or relative sub-path, no absolute path, no "..", no symbolic link
+// out of it, files 0600, never replaced without confirmation).
+type Dir struct {
+	Enc  Encoder
+	Root string
+}
+
+// Export implements Writer.
+func (d Dir) Export(path string, r model.Reduction, overwrite bool) (Written, error) {
+	if _, err := exportdir.Resolve(d.Root, path); err != nil {
+		return Written{}, err
+	}
+	if d.Enc == nil {
+		return Written{}, errors.New("no encoder")
+	}
+	data, err := d.Enc.EncodeReduction(r)
+	if err != nil {
+		return Written{}, err
+	}
+	abs, err := exportdir.Write(d.Root, path, data, overwrite)
+	if err != nil {
+		return Written{}, err
+	}
+	return Written{Path: abs, Bytes: data}, nil
+}
+
+// Destination implements Locator.
+func (d Dir) Destination(path string) (string, error) { return exportdir.Resolve(d.Root, path) }
 
 type state int
 
@@ -209,6 +259,15 @@ func (m Model) write(overwrite bool) (Model, tea.Cmd) {
 	}
 }
 
+// wrap breaks a message into lines at most w wide, each styled.
+func wrap(style lipgloss.Style, msg string, w int) []string {
+	var out []string
+	for _, l := range strings.Split(ansi.Wrap(msg, w, " /"), "\n") {
+		out = append(out, style.Render(l))
+	}
+	return out
+}
+
 // Help lists the bindings for the help bar.
 func (m Model) Help() []key.Binding {
 	k := m.c.Keys
@@ -242,13 +301,30 @@ func (m Model) View() string {
 			in = string(m.input[:m.pos]) + "|" + string(m.input[m.pos:])
 		}
 		lines = append(lines, "path: "+in)
+		loc, located := m.w.(Locator)
+		var dest string
+		var destErr error
+		if located {
+			dest, destErr = loc.Destination(strings.TrimSpace(string(m.input)))
+			if destErr == nil {
+				lines = append(lines, "file: "+dest)
+			}
+		}
 		switch {
+		case m.st == confirming && located && destErr == nil:
+			lines = append(lines, "", st.Warn.Render("That file exists. Overwrite it? [y/n]"))
 		case m.st == confirming:
 			lines = append(lines, "", st.Warn.Render(fmt.Sprintf("%s exists. Overwrite it? [y/n]", string(m.input))))
 		case m.st == writing:
 			lines = append(lines, "", "writing…")
 		case m.err != nil:
-			lines = append(lines, "", st.Error.Render("not written: "+m.err.Error()))
+			lines = append(lines, "")
+			lines = append(lines, wrap(st.Error, "not written: "+m.err.Error(), w)...)
+		case destErr != nil:
+			lines = append(lines, "")
+			lines = append(lines, wrap(st.Error, "cannot write there: "+destErr.Error(), w)...)
+		case located:
+			lines = append(lines, "", st.Muted.Render("enter writes the TOML to that file · esc cancels"))
 		default:
 			lines = append(lines, "", st.Muted.Render("enter writes the TOML (relative paths are relative to blockprof's working directory) · esc cancels"))
 		}

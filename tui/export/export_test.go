@@ -163,3 +163,92 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+// served opens the prompt of a session served over SSH: its exports go
+// through export.Dir under root.
+func served(t testing.TB, root string, w, h int) (export.Model, model.Reduction) {
+	t.Helper()
+	_, d, r := setup(t, w, h)
+	m := export.New(common.New(context.Background(), false, w, h), export.Dir{Enc: d, Root: root})
+	return m.Open("ofa-mbv3-w1.0-npu-reduced.toml", r, "12 blocks pruned, 1 unit depths capped"), r
+}
+
+// The reproduction of issue 13: e, ctrl-u, another file's absolute path,
+// enter, y. A served session writes nothing outside its directory.
+func TestServedSessionStaysInItsDirectory(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "exports")
+	if err := os.Mkdir(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(base, "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(base, filepath.Join(root, "up")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		typed, want string
+		// asTyped: the prompt refuses the name before enter (links are
+		// found when writing).
+		asTyped bool
+	}{
+		{victim, "absolute paths are not allowed", true},
+		{"../victim", `".." is not allowed`, true},
+		{"up/victim", "up is a symbolic link", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typed, func(t *testing.T) {
+			m, _ := served(t, root, 100, 30)
+			m, _ = ts.Settle(m, ts.Key("ctrl+u"))
+			m = typed(m, tc.typed)
+			if v := m.View(); tc.asTyped && (strings.Contains(v, "file: ") || !strings.Contains(v, "cannot write there: "+tc.want)) {
+				t.Errorf("the prompt does not say the path is refused:\n%s", v)
+			}
+			m, _ = ts.Settle(m, ts.Keys("enter", "y")...)
+			if v := m.View(); m.Written() != nil || !strings.Contains(v, "not written") || !strings.Contains(v, tc.want) {
+				t.Errorf("written %+v; view:\n%s", m.Written(), v)
+			}
+			if got, _ := os.ReadFile(victim); string(got) != "keep\n" {
+				t.Errorf("the victim changed: %q", got)
+			}
+		})
+	}
+
+	// A plain name lands in the directory, shown before writing, 0600; a
+	// second export asks before replacing it.
+	m, r := served(t, root, 100, 30)
+	want := filepath.Join(root, "ofa-mbv3-w1.0-npu-reduced.toml")
+	if v := m.View(); !strings.Contains(v, "file: "+want) {
+		t.Errorf("the destination is not shown:\n%s", v)
+	}
+	m, _ = ts.Settle(m, ts.Key("enter"))
+	if w := m.Written(); w == nil || w.Path != want {
+		t.Fatalf("written %+v; view:\n%s", w, m.View())
+	}
+	st, err := os.Stat(want)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, %v; want mode 0600", want, st, err)
+	}
+	m = m.Open("ofa-mbv3-w1.0-npu-reduced.toml", r, "")
+	m, _ = ts.Settle(m, ts.Key("enter"))
+	if v := m.View(); !strings.Contains(v, "file: "+want) || !strings.Contains(v, "That file exists. Overwrite it?") {
+		t.Errorf("no question naming the file:\n%s", v)
+	}
+}
+
+func TestServedGolden(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("prompt_%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			// Resolve does not touch the directory: a fixed path keeps the
+			// golden stable.
+			m, _ := served(t, "/srv/blockprof/exports", sz[0], sz[1])
+			out := m.View()
+			if n := strings.Count(out, "\n") + 1; n != sz[1] {
+				t.Fatalf("%d lines", n)
+			}
+			golden.RequireEqual(t, out)
+		})
+	}
+}

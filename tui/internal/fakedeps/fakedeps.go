@@ -473,6 +473,15 @@ func (d *Deps) Exports() []string {
 	return slices.Clone(d.exports)
 }
 
+// EncodeReduction implements export.Encoder: the reduction's TOML once it
+// applies to the space.
+func (d *Deps) EncodeReduction(r model.Reduction) ([]byte, error) {
+	if _, err := r.ApplyTo(d.Sp); err != nil {
+		return nil, err
+	}
+	return r.Marshal(), nil
+}
+
 // Export implements export.Writer with real files.
 func (d *Deps) Export(path string, r model.Reduction, overwrite bool) (export.Written, error) {
 	if _, err := r.ApplyTo(d.Sp); err != nil {
