@@ -15,10 +15,10 @@ import (
 	"strings"
 	"syscall"
 
-	"blockprof/tui/cli"
 	"blockprof/engine/config"
 	"blockprof/tui"
 	"blockprof/tui/app"
+	"blockprof/tui/cli"
 	"blockprof/tui/serve"
 )
 
