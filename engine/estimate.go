@@ -152,7 +152,7 @@ func (w *worker) estimate(ctx context.Context) Estimate {
 		}
 		xs, ys = nil, nil
 		for _, it := range picks {
-			t0 := time.Now()
+			t0 := w.r.opts.Now()
 			if !w.measure(ctx, it, store.KindPlan) {
 				if ctx.Err() != nil {
 					e.Err = ctx.Err()
@@ -161,7 +161,7 @@ func (w *worker) estimate(ctx context.Context) Estimate {
 				}
 				return e
 			}
-			xs, ys = append(xs, it.macs), append(ys, time.Since(t0).Seconds())
+			xs, ys = append(xs, it.macs), append(ys, w.r.opts.Now().Sub(t0).Seconds())
 		}
 		e.Basis = fmt.Sprintf("timed %d archs (smallest and largest)", len(picks))
 		todo = todo[1 : len(todo)-len(picks)+1]

@@ -63,6 +63,9 @@ type Options struct {
 	// EventBuffer bounds each subscriber's queue of Measured and
 	// DeviceError events (default 256); Progress is never dropped.
 	EventBuffer int
+	// Now is the clock Estimate times its two archs with (default
+	// time.Now); tests give a fake one.
+	Now func() time.Time
 }
 
 // OptionsFromPlan takes the retries, failures and reference period of the
@@ -92,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EventBuffer <= 0 {
 		o.EventBuffer = 256
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }

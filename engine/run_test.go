@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -483,11 +484,14 @@ func TestEstimate(t *testing.T) {
 	sp := testSpace(t)
 	plan, ps := testPlan(t, sp, 12, 0)
 	st := openStore(t, "")
-	// Wall time proportional to MACs: 20 ms per 100 MMACs.
+	// A fake clock: each measurement takes 20 ms per 100 MMACs on it.
+	clk := &clock{t: time.Unix(1e9, 0)}
+	opts := fastOptions()
+	opts.Now = clk.Now
 	d := &fake{name: "a", local: true}
 	d.fail = func(int, string) error { return nil }
-	slow := &scaled{fake: d, perMAC: 20 * time.Millisecond / 1e8}
-	r, err := Prepare(ctx, Spec{Space: sp, Plan: plan, PlanSpec: ps, Targets: []Target{{Device: slow}}, Store: st, Options: fastOptions()})
+	slow := &scaled{fake: d, nsPerMAC: float64(20*time.Millisecond) / 1e8, clock: clk}
+	r, err := Prepare(ctx, Spec{Space: sp, Plan: plan, PlanSpec: ps, Targets: []Target{{Device: slow}}, Store: st, Options: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,19 +506,22 @@ func TestEstimate(t *testing.T) {
 	if len(d.Calls()) != 2 {
 		t.Errorf("estimate took %d measurements, want 2", len(d.Calls()))
 	}
-	t0 := time.Now()
+	t0 := clk.Now()
 	r.Start(ctx)
 	s := r.Wait()
-	took := time.Since(t0)
+	took := clk.Now().Sub(t0)
 	if s.Devices[0].Measured != 12 || len(d.Calls()) != 12 {
 		t.Errorf("run after estimate: %+v, %d calls (the 2 timed archs are not measured again)", s.Devices[0], len(d.Calls()))
 	}
-	if ratio := e.Total.Seconds() / took.Seconds(); ratio < 0.4 || ratio > 2.5 {
-		t.Errorf("estimated %v, took %v", e.Total, took)
+	t.Logf("estimated %v, took %v on the fake clock", e.Total, took)
+	// Time proportional to MACs: the line through the two timed archs
+	// predicts the other ten exactly.
+	if diff := e.Total - took; diff < -time.Microsecond || diff > time.Microsecond || took == 0 {
+		t.Errorf("estimated %v, took %v on the fake clock", e.Total, took)
 	}
 	// Next time, the history suffices.
 	plan2, ps2 := testPlan(t, sp, 20, 0)
-	r2, err := Prepare(ctx, Spec{Space: sp, Plan: plan2, PlanSpec: ps2, Targets: []Target{{Device: slow}}, Store: st, Options: fastOptions()})
+	r2, err := Prepare(ctx, Spec{Space: sp, Plan: plan2, PlanSpec: ps2, Targets: []Target{{Device: slow}}, Store: st, Options: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,14 +541,33 @@ func TestEstimate(t *testing.T) {
 	}
 }
 
-// scaled sleeps in proportion to the network's MACs.
+// clock is a fake clock: it moves only when Advance is called.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// scaled takes time in proportion to the network's MACs on a fake clock.
 type scaled struct {
 	*fake
-	perMAC time.Duration
+	nsPerMAC float64
+	clock    *clock
 }
 
 func (s *scaled) Measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
-	time.Sleep(time.Duration(float64(s.perMAC) * float64(net.MACs())))
+	s.clock.Advance(time.Duration(s.nsPerMAC * float64(net.MACs())))
 	return s.fake.Measure(ctx, net)
 }
 

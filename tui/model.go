@@ -140,38 +140,48 @@ func (m Model) Init() tea.Cmd {
 // is already queued (up to maxBatch): one message per frame at most.
 func waitEvents(ctx context.Context, ch <-chan engine.Event, wait time.Duration) tea.Cmd {
 	return func() tea.Msg {
+		var tick <-chan time.Time
 		if wait > 0 {
 			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			}
+			defer t.Stop()
+			tick = t.C
 		}
-		var evs []engine.Event
+		return readEvents(ctx, ch, tick)
+	}
+}
+
+// readEvents is waitEvents' message once tick fires (nil: at once); nil
+// when ctx ends first.
+func readEvents(ctx context.Context, ch <-chan engine.Event, tick <-chan time.Time) tea.Msg {
+	if tick != nil {
 		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return eventsMsg{closed: true}
-			}
-			evs = append(evs, ev)
+		case <-tick:
 		case <-ctx.Done():
 			return nil
 		}
-		for len(evs) < maxBatch {
-			select {
-			case ev, ok := <-ch:
-				if !ok {
-					return eventsMsg{events: evs, closed: true}
-				}
-				evs = append(evs, ev)
-			default:
-				return eventsMsg{events: evs}
-			}
-		}
-		return eventsMsg{events: evs}
 	}
+	var evs []engine.Event
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			return eventsMsg{closed: true}
+		}
+		evs = append(evs, ev)
+	case <-ctx.Done():
+		return nil
+	}
+	for len(evs) < maxBatch {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return eventsMsg{events: evs, closed: true}
+			}
+			evs = append(evs, ev)
+		default:
+			return eventsMsg{events: evs}
+		}
+	}
+	return eventsMsg{events: evs}
 }
 
 func (m Model) resize(w, h int) Model {

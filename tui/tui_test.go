@@ -231,13 +231,24 @@ func TestWaitEvents(t *testing.T) {
 	if len(msg.events) != maxBatch || msg.closed {
 		t.Fatalf("first batch %d events (closed %v), want %d", len(msg.events), msg.closed, maxBatch)
 	}
-	start := time.Now()
 	msg = waitEvents(t.Context(), ch, frame)().(eventsMsg)
 	if len(msg.events) != 1500-maxBatch {
 		t.Errorf("second batch %d events", len(msg.events))
 	}
-	if el := time.Since(start); el < frame {
-		t.Errorf("second batch after %v, want ≥ %v", el, frame)
+	// Nothing is read before the frame's tick: what arrives meanwhile
+	// comes in one message after it.
+	tick := make(chan time.Time)
+	got := make(chan eventsMsg, 1)
+	go func() { got <- readEvents(t.Context(), ch, tick).(eventsMsg) }()
+	for i := range 3 {
+		ch <- engine.Progress{Device: "cpu", Done: i}
+	}
+	if len(ch) != 3 {
+		t.Fatalf("%d of 3 events left in the channel before the tick: read too early", len(ch))
+	}
+	tick <- time.Time{}
+	if msg := <-got; len(msg.events) != 3 || msg.closed {
+		t.Errorf("after the tick: %d events (closed %v), want the 3 sent before it", len(msg.events), msg.closed)
 	}
 	close(ch)
 	if msg := waitEvents(t.Context(), ch, 0)().(eventsMsg); !msg.closed || len(msg.events) != 0 {

@@ -225,14 +225,22 @@ func TestTimeout(t *testing.T) {
 	if _, err := d.Measure(ctx, smallNet(t, "")); err != nil { // start the agent
 		t.Fatal(err)
 	}
-	t0 := time.Now()
-	_, err := d.Measure(ctx, smallNet(t, "slow"))
+	// The slow arch never answers: only the device timeout ends it (the
+	// bound only keeps a broken timeout from hanging the test).
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Measure(ctx, smallNet(t, "slow"))
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the 1.5 s device timeout did not end the measurement")
+	}
 	if err == nil || errors.Is(err, devices.ErrTransient) || !strings.Contains(err.Error(), "device timeout") ||
 		!errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("slow: %v, want a device timeout", err)
-	}
-	if d := time.Since(t0); d > 5*time.Second {
-		t.Errorf("timeout took %v", d)
 	}
 	if _, err := d.Measure(ctx, smallNet(t, "")); err != nil {
 		t.Fatalf("after a timeout: %v", err)

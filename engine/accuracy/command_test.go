@@ -37,7 +37,9 @@ func TestCommandSource(t *testing.T) {
 		{"no answer", `echo 'accuracy is 77'`, 0, 0, []string{`no {"top1": ...} line`, "accuracy is 77"}},
 		{"fraction", `echo '{"top1": "77"}'`, 0, 0, []string{"not a number"}},
 		{"out of range", `echo '{"top1": 774}'`, 0, 0, []string{"outside 0..100"}},
-		{"timeout", `sleep 10`, 200 * time.Millisecond, 0, []string{"timed out after 200ms"}},
+		// Killed at the timeout: the evaluator never reaches its last line
+		// (were it left to finish, stderr would end with it).
+		{"timeout", `sleep 10; echo finished >&2`, 200 * time.Millisecond, 0, []string{"timed out after 200ms", "stderr was empty"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +47,6 @@ func TestCommandSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
 			v, err := c.Top1(context.Background(), a)
 			if tc.wantErr != nil {
 				if err == nil {
@@ -58,9 +59,6 @@ func TestCommandSource(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), a.String()) {
 					t.Errorf("err %q does not name the arch", err)
-				}
-				if time.Since(start) > 8*time.Second {
-					t.Errorf("took %v", time.Since(start))
 				}
 				return
 			}
