@@ -19,9 +19,9 @@ import (
 	ts "blockprof/tui/internal/teststep"
 )
 
-// e2eConfig profiles four real devices: a simulated NPU, the Note10
-// lookup tables, the H100 recording (replayed) and this CPU through ONNX
-// Runtime with a tiny plan.
+// e2eConfig has four real devices: a simulated NPU, the Note10 lookup
+// tables (of the width-1.2 space, ofa-mbv3), the H100 recording (replayed,
+// width 1.0) and this CPU through ONNX Runtime with a tiny plan.
 const e2eConfig = `
 [[devices]]
 name = "npu"
@@ -105,7 +105,8 @@ func TestExplorerEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var warnings []string
-	sess, err := app.Start(ctx, app.Setup{Config: cfg, StorePath: storePath, Version: "e2e", Warn: func(w string) { warnings = append(warnings, w) }})
+	sess, err := app.Start(ctx, app.Setup{Config: cfg, StorePath: storePath, Version: "e2e", Devices: []string{"npu", "h100-graph", "cpu"},
+		Warn: func(w string) { warnings = append(warnings, w) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestExplorerEndToEnd(t *testing.T) {
 			sess.Close()
 		}
 	}()
-	if len(sess.Devices()) != 4 {
+	if len(sess.Devices()) != 3 {
 		t.Fatalf("devices %+v (warnings %q)", sess.Devices(), warnings)
 	}
 	select { // a guard against a hang, not a timing check
@@ -130,7 +131,7 @@ func TestExplorerEndToEnd(t *testing.T) {
 	}
 
 	tm := teatest.NewTestModel(t, tui.New(ctx, sess.App, tui.Options{NoColor: true}), teatest.WithInitialTermSize(140, 44))
-	e2eWait(t, tm, "Devices", "cpu", "h100-graph", "note10")
+	e2eWait(t, tm, "Devices", "cpu", "h100-graph", "npu")
 
 	// Friendliness of the simulated NPU: labelled by its records.
 	tm.Send(ts.Key("2"))
@@ -202,7 +203,6 @@ func TestExplorerEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.Close()
 	got := again.S.Cuts()
 	if !got.Equal(want) {
 		t.Errorf("cuts after reopening:\n%s\nwant\n%s", got.Marshal(), want.Marshal())
@@ -213,4 +213,24 @@ func TestExplorerEndToEnd(t *testing.T) {
 			t.Errorf("unit %d: stored %v, exported %v", i+1, exported.Units[i].Blocks, r.Units[i].Blocks)
 		}
 	}
+
+	again.Close()
+
+	// The Note10 tables are of the width-1.2 space: a second explorer on
+	// the same store profiles them there and labels them by their records.
+	note, err := app.Start(context.Background(), app.Setup{Config: cfg, Space: "ofa-mbv3", StorePath: storePath, Devices: []string{"note10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer note.Close()
+	select {
+	case <-note.S.Run().Done():
+	case <-time.After(5 * time.Minute):
+		t.Fatal("profiling the tables did not finish")
+	}
+	tm2 := teatest.NewTestModel(t, tui.New(ctx, note.App, tui.Options{NoColor: true}), teatest.WithInitialTermSize(140, 44))
+	tm2.Send(ts.Key("2"))
+	e2eWait(t, tm2, "table (Note10)", "regression effect")
+	tm2.Send(ts.Key("q"))
+	tm2.WaitFinished(t, teatest.WithFinalTimeout(time.Minute))
 }

@@ -9,6 +9,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/backends"
+	"blockprof/devices/ort"
 	"blockprof/engine/config"
 	"blockprof/engine/stats"
 	"blockprof/model"
@@ -205,3 +206,12 @@ func (b *Bench) Check(ctx context.Context, device string) Check {
 	res.OK, res.Measured = true, &m
 	return res
 }
+
+// DeviceLabel is the label a configured device's numbers will carry, and
+// DeviceSettings its settings in one line, without opening it.
+func DeviceLabel(c devices.Config) string    { return backends.Label(c) }
+func DeviceSettings(c devices.Config) string { return backends.Settings(c) }
+
+// ProbeArch is the speed probe network the ort device times beside each
+// arch (devices.Protocol.ProbeEvery).
+const ProbeArch = ort.ProbeArch

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"blockprof/devices"
-	"blockprof/devices/backends"
 	"blockprof/engine/session"
 )
 
@@ -46,7 +45,7 @@ func runDevices(env *Env, args []string) error {
 	}
 	out := make([]deviceOut, 0, len(cfg.Devices))
 	for _, d := range cfg.Devices {
-		out = append(out, deviceOut{Name: d.Name, Kind: d.Kind, Profiled: d.Profiled(), Label: backends.Label(d), Settings: backends.Settings(d)})
+		out = append(out, deviceOut{Name: d.Name, Kind: d.Kind, Profiled: d.Profiled(), Label: session.DeviceLabel(d), Settings: session.DeviceSettings(d)})
 	}
 	failed := 0
 	if *check {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"blockprof/devices"
-	"blockprof/devices/ort"
 	"blockprof/engine/session"
 	"blockprof/engine/store"
 )
@@ -114,7 +113,7 @@ func measure(env *Env, args []string, open openDevice) error {
 		float64(out.MACs)/1e6, float64(out.Params)/1e6, shortDur(wall))
 	if out.Relative > 0 {
 		fmt.Fprintf(env.Stdout, "  probe (%s) timed %d times in the same window: median %.4g ms; arch/probe %.4g (blocks of %d runs)\n",
-			ort.ProbeArch, len(out.ProbeMs), out.ProbeMedianMs, out.Relative, out.ProbeEvery)
+			session.ProbeArch, len(out.ProbeMs), out.ProbeMedianMs, out.Relative, out.ProbeEvery)
 	}
 	return nil
 }
