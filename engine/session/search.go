@@ -100,6 +100,14 @@ func (s *Session) fitLatency(archs []model.Arch, y []float64, label string) (Obj
 	if err != nil {
 		return Objective{}, err
 	}
+	// The fit's quality goes with its label: its cross-validated error.
+	cv := m.CV()
+	switch cv.Criterion {
+	case "mape":
+		label += fmt.Sprintf("; %d-fold CV error %.1f%%", cv.Folds, 100*cv.Chosen.Score)
+	case "rmse":
+		label += fmt.Sprintf("; %d-fold CV RMSE %.3g ms", cv.Folds, cv.Chosen.Score)
+	}
 	return Objective{Field: "latency_ms", Label: label, Eval: func(_ context.Context, a model.Arch) (float64, error) { return m.Predict(a), nil }}, nil
 }
 

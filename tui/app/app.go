@@ -88,7 +88,20 @@ func New(ctx context.Context, s *session.Session) (*App, error) {
 		}
 	}
 	for _, n := range names {
-		a.devices = append(a.devices, deviceInfo(n, info[n]))
+		di := deviceInfo(n, info[n])
+		if run := s.Run(); run != nil {
+			var parts []string
+			total := 0
+			for _, g := range run.Stale(n) {
+				parts = append(parts, fmt.Sprintf("%d %s", g.Count, g))
+				total += g.Count
+			}
+			if total > 0 {
+				di.Stale = fmt.Sprintf("%d records were taken with other settings (%s): kept, not used; this run measures those archs again",
+					total, strings.Join(parts, "; "))
+			}
+		}
+		a.devices = append(a.devices, di)
 	}
 	metric, prov, err := s.AccuracyKind(ctx)
 	if err != nil {
@@ -427,6 +440,12 @@ func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error
 		return d, err
 	}
 	d.LatencyLabel = ser.Label
+	if ser.SpreadTarget > 0 && ser.AboveSpread > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d of %d archs missed the %.0f%% spread target", ser.AboveSpread, len(ser.Obs), 100*ser.SpreadTarget))
+	}
+	if ser.Stale > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d records taken with earlier settings not used", ser.Stale))
+	}
 	seen := map[string]bool{}
 	var archs []model.Arch
 	var lat []float64

@@ -56,6 +56,9 @@ type DeviceInfo struct {
 	Label      string
 	// Detail is a one-line description (runtime, threads, hardware).
 	Detail string
+	// Stale says which of the device's records were taken with other
+	// settings (kept, not used; the run measures those archs again).
+	Stale string
 }
 
 // Source is the label shown for the device's numbers: its Label, else its

@@ -661,6 +661,9 @@ func (m Model) detail() string {
 	case r.intent != "":
 		lines = append(lines, "last intent: "+r.intent)
 	}
+	if r.info.Stale != "" {
+		lines = append(lines, st.Warn.Render(r.info.Stale))
+	}
 	if !r.info.Measured() {
 		lines = append(lines, st.Label.Render(fmt.Sprintf("note: %s's numbers are %s, not measured by blockprof", r.info.Name, r.info.Source())))
 	}

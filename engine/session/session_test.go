@@ -1,0 +1,223 @@
+package session
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"blockprof/devices"
+	"blockprof/engine/accuracy"
+	"blockprof/engine/config"
+	"blockprof/engine/store"
+	"blockprof/model"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	embedded, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(embedded, "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// fill writes n uniform plan archs of sp at 224 px measured on device with
+// the provenance and fingerprint given (one run), latency 1 + MMACs/100.
+func fill(t *testing.T, st *store.Store, sp *model.Space, device string, cfg devices.Config, info devices.Info, n int, seed uint64) {
+	t.Helper()
+	ctx := context.Background()
+	items, err := sp.Plan(model.PlanSpec{Uniform: n, Resolution: 224, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pis []store.PlanItem
+	for _, it := range items {
+		a, err := store.ArchOf(sp, it.Arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pis = append(pis, store.PlanItem{Arch: a})
+	}
+	run, err := st.StartRun(ctx, store.RunInfo{Started: time.Unix(0, 0), Space: sp.Name, PlanSpec: model.PlanSpec{Uniform: n, Resolution: 224}}, pis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutDevice(ctx, cfg, info); err != nil {
+		t.Fatal(err)
+	}
+	var ms []store.Measurement
+	for _, p := range pis {
+		v := 1 + float64(p.Arch.MACs)/1e8
+		ms = append(ms, store.Measurement{Device: device, Arch: p.Arch, Run: run, Kind: store.KindPlan, SamplesMs: []float64{v, v, v},
+			Provenance: info.Provenance, Fingerprint: devices.Fingerprint(cfg, info), Started: time.Unix(0, 0), Finished: time.Unix(1, 0)})
+	}
+	if err := st.PutBatch(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openSession(t *testing.T, cfg *config.Config, path string, acc accuracy.Source) *Session {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Config: cfg, StorePath: path, Accuracy: acc, Resolution: 224})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestSeriesLabelsComeFromRecords: a device renamed from a simulated to a
+// measured kind keeps its simulated records out of its latency series
+// (they are stale) and is never labelled measured for them; a mix of
+// provenances under one fingerprint says so with counts.
+func TestSeriesLabelsComeFromRecords(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCfg := devices.Config{Name: "dev", Kind: "sim"}
+	simInfo := devices.Info{Name: "dev", Kind: "sim", Provenance: devices.Simulated, Label: "simulated (npu)"}
+	fill(t, st, sp, "dev", simCfg, simInfo, 40, 1)
+	st.Close()
+
+	s := openSession(t, cfg, path, nil)
+	ser, err := s.Series(ctx, SeriesRequest{Device: "dev", Metric: MetricLatency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ser.Label != "simulated (npu)" || len(ser.Obs) != 40 || ser.Stale != 0 {
+		t.Errorf("sim series: label %q, %d obs, %d stale", ser.Label, len(ser.Obs), ser.Stale)
+	}
+	s.Close()
+
+	// The device is now configured as ort under the same name: its
+	// simulated records no longer count.
+	st, err = store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ortCfg := devices.Config{Name: "dev", Kind: "ort", Threads: 1}
+	ortInfo := devices.Info{Name: "dev", Kind: "ort", Runtime: "onnxruntime", Threads: 1, Provenance: devices.Measured, Label: "measured"}
+	if _, err := st.PutDevice(ctx, ortCfg, ortInfo); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	s = openSession(t, cfg, path, nil)
+	_, err = s.Series(ctx, SeriesRequest{Device: "dev", Metric: MetricLatency})
+	if err == nil || !strings.Contains(err.Error(), "40 records were taken with the device's earlier settings") {
+		t.Errorf("renamed device: %v, want an error saying 40 records are stale", err)
+	}
+	s.Close()
+
+	// Measured records beside replayed ones of the same fingerprint: a mix.
+	st, err = store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, st, sp, "dev", ortCfg, ortInfo, 30, 2)
+	repInfo := ortInfo
+	repInfo.Provenance = devices.Replayed
+	// Same settings, another provenance: a fingerprint includes no
+	// provenance, so this is what a mislabelled import would look like.
+	if devices.Fingerprint(ortCfg, repInfo) != devices.Fingerprint(ortCfg, ortInfo) {
+		t.Fatal("the fingerprint now includes the provenance: build the mix another way")
+	}
+	fill(t, st, sp, "dev", ortCfg, repInfo, 10, 3)
+	st.Close()
+	s = openSession(t, cfg, path, nil)
+	ser, err = s.Series(ctx, SeriesRequest{Device: "dev", Metric: MetricLatency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "mixed: 30 measured, 10 replayed"; ser.Label != want || ser.Stale != 40 {
+		t.Errorf("label %q (want %q), %d stale (want 40)", ser.Label, want, ser.Stale)
+	}
+}
+
+// counting is an accuracy source that counts its evaluations.
+type counting struct {
+	calls atomic.Int64
+	sp    *model.Space
+}
+
+func (c *counting) Top1(_ context.Context, a model.Arch) (accuracy.Value, error) {
+	c.calls.Add(1)
+	n, err := c.sp.Network(a)
+	if err != nil {
+		return accuracy.Value{}, err
+	}
+	return accuracy.Value{Top1: 70 + float64(n.MACs())/1e8, Provenance: accuracy.Measured, Label: "measured", Source: "counting"}, nil
+}
+
+// TestAccuracyPersisted: the accuracy of every plan arch is stored with its
+// source and provenance, so a second session evaluates nothing again.
+func TestAccuracyPersisted(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, 35, 1)
+	st.Close()
+
+	src := &counting{sp: sp}
+	s := openSession(t, cfg, path, src)
+	first, err := s.Series(ctx, SeriesRequest{Metric: MetricAccuracy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 35 {
+		t.Fatalf("first session evaluated %d archs, want 35", n)
+	}
+	if first.Label != "measured (proxy)" && !strings.HasPrefix(first.Label, "measured") {
+		t.Errorf("label %q", first.Label)
+	}
+	s.Close()
+
+	again := &counting{sp: sp}
+	s = openSession(t, cfg, path, again)
+	second, err := s.Series(ctx, SeriesRequest{Metric: MetricAccuracy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := again.calls.Load(); n != 0 {
+		t.Errorf("second session evaluated %d archs again, want 0", n)
+	}
+	for i := range first.Obs {
+		if first.Obs[i].Value != second.Obs[i].Value {
+			t.Fatalf("arch %d: %v then %v", i, first.Obs[i].Value, second.Obs[i].Value)
+		}
+	}
+	if !strings.HasPrefix(second.Label, "measured") {
+		t.Errorf("stored scores lost their provenance: %q", second.Label)
+	}
+	// `analyze --metric accuracy` reads the same numbers.
+	an, err := s.Analyze(ctx, SeriesRequest{Metric: MetricAccuracy}, s.AnalysisOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if an.Report.Uniform != 35 || again.calls.Load() != 0 {
+		t.Errorf("analysis of %d archs, %d evaluations", an.Report.Uniform, again.calls.Load())
+	}
+}
