@@ -14,6 +14,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/backends"
+	"blockprof/devices/safetext"
 	"blockprof/engine"
 	"blockprof/engine/config"
 	"blockprof/engine/store"
@@ -90,8 +91,8 @@ func profile(env *Env, args []string, open openDevice) error {
 	for _, dc := range cfgs {
 		d, err := open(ctx, dc, bopts)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "profile: device %s: %v (skipped; the other devices go on)\n", dc.Name, err)
-			failed = append(failed, fmt.Sprintf("%s (could not open: %v)", dc.Name, err))
+			fmt.Fprintf(env.Stderr, "profile: device %s: %s (skipped; the other devices go on)\n", dc.Name, safetext.Escape(err.Error()))
+			failed = append(failed, fmt.Sprintf("%s (could not open: %s)", dc.Name, safetext.Line(err.Error())))
 			continue
 		}
 		defer d.Close()
@@ -109,7 +110,7 @@ func profile(env *Env, args []string, open openDevice) error {
 		return err
 	}
 	for _, w := range run.Warnings() {
-		fmt.Fprintln(env.Stderr, "profile: warning:", w)
+		fmt.Fprintln(env.Stderr, "profile: warning:", safetext.Escape(w))
 	}
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
 		run.ID(), sp.Name, spec.Resolution, len(plan), spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), st.Path())
@@ -143,7 +144,7 @@ func profile(env *Env, args []string, open openDevice) error {
 	}
 	for _, d := range sum.Devices {
 		if d.Failed {
-			failed = append(failed, fmt.Sprintf("%s (%s)", d.Device, d.LastErr))
+			failed = append(failed, fmt.Sprintf("%s (%s)", d.Device, safetext.Line(d.LastErr)))
 		}
 	}
 	if env.Ctx.Err() != nil {
@@ -232,7 +233,7 @@ func ParsePlan(s string, base model.PlanSpec) (model.PlanSpec, error) {
 func printEstimate(w io.Writer, est engine.PlanEstimate) {
 	for _, e := range est.Devices {
 		if e.Err != nil {
-			fmt.Fprintf(w, "profile: %s: no estimate: %v\n", e.Device, e.Err)
+			fmt.Fprintf(w, "profile: %s: no estimate: %s\n", e.Device, safetext.Escape(e.Err.Error()))
 			continue
 		}
 		if e.Pending == 0 {
@@ -272,7 +273,7 @@ func follow(w io.Writer, run *engine.Run, sub <-chan engine.Event) engine.Summar
 				if !e.Final {
 					what = "retrying"
 				}
-				fmt.Fprintf(w, "%s: attempt %d at %s: %v (%s)\n", e.Device, e.Attempt, e.Arch, e.Err, what)
+				fmt.Fprintf(w, "%s: attempt %d at %s: %s (%s)\n", e.Device, e.Attempt, e.Arch, safetext.Escape(e.Err.Error()), what)
 			case engine.RunDone:
 				return e.Summary
 			}
@@ -312,7 +313,7 @@ func progressLine(p engine.Progress) string {
 	}
 	sb.WriteString("  " + string(p.State))
 	if p.State == engine.StateFailed && p.LastErr != "" {
-		sb.WriteString(": " + p.LastErr)
+		sb.WriteString(": " + safetext.Line(p.LastErr))
 	}
 	return sb.String()
 }
