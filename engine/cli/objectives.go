@@ -133,6 +133,9 @@ func accuracyObjective(env *Env, cfg *config.Config, sp *model.Space, table stri
 		if err != nil {
 			return objective{}, err
 		}
+		if n := recs.Note(); n != "" {
+			fmt.Fprintln(env.Stderr, "warning:", n)
+		}
 		src, err := accuracy.NewPredictor(recs, sp, predict.Top1Options{})
 		if err != nil {
 			return objective{}, err
@@ -142,6 +145,9 @@ func accuracyObjective(env *Env, cfg *config.Config, sp *model.Space, table stri
 	src, err := accuracy.Open(sp.Accuracy, sp, backendOptions(cfg).Dir)
 	if err != nil {
 		return objective{}, err
+	}
+	if n := accuracy.NoteOf(src); n != "" {
+		fmt.Fprintln(env.Stderr, "warning:", n)
 	}
 	return sourceObjective(env, sp, src, "")
 }
