@@ -2,7 +2,12 @@ package devices
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"time"
+
+	"blockprof/model"
 )
 
 // Config is one [[devices]] entry of config.toml. Which fields apply depends
@@ -102,50 +107,185 @@ type SimConfig struct {
 // Profiled reports whether the device is profiled by default.
 func (c Config) Profiled() bool { return c.Profile == nil || *c.Profile }
 
+// Bounds of a [[devices]] entry's numbers (docs/config-bounds.md). Where a
+// field says so, 0 means its default; a negative, NaN or larger value is
+// an error naming the key, never replaced by the default.
+const (
+	// MaxWarmup bounds warmup (0: the default 10).
+	MaxWarmup = 10_000
+	// MaxRepeat bounds repeat (0: the default 50) and max_repeat (0: the
+	// default 200, or repeat when that is larger); a measurement keeps
+	// every sample.
+	MaxRepeat = 100_000
+	// MaxTargetSpread bounds target_spread (IQR/median; 0: the default
+	// 0.05).
+	MaxTargetSpread = 1.0
+	// MaxProbeEvery bounds probe_every (0: off).
+	MaxProbeEvery = 10_000
+	// MaxBatch bounds batch (0: 1), MaxThreads threads (0: the runtime's
+	// choice), MaxPort port (0: 22).
+	MaxBatch   = 4096
+	MaxThreads = 1024
+	MaxPort    = 65535
+	// MinTimeout and MaxTimeout bound timeout ("": 2m).
+	MinTimeout = time.Millisecond
+	MaxTimeout = 24 * time.Hour
+	// DefaultTimeout is the per-measurement timeout when none is set.
+	DefaultTimeout = 2 * time.Minute
+)
+
+// Bounds of the sim table's numbers; 0 keeps the preset's (or the
+// default's) value.
+const (
+	MaxSimGMACs       = 1e7 // 10^9 MAC/s
+	MaxSimGBps        = 1e6 // GB/s
+	MaxSimOverheadUs  = 1e6 // µs per layer
+	MaxSimFactor      = 1000.0
+	MaxSimTemplate    = model.MaxResolution
+	MaxSimBytes       = 8
+	MaxSimKernel      = model.MaxKernel
+	MaxSimKernelTerms = 8
+)
+
+// KeyError is a problem with one key of a [[devices]] entry. Key is the
+// key's path inside the entry ("repeat", "sim.gmacs"), so the config
+// loader can point at its line.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+func keyErr(key, format string, args ...any) error {
+	return &KeyError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+func checkInt(key string, v, hi int, what string) error {
+	if v < 0 || v > hi {
+		return keyErr(key, "%d outside 0..%d (%s)", v, hi, what)
+	}
+	return nil
+}
+
+func checkFloat(key string, v, hi float64, what string) error {
+	if !(v >= 0 && v <= hi) {
+		return keyErr(key, "%v outside [0, %v] (%s)", v, hi, what)
+	}
+	return nil
+}
+
+// Validate checks every number of the entry against its bound and the
+// timeout's syntax. The error is a *KeyError naming the key.
+func (c Config) Validate() error {
+	if _, err := parseTimeout(c.Timeout); err != nil {
+		return &KeyError{Key: "timeout", Err: err}
+	}
+	checks := []error{
+		checkInt("warmup", c.Warmup, MaxWarmup, "untimed runs; 0: the default 10"),
+		checkInt("repeat", c.Repeat, MaxRepeat, "timed runs; 0: the default 50"),
+		checkInt("max_repeat", c.MaxRepeat, MaxRepeat, "most timed runs; 0: the default 200"),
+		checkFloat("target_spread", c.TargetSpread, MaxTargetSpread, "IQR/median to stop at; 0: the default 0.05"),
+		checkInt("probe_every", c.ProbeEvery, MaxProbeEvery, "timed runs between probe runs; 0: off"),
+		checkInt("batch", c.Batch, MaxBatch, "batch size; 0: 1"),
+		checkInt("threads", c.Threads, MaxThreads, "threads; 0: the runtime's choice"),
+		checkInt("port", c.Port, MaxPort, "TCP port; 0: 22"),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	if p := c.Protocol(); p.MaxRuns < p.MinRuns {
+		return keyErr("max_repeat", "%d is below repeat %d (the default when repeat is unset is 50); raise max_repeat or lower repeat", p.MaxRuns, p.MinRuns)
+	}
+	return c.Sim.Validate()
+}
+
+// Validate checks the sim table's numbers against their bounds (0 keeps
+// the preset's value). Keys are named "sim.KEY".
+func (s SimConfig) Validate() error {
+	checks := []error{
+		checkFloat("sim.gmacs", s.GMACs, MaxSimGMACs, "compute throughput in 10^9 MAC/s; 0: the preset's"),
+		checkFloat("sim.gbps", s.GBps, MaxSimGBps, "memory bandwidth in GB/s; 0: the preset's"),
+		checkFloat("sim.overhead_us", s.OverheadUs, MaxSimOverheadUs, "µs per layer; 0: the preset's"),
+		checkInt("sim.template", s.Template, MaxSimTemplate, "template resolution; 0: the preset's"),
+		checkFloat("sim.pad_factor", s.PadFactor, MaxSimFactor, "time factor of a padded input; 0: the preset's"),
+		checkFloat("sim.noise", s.Noise, 1, "log-normal sigma; 0: none"),
+		checkInt("sim.bytes", s.Bytes, MaxSimBytes, "bytes per element; 0: the preset's"),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	if len(s.KernelFactor) > MaxSimKernelTerms {
+		return keyErr("sim.kernel_factor", "%d entries; at most %d", len(s.KernelFactor), MaxSimKernelTerms)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.KernelFactor)) {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 1 || n > MaxSimKernel || n%2 == 0 {
+			return keyErr("sim.kernel_factor", "key %q: want an odd kernel size in 1..%d, like 7", k, MaxSimKernel)
+		}
+		if f := s.KernelFactor[k]; !(f > 0 && f <= MaxSimFactor) {
+			return keyErr("sim.kernel_factor", "%s = %v outside (0, %v] (time factor of %s×%s convolutions)", k, f, MaxSimFactor, k, k)
+		}
+	}
+	return nil
+}
+
 // MeasureTimeout is the per-measurement timeout.
 func (c Config) MeasureTimeout() (time.Duration, error) {
-	if c.Timeout == "" {
-		return 2 * time.Minute, nil
-	}
-	d, err := time.ParseDuration(c.Timeout)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("device %s: timeout %q: want a positive Go duration like \"90s\"", c.Name, c.Timeout)
+	d, err := parseTimeout(c.Timeout)
+	if err != nil {
+		return 0, fmt.Errorf("device %s: timeout %w", c.Name, err)
 	}
 	return d, nil
 }
 
-// Protocol returns the measurement protocol with defaults filled in.
+func parseTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return DefaultTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinTimeout || d > MaxTimeout {
+		return 0, fmt.Errorf("%q: want a Go duration from %v to %v, like \"90s\"", v, MinTimeout, MaxTimeout)
+	}
+	return d, nil
+}
+
+// Protocol returns the measurement protocol with defaults filled in where
+// a field is 0. A negative field is kept, so Validate refuses it.
 func (c Config) Protocol() Protocol {
 	p := DefaultProtocol
-	if c.Warmup > 0 {
+	if c.Warmup != 0 {
 		p.Warmup = c.Warmup
 	}
-	if c.Repeat > 0 {
+	if c.Repeat != 0 {
 		p.MinRuns = c.Repeat
 	}
-	if c.MaxRepeat > 0 {
+	if c.MaxRepeat != 0 {
 		p.MaxRuns = c.MaxRepeat
 	} else if p.MaxRuns < p.MinRuns {
 		p.MaxRuns = p.MinRuns
 	}
-	if c.TargetSpread > 0 {
+	if c.TargetSpread != 0 {
 		p.TargetSpread = c.TargetSpread
 	}
 	p.ProbeEvery = c.ProbeEvery
 	return p
 }
 
-// Timing checks the settings every timing backend shares and returns them
-// with their defaults: the batch (1 when unset), the measurement protocol
-// and the per-measurement timeout. Errors name the device.
+// Timing checks the settings every timing backend shares (Validate) and
+// returns them with their defaults: the batch (1 when unset), the
+// measurement protocol and the per-measurement timeout. Errors name the
+// device and the key.
 func (c Config) Timing() (batch int, p Protocol, timeout time.Duration, err error) {
-	batch = c.Batch
-	if batch == 0 {
-		batch = 1
+	if err := c.Validate(); err != nil {
+		return 0, Protocol{}, 0, fmt.Errorf("device %s: %w", c.Name, err)
 	}
-	if batch < 1 || c.Threads < 0 {
-		return 0, Protocol{}, 0, fmt.Errorf("device %s: batch %d, threads %d: want batch ≥ 1 and threads ≥ 0", c.Name, c.Batch, c.Threads)
-	}
+	batch = max(c.Batch, 1)
 	p = c.Protocol()
 	if err := p.Validate(); err != nil {
 		return 0, Protocol{}, 0, fmt.Errorf("device %s: %v", c.Name, err)

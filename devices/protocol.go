@@ -32,11 +32,14 @@ type Protocol struct {
 // spread is under 5%.
 var DefaultProtocol = Protocol{Warmup: 10, MinRuns: 50, MaxRuns: 200, TargetSpread: 0.05}
 
-// Validate checks the protocol's numbers.
+// Validate checks the protocol's numbers against the bounds of the config
+// keys they come from (MaxWarmup, MaxRepeat, MaxTargetSpread,
+// MaxProbeEvery).
 func (p Protocol) Validate() error {
-	if p.Warmup < 0 || p.MinRuns < 1 || p.MaxRuns < p.MinRuns || p.TargetSpread < 0 || p.ProbeEvery < 0 {
-		return fmt.Errorf("measurement protocol: want warmup ≥ 0, 1 ≤ repeat ≤ max_repeat, target_spread ≥ 0, probe_every ≥ 0 (got warmup=%d repeat=%d max_repeat=%d target_spread=%v probe_every=%d)",
-			p.Warmup, p.MinRuns, p.MaxRuns, p.TargetSpread, p.ProbeEvery)
+	if p.Warmup < 0 || p.Warmup > MaxWarmup || p.MinRuns < 1 || p.MaxRuns < p.MinRuns || p.MaxRuns > MaxRepeat ||
+		!(p.TargetSpread >= 0 && p.TargetSpread <= MaxTargetSpread) || p.ProbeEvery < 0 || p.ProbeEvery > MaxProbeEvery {
+		return fmt.Errorf("measurement protocol: want 0 ≤ warmup ≤ %d, 1 ≤ repeat ≤ max_repeat ≤ %d, 0 ≤ target_spread ≤ %v, 0 ≤ probe_every ≤ %d (got warmup=%d repeat=%d max_repeat=%d target_spread=%v probe_every=%d)",
+			MaxWarmup, MaxRepeat, MaxTargetSpread, MaxProbeEvery, p.Warmup, p.MinRuns, p.MaxRuns, p.TargetSpread, p.ProbeEvery)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,11 @@ func FuzzParseArch(f *testing.F) {
 	}
 	f.Add("ofa-mbv3", "ofa-mbv3:224:e3k3,,/")
 	f.Add("ofa-resnet50", "ofa-resnet50:224:d9w99/")
+	// Hostile numbers (issue 13).
+	f.Add("ofa-mbv3", "ofa-mbv3:100000000:e3k3,e3k3/e3k3,e3k3/e3k3,e3k3/e3k3,e3k3/e3k3,e3k3")
+	f.Add("ofa-mbv3", "ofa-mbv3:99999999999999999999:e3k3")
+	f.Add("ofa-mbv3", "ofa-mbv3:224:e100000000k3,e3k-3/e1e308k3")
+	f.Add("ofa-mbv3", `{"ks":[-3],"e":[1e308],"d":[100000000,2,2,2,2],"r":-224}`)
 	f.Fuzz(func(t *testing.T, space, text string) {
 		sp, err := ss.Get(space)
 		if err != nil {
@@ -51,6 +57,21 @@ func FuzzParseSpaces(f *testing.F) {
 	f.Add(string(data))
 	f.Add("[spaces.x]\nfamily = \"mbconv\"\nresolutions = [32]\n[spaces.x.stem]\nwidth = 8\n[[spaces.x.units]]\nwidth = 8\ndepths = [1]\nkernels = [3]\nexpands = [1]\n[[spaces.x.head]]\nkind = \"linear\"\nwidth = 10\n")
 	f.Add("[spaces.y]\nfamily = \"bottleneck\"")
+	// Hostile numbers (issue 13): the audit's and their kin.
+	for _, edit := range [][2]string{
+		{"depths = [2, 3, 4]", "depths = [2, 100000000]"},
+		{"width = 24", "width = 2000000000"},
+		{"width_mult = 1.2", "width_mult = nan"},
+		{"width_mult = 1.2", "width_mult = -1.2"},
+		{"expands = [3, 4, 6]", "expands = [3, 4, 1e300]"},
+		{"kernels = [3, 5, 7]", "kernels = [3, 5, 9999]"},
+		{"resolutions = [160, 176, 192, 208, 224]", "resolutions = [160, 100000]"},
+		{"classes = 1000", "classes = -1000"},
+	} {
+		f.Add(strings.Replace(string(data), edit[0], edit[1], 1))
+	}
+	f.Add(largestSpace("mbconv"))
+	f.Add(largestSpace("bottleneck"))
 	f.Fuzz(func(t *testing.T, text string) {
 		ss, err := ParseSpaces([]byte(text), "fuzz.toml")
 		if err != nil {

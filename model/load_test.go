@@ -36,7 +36,7 @@ func TestConfigErrorsPointAtKey(t *testing.T) {
 	}{
 		{"depths not ascending", func(s string) string {
 			return strings.Replace(s, "depths = [2, 3, 4]", "depths = [3, 2]", 1)
-		}, "spaces.ofa-mbv3", func(s string) int { return lineOf(s, "[spaces.ofa-mbv3]", 1) }},
+		}, "spaces.ofa-mbv3.units[1].depths", func(s string) int { return lineOf(s, "depths = [3, 2]", 1) }},
 		{"bad family", func(s string) string {
 			return strings.Replace(s, `family = "mbconv"`, `family = "transformer"`, 1)
 		}, "spaces.ofa-mbv3.family", func(s string) int { return lineOf(s, `family = "transformer"`, 1) }},

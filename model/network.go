@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"math"
+)
 
 // LayerKind names what a network layer computes.
 type LayerKind string
@@ -99,11 +103,11 @@ func (s *Space) Network(a Arch) (*Network, error) {
 		return nil, err
 	}
 	n := &Network{Space: s.Name, Arch: a.String(), Resolution: a.Resolution, Classes: s.Classes}
-	b := builder{n: n, h: a.Resolution, w: a.Resolution, c: 3}
+	b := &builder{n: n, h: a.Resolution, w: a.Resolution, c: 3}
 	if s.Family == Bottleneck {
-		s.bottleneckNet(&b, a)
+		s.bottleneckNet(b, a)
 	} else {
-		s.mbconvNet(&b, a)
+		s.mbconvNet(b, a)
 	}
 	convs := 0
 	for _, h := range s.Head {
@@ -115,15 +119,26 @@ func (s *Space) Network(a Arch) (*Network, error) {
 			b.add(Layer{Kind: LayerGAP, Name: "head.pool", In: b.c, Out: b.c}, 1, 1)
 		case "linear":
 			out := h.Width
-			l := Layer{Kind: LayerLinear, Name: "classifier", In: b.c * b.h * b.w, Out: out, Bias: true}
-			l.MACs = int64(l.In) * int64(out)
-			l.Params = l.MACs + int64(out)
+			l := Layer{Kind: LayerLinear, Name: "classifier", In: int(b.mul(int64(b.c), int64(b.h), int64(b.w))), Out: out, Bias: true}
+			l.MACs = b.mul(int64(l.In), int64(out))
+			l.Params = b.sum(l.MACs, int64(out))
 			b.add(l, 1, 1)
 			b.c = out
 		}
 	}
+	var macs, params int64
+	for _, l := range n.Layers {
+		macs, params = b.sum(macs, l.MACs), b.sum(params, l.Params)
+	}
+	if b.overflow != "" {
+		return nil, fmt.Errorf("arch %s: %w at layer %s: the space's widths, expansions or resolution are too large to count (see the bounds in docs/config-bounds.md)", a, ErrOverflow, b.overflow)
+	}
 	return n, nil
 }
+
+// ErrOverflow is wrapped by Network's error when a network's MACs or
+// parameters do not fit in an int64: they are never wrapped around.
+var ErrOverflow = errors.New("MACs or parameter count overflows int64")
 
 func act(a string) string {
 	if a == "none" {
@@ -132,10 +147,49 @@ func act(a string) string {
 	return a
 }
 
-// builder tracks the running tensor shape while layers are appended.
+// builder tracks the running tensor shape while layers are appended. Its
+// counts go through mul and sum, which note the first layer whose
+// arithmetic overflows int64 (or meets a negative factor) in overflow.
 type builder struct {
-	n       *Network
-	c, h, w int
+	n        *Network
+	c, h, w  int
+	overflow string
+}
+
+// mul multiplies non-negative factors, noting an overflow.
+func (b *builder) mul(xs ...int64) int64 {
+	p := int64(1)
+	for _, x := range xs {
+		if x < 0 || x != 0 && p > math.MaxInt64/x {
+			b.fail()
+			return 0
+		}
+		p *= x
+	}
+	return p
+}
+
+// sum adds non-negative terms, noting an overflow.
+func (b *builder) sum(xs ...int64) int64 {
+	var t int64
+	for _, x := range xs {
+		if x < 0 || t > math.MaxInt64-x {
+			b.fail()
+			return 0
+		}
+		t += x
+	}
+	return t
+}
+
+// fail notes the layer being built as the first that overflowed.
+func (b *builder) fail() {
+	if b.overflow == "" {
+		b.overflow = fmt.Sprint(len(b.n.Layers) + 1)
+		if len(b.n.Layers) > 0 {
+			b.overflow += " (after " + b.n.Layers[len(b.n.Layers)-1].Name + ")"
+		}
+	}
 }
 
 func outSize(h, k, s int) int {
@@ -157,14 +211,14 @@ func (b *builder) conv(l Layer) {
 		l.Groups = 1
 	}
 	oh, ow := outSize(b.h, l.K, l.Stride), outSize(b.w, l.K, l.Stride)
-	w := int64(l.Out) * int64(l.In/l.Groups) * int64(l.K*l.K)
-	l.MACs = w * int64(oh*ow)
+	w := b.mul(int64(l.Out), int64(l.In/l.Groups), int64(l.K), int64(l.K))
+	l.MACs = b.mul(w, int64(oh), int64(ow))
 	l.Params = w
 	if l.Bias {
-		l.Params += int64(l.Out)
+		l.Params = b.sum(l.Params, int64(l.Out))
 	}
 	if l.BN {
-		l.Params += 2 * int64(l.Out)
+		l.Params = b.sum(l.Params, b.mul(2, int64(l.Out)))
 	}
 	b.add(l, oh, ow)
 	b.c = l.Out
@@ -202,21 +256,22 @@ func (b *builder) mbconv(l Layer, e float64, se bool) {
 	l.Mid = int(mid)
 	l.BN = true
 	oh, ow := outSize(b.h, l.K, l.Stride), outSize(b.w, l.K, l.Stride)
+	hw, ohw := b.mul(int64(b.h), int64(b.w)), b.mul(int64(oh), int64(ow))
 	var macs, params int64
 	if l.Expand {
-		macs += in * mid * int64(b.h*b.w)
-		params += in*mid + 2*mid
+		macs = b.mul(in, mid, hw)
+		params = b.sum(b.mul(in, mid), b.mul(2, mid))
 	}
-	macs += mid * k * k * int64(oh*ow)
-	params += mid*k*k + 2*mid
+	macs = b.sum(macs, b.mul(mid, k, k, ohw))
+	params = b.sum(params, b.mul(mid, k, k), b.mul(2, mid))
 	if se {
 		r := int64(MakeDivisible(float64(mid/4), 8))
 		l.SE = int(r)
-		macs += mid*r + r*mid
-		params += mid*r + r + r*mid + mid
+		macs = b.sum(macs, b.mul(2, mid, r))
+		params = b.sum(params, b.mul(2, mid, r), r, mid)
 	}
-	macs += mid * out * int64(oh*ow)
-	params += mid*out + 2*out
+	macs = b.sum(macs, b.mul(mid, out, ohw))
+	params = b.sum(params, b.mul(mid, out), b.mul(2, out))
 	l.MACs, l.Params = macs, params
 	l.Residual = l.Stride == 1 && l.In == l.Out
 	b.add(l, oh, ow)
@@ -270,15 +325,16 @@ func (b *builder) bottleneck(l Layer, e float64) {
 	mid := int64(MakeDivisible(roundHalfEven(float64(l.Out)*e), 8))
 	l.Mid = int(mid)
 	oh, ow := outSize(b.h, 3, l.Stride), outSize(b.w, 3, l.Stride)
-	macs := in*mid*int64(b.h*b.w) + mid*mid*9*int64(oh*ow) + mid*out*int64(oh*ow)
-	params := in*mid + 2*mid + mid*mid*9 + 2*mid + mid*out + 2*out
+	hw, ohw := b.mul(int64(b.h), int64(b.w)), b.mul(int64(oh), int64(ow))
+	macs := b.sum(b.mul(in, mid, hw), b.mul(mid, mid, 9, ohw), b.mul(mid, out, ohw))
+	params := b.sum(b.mul(in, mid), b.mul(2, mid), b.mul(mid, mid, 9), b.mul(2, mid), b.mul(mid, out), b.mul(2, out))
 	if l.Stride == 1 && l.In == l.Out {
 		l.Residual = true
 	} else {
 		l.Downsample = true
 		// AvgPool(stride, ceil_mode) keeps ceil(h/stride) rows.
-		macs += in * out * int64(oh*ow)
-		params += in*out + 2*out
+		macs = b.sum(macs, b.mul(in, out, ohw))
+		params = b.sum(params, b.mul(in, out), b.mul(2, out))
 	}
 	l.MACs, l.Params = macs, params
 	b.add(l, oh, ow)

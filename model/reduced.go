@@ -96,8 +96,8 @@ func (r Reduction) Apply(s *Space) (*Space, error) {
 				return nil, at("depths", fmt.Errorf("depth %d listed twice", d))
 			}
 		}
-		if ur.MutationProb < 0 || ur.MutationProb > 1 {
-			return nil, at("mutation_prob", fmt.Errorf("%v outside [0,1]", ur.MutationProb))
+		if err := inRangeF(ur.MutationProb, 0, 1, false, "mutation probability; 0: the search default"); err != nil {
+			return nil, at("mutation_prob", err)
 		}
 		// Keep the parent's block order so reduced spaces list blocks alike.
 		u.Blocks = slices.DeleteFunc(u.Blocks, func(b Block) bool { return !slices.Contains(blocks, b) })

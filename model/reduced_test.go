@@ -88,6 +88,12 @@ func TestReductionErrors(t *testing.T) {
 		{"empty unit", `blocks = ["e3k5", "e4k5", "e4k7", "e6k3", "e6k5", "e6k7"]`, `blocks = []`, "reduced.units[1].blocks: unit 1 of reduced space OFA-GPU allows no block"},
 		{"depth outside", "depths = [2, 3, 4]", "depths = [2, 5]", "reduced.units[1].depths: depth 5 outside unit 1's choices"},
 		{"unknown key", `name = "OFA-GPU"`, "name = \"OFA-GPU\"\nnmae = 1", "unknown key reduced.nmae"},
+		{"mutation_prob NaN", "depths = [2, 3, 4]", "depths = [2, 3, 4]\nmutation_prob = nan", "reduced.units[1].mutation_prob: NaN outside [0, 1]"},
+		{"mutation_prob negative", "depths = [2, 3, 4]", "depths = [2, 3, 4]\nmutation_prob = -0.5", "reduced.units[1].mutation_prob: -0.5 outside [0, 1]"},
+		{"mutation_prob above 1", "depths = [2, 3, 4]", "depths = [2, 3, 4]\nmutation_prob = 1e308", "reduced.units[1].mutation_prob: 1e+308 outside [0, 1]"},
+		{"huge depth", "depths = [2, 3, 4]", "depths = [2, 100000000]", "reduced.units[1].depths: depth 100000000 outside unit 1's choices"},
+		{"negative depth", "depths = [2, 3, 4]", "depths = [-2]", "reduced.units[1].depths: depth -2 outside unit 1's choices"},
+		{"duplicate depth", "depths = [2, 3, 4]", "depths = [3, 3]", "reduced.units[1].depths: depth 3 listed twice"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +116,11 @@ func FuzzParseReduction(f *testing.F) {
 		data, _ := os.ReadFile(file)
 		f.Add(string(data))
 	}
+	// Hostile numbers (issue 13): the reader must refuse them.
+	gpu, _ := os.ReadFile("../spaces/ofa-mbv3-gpu.toml")
+	for _, bad := range []string{"depths = [2, 100000000]", "depths = [-2]", "depths = [2, 3, 4]\nmutation_prob = nan", "depths = [2, 3, 4]\nmutation_prob = -1e308"} {
+		f.Add(strings.Replace(string(gpu), "depths = [2, 3, 4]", bad, 1))
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		r, err := ParseReduction([]byte(text), "fuzz.toml", ss)
 		if err != nil {
@@ -123,6 +134,11 @@ func FuzzParseReduction(f *testing.F) {
 		}
 		if !bytes.Equal(r2.Marshal(), out) {
 			t.Fatalf("export is not stable")
+		}
+		for i, u := range r.Units {
+			if !(u.MutationProb >= 0 && u.MutationProb <= 1) {
+				t.Fatalf("accepted unit %d mutation_prob %v", i+1, u.MutationProb)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 )
@@ -205,6 +206,38 @@ type PlanItem struct {
 	Fix *Fix
 }
 
+// MaxPlanArchs bounds a plan's architectures (uniform plus per_location
+// per location): 11 times the paper's largest plan (18,000), and a
+// plan's archs fit in a few hundred MB.
+const MaxPlanArchs = 200_000
+
+// PlanSize is the number of architectures Plan draws for p: Uniform plus
+// PerLocation per location. It saturates at math.MaxInt64 instead of
+// overflowing.
+func (s *Space) PlanSize(p PlanSpec) int64 {
+	locs := int64(len(s.Locations()))
+	u, per := int64(p.Uniform), int64(p.PerLocation)
+	if u < 0 || per < 0 {
+		return -1
+	}
+	if locs > 0 && per > (math.MaxInt64-u)/locs {
+		return math.MaxInt64
+	}
+	return u + per*locs
+}
+
+// CheckPlanSize refuses a plan with negative sizes or more than
+// MaxPlanArchs architectures.
+func (s *Space) CheckPlanSize(p PlanSpec) error {
+	if p.Uniform < 0 || p.PerLocation < 0 {
+		return fmt.Errorf("plan: negative sizes uniform=%d per-location=%d", p.Uniform, p.PerLocation)
+	}
+	if n := s.PlanSize(p); n > MaxPlanArchs {
+		return fmt.Errorf("plan: uniform %d + per_location %d × %d locations of %s = %d architectures; at most %d", p.Uniform, p.PerLocation, len(s.Locations()), s.Name, n, MaxPlanArchs)
+	}
+	return nil
+}
+
 // Plan draws the plan's architectures deterministically: first the uniform
 // ones, then PerLocation per location in Locations order. Each part uses its
 // own stream so that growing one part keeps the other's architectures.
@@ -215,8 +248,8 @@ func (s *Space) Plan(p PlanSpec) ([]PlanItem, error) {
 	if !slices.Contains(s.Resolutions, p.Resolution) {
 		return nil, fmt.Errorf("plan: resolution %d not allowed in %s (allowed %v)", p.Resolution, s.Name, s.Resolutions)
 	}
-	if p.Uniform < 0 || p.PerLocation < 0 {
-		return nil, fmt.Errorf("plan: negative sizes uniform=%d per-location=%d", p.Uniform, p.PerLocation)
+	if err := s.CheckPlanSize(p); err != nil {
+		return nil, err
 	}
 	var out []PlanItem
 	rng := NewRand(p.Seed)

@@ -329,96 +329,165 @@ func (s *Space) UnitWidth(u int, w float64) int {
 	return s.Width(s.Units[u].Width)
 }
 
-// Validate checks the space's internal consistency.
+// Validate checks the space's internal consistency and that every number
+// lies within its bound (bounds.go). Errors are *FieldError with the key
+// path relative to the space's table (e.g. units[2].depths).
 func (s *Space) Validate() error {
 	if s.Name == "" {
 		return fmt.Errorf("space has no name")
 	}
-	where := "space " + s.Name
 	if s.Family != MBConv && s.Family != Bottleneck {
-		return fmt.Errorf("%s: family %q: want %q or %q", where, s.Family, MBConv, Bottleneck)
+		return fieldErr(fmt.Errorf("%q: want %q or %q", s.Family, MBConv, Bottleneck), "family")
 	}
-	if s.WidthMult <= 0 {
-		return fmt.Errorf("%s: width_mult %v must be positive", where, s.WidthMult)
+	if err := inRangeF(s.WidthMult, 0, MaxWidthMult, true, "width multiplier"); err != nil {
+		return fieldErr(err, "width_mult")
 	}
 	if len(s.Resolutions) == 0 {
-		return fmt.Errorf("%s: resolutions is empty", where)
+		return fieldErr(fmt.Errorf("empty; list the input resolutions, e.g. [224]"), "resolutions")
+	}
+	if len(s.Resolutions) > MaxResolutions {
+		return fieldErr(fmt.Errorf("%d resolutions; at most %d", len(s.Resolutions), MaxResolutions), "resolutions")
 	}
 	for _, r := range s.Resolutions {
-		if r < 32 || r > 1024 {
-			return fmt.Errorf("%s: resolution %d outside 32..1024", where, r)
+		if err := inRange(r, MinResolution, MaxResolution, "input resolution in pixels"); err != nil {
+			return fieldErr(err, "resolutions")
 		}
 	}
 	if !slices.Contains(s.Resolutions, s.Resolution) {
-		return fmt.Errorf("%s: default resolution %d is not among resolutions %v", where, s.Resolution, s.Resolutions)
+		return fieldErr(fmt.Errorf("default resolution %d is not among resolutions %v", s.Resolution, s.Resolutions), "resolution")
 	}
-	if s.Classes <= 0 {
-		return fmt.Errorf("%s: classes %d must be positive", where, s.Classes)
+	if err := inRange(s.Classes, 1, MaxClasses, "classes"); err != nil {
+		return fieldErr(err, "classes")
 	}
-	if s.Stem.Width <= 0 || s.Stem.Stride <= 0 {
-		return fmt.Errorf("%s: stem width and stride must be positive", where)
-	}
-	if s.Family == Bottleneck {
-		if len(s.Stem.Ratios) == 0 || len(s.Stem.SkipDepths) == 0 {
-			return fmt.Errorf("%s: a bottleneck stem needs ratios and skip_depths", where)
-		}
+	if err := s.validateStem(); err != nil {
+		return err
 	}
 	if len(s.Units) == 0 {
-		return fmt.Errorf("%s: no units", where)
+		return fieldErr(fmt.Errorf("no units"), "units")
+	}
+	if len(s.Units) > MaxUnits {
+		return fieldErr(fmt.Errorf("%d units; at most %d", len(s.Units), MaxUnits), "units")
 	}
 	for i, u := range s.Units {
-		uw := fmt.Sprintf("%s unit %d", where, i+1)
-		if u.Width <= 0 {
-			return fmt.Errorf("%s: width %d must be positive", uw, u.Width)
-		}
-		if u.Stride != 1 && u.Stride != 2 {
-			return fmt.Errorf("%s: stride %d must be 1 or 2", uw, u.Stride)
-		}
-		if !validAct(u.Act) {
-			return fmt.Errorf("%s: activation %q: want relu, relu6 or h_swish", uw, u.Act)
-		}
-		if len(u.Depths) == 0 {
-			return fmt.Errorf("%s: no depth choices", uw)
-		}
-		for j, d := range u.Depths {
-			if d < 1 || (j > 0 && d <= u.Depths[j-1]) {
-				return fmt.Errorf("%s: depths %v must be positive and strictly ascending", uw, u.Depths)
-			}
-		}
-		if u.Slots < u.MaxDepth() {
-			return fmt.Errorf("%s: %d slots cannot hold depth %d", uw, u.Slots, u.MaxDepth())
-		}
-		if len(u.Blocks) == 0 {
-			return fmt.Errorf("%s: no block choices", uw)
-		}
-		for _, b := range u.Blocks {
-			if (s.Family == Bottleneck) != (b.W != 0) {
-				return fmt.Errorf("%s: block %s does not belong to a %s space", uw, b.Key(), s.Family)
-			}
-			if b.K < 1 || b.K%2 == 0 || b.E <= 0 {
-				return fmt.Errorf("%s: block %s: kernel must be odd and expansion positive", uw, b.Key())
-			}
-		}
-		if u.MutationProb < 0 || u.MutationProb > 1 {
-			return fmt.Errorf("%s: mutation probability %v outside [0,1]", uw, u.MutationProb)
+		if err := s.validateUnit(i, u); err != nil {
+			return err
 		}
 	}
+	if len(s.Head) > MaxHeadLayers {
+		return fieldErr(fmt.Errorf("%d head layers; at most %d", len(s.Head), MaxHeadLayers), "head")
+	}
 	for i, h := range s.Head {
+		at := func(err error, key ...string) error {
+			return fieldErr(err, append([]string{"head", strconv.Itoa(i + 1)}, key...)...)
+		}
 		switch h.Kind {
-		case "conv", "linear":
-			if h.Width <= 0 {
-				return fmt.Errorf("%s head layer %d: width must be positive", where, i+1)
+		case "conv":
+			if err := inRange(h.Width, 1, MaxWidth, "base channel count before width_mult"); err != nil {
+				return at(err, "width")
+			}
+		case "linear":
+			if err := inRange(h.Width, 1, MaxClasses, "classifier outputs"); err != nil {
+				return at(err, "width")
 			}
 		case "gap":
 		default:
-			return fmt.Errorf("%s head layer %d: kind %q: want conv, gap or linear", where, i+1, h.Kind)
+			return at(fmt.Errorf("%q: want conv, gap or linear", h.Kind), "kind")
 		}
 		if h.Act != "" && h.Act != "none" && !validAct(h.Act) {
-			return fmt.Errorf("%s head layer %d: activation %q: want relu, relu6, h_swish or none", where, i+1, h.Act)
+			return at(fmt.Errorf("%q: want relu, relu6, h_swish or none", h.Act), "act")
 		}
 	}
 	if len(s.Head) == 0 || s.Head[len(s.Head)-1].Kind != "linear" {
-		return fmt.Errorf("%s: the head must end with a linear classifier", where)
+		return fieldErr(fmt.Errorf("the head must end with a linear classifier"), "head")
+	}
+	return nil
+}
+
+func (s *Space) validateStem() error {
+	st := s.Stem
+	if err := inRange(st.Width, 1, MaxWidth, "base channel count"); err != nil {
+		return fieldErr(err, "stem", "width")
+	}
+	if err := inRange(st.Stride, 1, MaxStemStride, "stem stride"); err != nil {
+		return fieldErr(err, "stem", "stride")
+	}
+	if err := inRange(st.FirstBlock, 0, MaxWidth, "base channel count of the first block, 0 for none"); err != nil {
+		return fieldErr(err, "stem", "first_block")
+	}
+	if s.Family != Bottleneck {
+		if len(st.Ratios) > 0 || len(st.SkipDepths) > 0 {
+			return fieldErr(fmt.Errorf("ratios and skip_depths belong to bottleneck stems"), "stem")
+		}
+		return nil
+	}
+	if len(st.Ratios) == 0 || len(st.SkipDepths) == 0 {
+		return fieldErr(fmt.Errorf("a bottleneck stem needs ratios and skip_depths"), "stem")
+	}
+	if len(st.Ratios) > MaxStemChoices || len(st.SkipDepths) > MaxStemChoices {
+		return fieldErr(fmt.Errorf("%d ratios and %d skip_depths; at most %d each", len(st.Ratios), len(st.SkipDepths), MaxStemChoices), "stem")
+	}
+	for j, r := range st.Ratios {
+		if err := inRangeF(r, 0.01, MaxRatio, false, "channel ratio"); err != nil {
+			return fieldErr(err, "stem", "ratios")
+		}
+		if !wholePercent(r) {
+			return fieldErr(fmt.Errorf("%v: want a whole percent like 0.65", r), "stem", "ratios")
+		}
+		if slices.Contains(st.Ratios[:j], r) {
+			return fieldErr(fmt.Errorf("ratio %v listed twice", r), "stem", "ratios")
+		}
+	}
+	for j, d := range st.SkipDepths {
+		if err := inRange(d, 0, MaxStemChoices-1, "stem depth, one digit"); err != nil {
+			return fieldErr(err, "stem", "skip_depths")
+		}
+		if slices.Contains(st.SkipDepths[:j], d) {
+			return fieldErr(fmt.Errorf("skip depth %d listed twice", d), "stem", "skip_depths")
+		}
+	}
+	return nil
+}
+
+func (s *Space) validateUnit(i int, u Unit) error {
+	if err := inRange(u.Width, 1, MaxWidth, "base channel count"); err != nil {
+		return fieldErr(err, unitPath(i, "width")...)
+	}
+	if u.Stride != 1 && u.Stride != 2 {
+		return fieldErr(fmt.Errorf("%d: want 1 or 2", u.Stride), unitPath(i, "stride")...)
+	}
+	if !validAct(u.Act) {
+		return fieldErr(fmt.Errorf("%q: want relu, relu6 or h_swish", u.Act), unitPath(i, "act")...)
+	}
+	if len(u.Depths) == 0 {
+		return fieldErr(fmt.Errorf("no depth choices"), unitPath(i, "depths")...)
+	}
+	for j, d := range u.Depths {
+		if err := inRange(d, 1, MaxDepth, "layers"); err != nil {
+			return fieldErr(err, unitPath(i, "depths")...)
+		}
+		if j > 0 && d <= u.Depths[j-1] {
+			return fieldErr(fmt.Errorf("%v must be strictly ascending", u.Depths), unitPath(i, "depths")...)
+		}
+	}
+	if err := inRange(u.Slots, u.MaxDepth(), MaxDepth, "layer slots, at least the largest depth"); err != nil {
+		return fieldErr(err, unitPath(i, "slots")...)
+	}
+	if len(u.Blocks) == 0 {
+		return fieldErr(fmt.Errorf("no block choices"), unitPath(i, "blocks")...)
+	}
+	if len(u.Blocks) > MaxBlocks {
+		return fieldErr(fmt.Errorf("%d block choices; at most %d", len(u.Blocks), MaxBlocks), unitPath(i, "blocks")...)
+	}
+	for j, b := range u.Blocks {
+		if err := checkBlock(s.Family, b); err != nil {
+			return fieldErr(err, unitPath(i, "blocks")...)
+		}
+		if slices.Contains(u.Blocks[:j], b) {
+			return fieldErr(fmt.Errorf("block %s listed twice", b.Key()), unitPath(i, "blocks")...)
+		}
+	}
+	if err := inRangeF(u.MutationProb, 0, 1, false, "mutation probability"); err != nil {
+		return fieldErr(err, unitPath(i, "mutation_prob")...)
 	}
 	return nil
 }

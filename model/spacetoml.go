@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -136,6 +137,13 @@ func (t SpaceTOML) Space(name string) (*Space, error) {
 			u.Slots = slices.Max(u.Depths)
 		}
 		u.BaseDepth = slices.Min(u.Depths)
+		if err := checkChoices(s.Family, ut); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return nil, at(fe.Err, append([]string{"units", ui}, fe.Path...)...)
+			}
+			return nil, at(err, "units", ui)
+		}
 		switch {
 		case len(ut.Blocks) > 0:
 			for _, k := range ut.Blocks {
@@ -170,6 +178,10 @@ func (t SpaceTOML) Space(name string) (*Space, error) {
 		s.Head = append(s.Head, HeadLayer(h))
 	}
 	if err := s.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, at(fe.Err, fe.Path...)
+		}
 		return nil, at(err)
 	}
 	if s.Family == Bottleneck {
@@ -182,4 +194,57 @@ func (t SpaceTOML) Space(name string) (*Space, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkChoices checks a unit's kernels, expands and ratios lists (each
+// value within its bound, at most MaxBlocks combinations) before they are
+// multiplied out into blocks. Errors are *FieldError relative to the unit.
+func checkChoices(f Family, ut UnitTOML) error {
+	if len(ut.Blocks) > 0 {
+		if len(ut.Kernels)+len(ut.Expands)+len(ut.Ratios) > 0 {
+			return fieldErr(fmt.Errorf("give either blocks or kernels/ratios and expands, not both"), "blocks")
+		}
+		if len(ut.Blocks) > MaxBlocks {
+			return fieldErr(fmt.Errorf("%d block choices; at most %d", len(ut.Blocks), MaxBlocks), "blocks")
+		}
+		return nil
+	}
+	for _, k := range ut.Kernels {
+		if k < 1 || k > MaxKernel || k%2 == 0 {
+			return fieldErr(fmt.Errorf("%d: want an odd kernel size in 1..%d", k, MaxKernel), "kernels")
+		}
+	}
+	maxE := MaxExpand
+	lo, open := 0.0, true
+	if f == Bottleneck {
+		maxE, lo, open = MaxBottleneckExpand, 0.01, false
+		if len(ut.Kernels) > 0 {
+			return fieldErr(fmt.Errorf("bottleneck units have 3x3 kernels; remove kernels"), "kernels")
+		}
+	} else if len(ut.Ratios) > 0 {
+		return fieldErr(fmt.Errorf("ratios belong to bottleneck units; remove them"), "ratios")
+	}
+	for _, e := range ut.Expands {
+		if err := inRangeF(e, lo, maxE, open, "expansion ratio"); err != nil {
+			return fieldErr(err, "expands")
+		}
+	}
+	for _, e := range ut.Expands {
+		if f == Bottleneck && !wholePercent(e) {
+			return fieldErr(fmt.Errorf("%v: want a whole percent like 0.25 (block keys write it as b25)", e), "expands")
+		}
+	}
+	for _, w := range ut.Ratios {
+		if err := inRangeF(w, 0.01, MaxRatio, false, "channel ratio"); err != nil {
+			return fieldErr(err, "ratios")
+		}
+		if !wholePercent(w) {
+			return fieldErr(fmt.Errorf("%v: want a whole percent like 0.65 (block keys write it as c65)", w), "ratios")
+		}
+	}
+	n := len(ut.Expands) * max(len(ut.Kernels), len(ut.Ratios))
+	if n > MaxBlocks {
+		return fieldErr(fmt.Errorf("%d combinations; at most %d block choices per unit", n, MaxBlocks), "expands")
+	}
+	return nil
 }

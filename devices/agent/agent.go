@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/model"
 )
@@ -408,8 +409,8 @@ func (d *Device) died(s *session, arch, when string, cause error) error {
 	case cause != nil && !errors.Is(cause, io.EOF):
 		msg += ": " + cause.Error()
 	}
-	if t := strings.TrimSpace(s.proc.Stderr()); t != "" && !strings.Contains(msg, t) {
-		msg += "; its stderr ends: " + transport.Excerpt(lastLines(t, 5), 600)
+	if t := safetext.Escape(strings.TrimSpace(s.proc.Stderr())); t != "" && !strings.Contains(msg, t) {
+		msg += "; its stderr ends: " + safetext.Line(transport.Excerpt(lastLines(t, 5), 600))
 	}
 	e.msg = msg + " (transient: the next measurement starts a new agent)"
 	return e
@@ -634,8 +635,8 @@ func (d *Device) readHello(ctx context.Context, s *session) (Hello, error) {
 		}
 		exit := s.proc.Wait()
 		msg := fmt.Sprintf("the agent (%s) on %s exited before its hello", transport.QuoteArgs(d.argv), d.tr)
-		if t := strings.TrimSpace(s.proc.Stderr()); t != "" {
-			msg += "; its stderr ends: " + transport.Excerpt(lastLines(t, 5), 600)
+		if t := safetext.Escape(strings.TrimSpace(s.proc.Stderr())); t != "" {
+			msg += "; its stderr ends: " + safetext.Line(transport.Excerpt(lastLines(t, 5), 600))
 		}
 		if errors.Is(exit, transport.ErrDisconnected) {
 			return Hello{}, fmt.Errorf("%s: %w", msg, exit)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/model"
 )
@@ -341,5 +342,41 @@ func TestScriptCopiedOnce(t *testing.T) {
 	}
 	if _, err := os.Stat(script); !os.IsNotExist(err) {
 		t.Errorf("the run directory survived Close: %v", err)
+	}
+}
+
+// TestHostileAgentOutput: an agent whose hello, replies and stderr carry
+// terminal escapes gives an Info and errors that are safe to print.
+func TestHostileAgentOutput(t *testing.T) {
+	hello := strings.ReplaceAll(hostileHello, `"targets":["cuda","\u001bc"]`, `"targets":["cuda"]`)
+	tests := []struct {
+		name, script string
+	}{
+		{"error reply", `read line; printf '%s\n' '{"id":1,"error":"OOM \u001b]0;pwned\u0007\u001b[2J"}'; sleep 30`},
+		{"crash with stderr", `read line; printf 'Traceback \033]0;pwned\007\033[2J\302\233\377' >&2; exit 3`},
+		{"garbled reply", `read line; printf '\033[2Jnot json\n'; sleep 30`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := fakeDevice(t, "", func(c *devices.Config) {
+				c.Command = []string{"sh", "-c", `printf '%s\n' "$0"; ` + tc.script, hello}
+			})
+			info, err := d.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{info.Runtime, info.Version, info.Host, info.Hardware, info.Mode} {
+				if !safetext.Safe(f) || strings.Contains(f, "\n") {
+					t.Errorf("Info keeps %q", f)
+				}
+			}
+			_, err = d.Measure(context.Background(), smallNet(t, ""))
+			if err == nil {
+				t.Fatal("Measure succeeded")
+			}
+			if !safetext.Safe(err.Error()) || !strings.Contains(err.Error(), `\x1b`) {
+				t.Errorf("Measure error is not escaped: %q", err)
+			}
+		})
 	}
 }

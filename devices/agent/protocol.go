@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
+	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/model"
 )
@@ -121,7 +123,22 @@ func ParseHello(line []byte) (Hello, error) {
 	if h.Threads < 0 || h.GPUs < 0 {
 		return Hello{}, replyErr(line, "negative thread or GPU count")
 	}
-	return h, nil
+	return h.escaped(), nil
+}
+
+// escaped returns the hello with every text the agent wrote made safe for
+// a terminal (safetext): the descriptions go into the device's Info, on
+// one line each, and the error into a message.
+func (h Hello) escaped() Hello {
+	for _, f := range []*string{&h.Agent, &h.Version, &h.Runtime, &h.RuntimeVersion, &h.Python, &h.Host, &h.CPU, &h.GPU, &h.CUDAVersion} {
+		*f = safetext.Line(*f)
+	}
+	h.Targets = slices.Clone(h.Targets)
+	for i, t := range h.Targets {
+		h.Targets[i] = safetext.Line(t)
+	}
+	h.Error = safetext.Escape(h.Error)
+	return h
 }
 
 // ParseResponse reads the reply to request id. count says it answers a
@@ -137,6 +154,9 @@ func ParseResponse(line []byte, id int64, count bool) (Response, error) {
 		return Response{}, replyErr(line, "not a JSON object: %v", err)
 	}
 	r := raw.Response
+	// The agent's texts reach messages and the store: make them safe for a
+	// terminal (safetext).
+	r.Error, r.Mode, r.Device = safetext.Escape(r.Error), safetext.Line(r.Mode), safetext.Line(r.Device)
 	if raw.ID == nil {
 		if r.Error != "" {
 			// The agent could not read the request at all.

@@ -3,10 +3,13 @@ package agent
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strings"
 	"testing"
+
+	"blockprof/devices/safetext"
 )
 
 const goodHello = `{"hello":"blockprof-agent","protocol":1,"agent":"torch_agent.py","version":"1.0.0","runtime":"pytorch","runtime_version":"2.3.0","host":"gpu1","cpu":"AMD EPYC 9654","threads":8,"cuda":true,"gpu":"NVIDIA H100 80GB HBM3","gpus":1,"cuda_version":"12.1","targets":["cpu","cuda"]}`
@@ -139,6 +142,7 @@ func FuzzParseHello(f *testing.F) {
 	f.Add([]byte(`{"hello":"blockprof-agent","protocol":1,"threads":-1}`))
 	f.Add([]byte("Loading model..."))
 	f.Add([]byte(`{"hello":1}`))
+	f.Add([]byte(hostileHello))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		h, err := ParseHello(line)
 		if err != nil {
@@ -151,7 +155,58 @@ func FuzzParseHello(f *testing.F) {
 		if h.Hello != helloTag || h.Protocol != ProtocolVersion || h.Threads < 0 || h.GPUs < 0 {
 			t.Fatalf("accepted %+v", h)
 		}
+		if err := helloSafe(h); err != nil {
+			t.Fatal(err)
+		}
 	})
+}
+
+// helloSafe checks that every text of an accepted hello is safe for a
+// terminal, the descriptions on one line.
+func helloSafe(h Hello) error {
+	for _, f := range append([]string{h.Agent, h.Version, h.Runtime, h.RuntimeVersion, h.Python, h.Host, h.CPU, h.GPU, h.CUDAVersion}, h.Targets...) {
+		if !safetext.Safe(f) || strings.ContainsAny(f, "\n\t") {
+			return fmt.Errorf("hello keeps %q", f)
+		}
+	}
+	if !safetext.Safe(h.Error) {
+		return fmt.Errorf("hello error keeps %q", h.Error)
+	}
+	return nil
+}
+
+// hostileHello is a hello whose every text tries to act on the terminal:
+// an OSC title with BEL, a clear screen, the C1 CSI, NUL, a bidi override
+// and a newline that would fake a line of `devices --check`.
+const hostileHello = `{"hello":"blockprof-agent","protocol":1,"agent":"a\u001b]0;pwned\u0007","version":"1\u001b[2J",` +
+	`"runtime":"torch\u009b31m","runtime_version":"2\u0000","host":"box\u202e","cpu":"x\n  other: ok: fake",` +
+	`"gpu":"GPU\u001b[5A","cuda_version":"12\u007f","targets":["cuda","\u001bc"],"error":""}`
+
+// TestHostileAgentTexts: what an agent writes in its hello and replies is
+// escaped when it is parsed, before it can reach Info or an error.
+func TestHostileAgentTexts(t *testing.T) {
+	h, err := ParseHello([]byte(hostileHello))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helloSafe(h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Agent != `a\x1b]0;pwned\x07` || h.CPU != `x\n  other: ok: fake` || h.Runtime != `torch\u009b31m` || h.Targets[0] != "cuda" {
+		t.Errorf("escaped hello %+v", h)
+	}
+	r, err := ParseResponse([]byte(`{"id":7,"error":"CUDA error\u001b]2;t\u0007\nline 2\u009b"}`), 7, false)
+	if err != nil || r.Error != `CUDA error\x1b]2;t\x07`+"\n"+`line 2\u009b` {
+		t.Errorf("error reply %q, %v", r.Error, err)
+	}
+	r, err = ParseResponse([]byte(`{"id":null,"error":"\u001b[2Jbad"}`), 7, false)
+	if err != nil || !safetext.Safe(r.Error) {
+		t.Errorf("unreadable-request reply %q, %v", r.Error, err)
+	}
+	r, err = ParseResponse([]byte(`{"id":7,"samples_ms":[1],"mode":"cuda\u001b[1m","device":"H100\n"}`), 7, false)
+	if err != nil || r.Mode != `cuda\x1b[1m` || r.Device != `H100\n` {
+		t.Errorf("reply mode %q device %q, %v", r.Mode, r.Device, err)
+	}
 }
 
 // FuzzParseResponse: never panics; an accepted reply answers the request
@@ -163,6 +218,8 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte(`{"id":7,"macs":10,"params":2,"layers":1}`), true)
 	f.Add([]byte(`{"id":7,"samples_ms":[-1]}`), false)
 	f.Add([]byte(`{"id":8}`), false)
+	f.Add([]byte(`{"id":7,"error":"\u001b]0;t\u0007\u009b2J"}`), false)
+	f.Add([]byte(`{"id":7,"samples_ms":[1],"mode":"\u001b[2J","device":"a\nb"}`), false)
 	f.Fuzz(func(t *testing.T, line []byte, count bool) {
 		r, err := ParseResponse(line, 7, count)
 		if err != nil {
@@ -174,6 +231,9 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		if r.ID != 7 {
 			t.Fatalf("accepted a reply to %d", r.ID)
+		}
+		if !safetext.Safe(r.Error) || !safetext.Safe(r.Mode) || !safetext.Safe(r.Device) || strings.ContainsAny(r.Mode+r.Device, "\n\t") {
+			t.Fatalf("accepted texts %q %q %q", r.Error, r.Mode, r.Device)
 		}
 		if r.Error != "" {
 			return

@@ -61,6 +61,9 @@ func Open(ctx context.Context, cfg devices.Config, opts Options) (devices.Device
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
+	}
 	switch cfg.Kind {
 	case "replay":
 		if opts.Spaces == nil {

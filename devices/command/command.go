@@ -27,6 +27,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/parse"
+	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/model"
 	"blockprof/model/onnx"
@@ -111,12 +112,12 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*D
 		Name:       cfg.Name,
 		Kind:       "command",
 		Host:       tr.String(),
-		Runtime:    d.tool,
+		Runtime:    safetext.Line(d.tool),
 		Threads:    cfg.Threads,
 		Batch:      batch,
-		Mode:       fmt.Sprintf("%s, parser %s", transport.Excerpt(transport.QuoteArgs(cfg.Argv), 200), p.Name()),
+		Mode:       safetext.Line(fmt.Sprintf("%s, parser %s", transport.Excerpt(transport.QuoteArgs(cfg.Argv), 200), p.Name())),
 		Provenance: devices.Measured,
-		Label:      Label(d.tool),
+		Label:      safetext.Line(Label(d.tool)),
 		Local:      tr.Local(),
 	}
 	return d, nil
@@ -255,7 +256,7 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 	if r.Metric != "" {
 		mode += " (" + r.Metric + ")"
 	}
-	return devices.Measurement{SamplesMs: r.SamplesMs, Warmup: r.Warmup, Mode: mode, Summary: r.Summary, Raw: r.Raw}, nil
+	return devices.Measurement{SamplesMs: r.SamplesMs, Warmup: r.Warmup, Mode: safetext.Line(mode), Summary: r.Summary, Raw: r.Raw}, nil
 }
 
 // ctxErr explains a failed step, saying whether the device timeout or the

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/devices/transport/sshtest"
 	"blockprof/model"
@@ -250,5 +251,41 @@ func TestNewRejects(t *testing.T) {
 	// JSON braces are text, not placeholders.
 	if _, err := New(devices.Config{Name: "x", Parser: "trtexec", Argv: []string{"t", "{model}", `--cfg={"a": 1}`}}, transport.NewLocal(), nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestHostileToolOutput: a tool that prints terminal escapes (a title, a
+// clear screen, the C1 CSI, NUL, invalid UTF-8) on failure or around its
+// figures gives errors and a measurement that are safe to print.
+func TestHostileToolOutput(t *testing.T) {
+	sp := testSpace(t)
+	net := network(t, sp, sp.MinArch(160))
+	const esc = `\033]0;pwned\007\033[2J\302\233\000\377`
+	for _, c := range []struct {
+		name, script string
+		fails        bool
+	}{
+		{"failing tool", `printf 'error ` + esc + `\n' >&2; exit 2`, true},
+		{"unreadable output", `printf '` + esc + ` no latency here\n'`, true},
+		{"figures among escapes", `printf '` + esc + `\n[I] GPU Compute Time: min = 1.0 ms, max = 3.0 ms, mean = 2.0 ms, median = 2.0 ms ` + esc + `\n'`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := devices.Config{Name: "evil", Kind: "command", Parser: "trtexec", Timeout: "30s",
+				Argv: []string{"sh", "-c", c.script, "{model}"}}
+			d := newDevice(t, cfg, transport.NewLocal())
+			m, err := d.Measure(context.Background(), net)
+			if c.fails {
+				if err == nil || !safetext.Safe(err.Error()) || !strings.Contains(err.Error(), `\x1b]0;pwned`) {
+					t.Fatalf("error %q: want one that shows the escapes, escaped", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !safetext.Safe(m.Raw) || !safetext.Safe(m.Mode) || median(m.SamplesMs) != 2 {
+				t.Errorf("measurement %+v", m)
+			}
+		})
 	}
 }

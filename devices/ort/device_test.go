@@ -136,7 +136,7 @@ func TestDeviceProbe(t *testing.T) {
 func TestDeviceMeasureStops(t *testing.T) {
 	net := smallNet(t)
 	lock := devices.NewHostLock()
-	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 1_000_000, MaxRepeat: 1_000_000, Timeout: "300ms"}
+	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: devices.MaxRepeat, MaxRepeat: devices.MaxRepeat, Timeout: "300ms"}
 	d := testDevice(t, cfg, lock)
 
 	t.Run("cancelled", func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"blockprof/devices/safetext"
 )
 
 // fuzzParser feeds a parser arbitrary output seeded with its fixtures: it
@@ -17,6 +19,9 @@ func fuzzParser(f *testing.F, p Parser, prefix string) {
 	for _, c := range garbageCases() {
 		f.Add([]byte(c.text))
 	}
+	for _, b := range fixtures(f, prefix) {
+		f.Add(hostile(b))
+	}
 	f.Fuzz(func(t *testing.T, out []byte) {
 		r, err := p.Parse(out)
 		if err != nil {
@@ -26,6 +31,9 @@ func fuzzParser(f *testing.F, p Parser, prefix string) {
 			}
 			if fe.Tool != p.Name() || !strings.HasPrefix(err.Error(), p.Name()+" output ") {
 				t.Fatalf("error %q does not name the tool %q", err, p.Name())
+			}
+			if !safetext.Safe(err.Error()) {
+				t.Fatalf("error %q is not safe for a terminal", err)
 			}
 			return
 		}
@@ -71,4 +79,40 @@ func FuzzParseRegex(f *testing.F) {
 			t.Fatalf("regex result is not per-run: Summary %v, Runs %d, %d samples", r.Summary, r.Runs, len(r.SamplesMs))
 		}
 	})
+}
+
+// hostile puts terminal escapes (a title, a clear screen, the C1 CSI, NUL,
+// an invalid byte) at the start and end of every line of a tool's output.
+func hostile(out []byte) []byte {
+	ls := strings.Split(string(out), "\n")
+	for i, l := range ls {
+		ls[i] = "\x1b]0;pwned\x07" + l + "\x1b[2J\u009b31m\x00\x9b"
+	}
+	return []byte(strings.Join(ls, "\n"))
+}
+
+// TestHostileOutputs: a tool whose every line carries terminal escapes
+// gives errors and raw lines that are safe to print, whichever parser
+// reads it (each parser's own fixtures, made hostile).
+func TestHostileOutputs(t *testing.T) {
+	parsers := map[string]Parser{"trtexec": Trtexec{}, "ort_perf": ORTPerfTest{}, "tflite": BenchmarkModel{}, "openvino": BenchmarkApp{}}
+	n := 0
+	for prefix, p := range parsers {
+		for _, b := range fixtures(t, prefix) {
+			r, err := p.Parse(hostile(b))
+			if err != nil {
+				if !safetext.Safe(err.Error()) {
+					t.Errorf("%s: error %q is not safe", p.Name(), err)
+				}
+				continue
+			}
+			n++
+			if !safetext.Safe(r.Raw) || !safetext.Safe(r.Metric) {
+				t.Errorf("%s: raw %q metric %q not safe", p.Name(), r.Raw, r.Metric)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no hostile output parsed: the test checks no raw lines")
+	}
 }

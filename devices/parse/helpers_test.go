@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"blockprof/devices/safetext"
 )
 
 // want is what a parser must return for one output.
@@ -78,6 +80,9 @@ func checkResult(t *testing.T, p Parser, got Result, err error, w want) {
 		if !strings.Contains(err.Error(), "output ends with: ") {
 			t.Errorf("error %q quotes no excerpt", err)
 		}
+		if !safetext.Safe(err.Error()) {
+			t.Errorf("error %q is not safe for a terminal", err)
+		}
 		return
 	}
 	if err != nil {
@@ -141,6 +146,9 @@ func checkInvariants(t *testing.T, r Result) {
 	}
 	if r.Warmup < 0 || r.Runs < 0 {
 		t.Fatalf("negative counts: %+v", r)
+	}
+	if !safetext.Safe(r.Raw) {
+		t.Fatalf("raw lines %q are not safe for a terminal", r.Raw)
 	}
 	if r.Summary {
 		if len(r.SamplesMs) > 3 {

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"blockprof/devices/safetext"
 )
 
 // Result is what one run of a benchmark tool reported.
@@ -228,7 +230,8 @@ func excerpt(out []byte) string {
 	return strconv.Quote(s)
 }
 
-// rawLines keeps the lines figures were read from, capped at about 2 KiB.
+// rawLines keeps the lines figures were read from, capped at about 2 KiB,
+// escaped for a terminal (safetext.Line): they are the tool's own text.
 type rawLines struct {
 	b    strings.Builder
 	full bool
@@ -239,6 +242,7 @@ func (r *rawLines) add(l string) {
 	if r.full {
 		return
 	}
+	l = safetext.Line(l)
 	if r.b.Len()+len(l)+1 > limit {
 		r.b.WriteString("…\n")
 		r.full = true

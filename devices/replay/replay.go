@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/model"
 )
 
@@ -113,10 +114,11 @@ func New(cfg devices.Config, rec *Recording, meta *Meta) (*Device, error) {
 	info := devices.Info{Name: cfg.Name, Kind: "replay", Batch: batch, Precision: precision, Mode: mode, Provenance: devices.Replayed}
 	hw := ""
 	if meta != nil {
-		info.Runtime, info.Version = "torch", meta.Torch
-		hw = meta.GPU
+		// The recording machine's descriptions, safe to print (safetext).
+		info.Runtime, info.Version = "torch", safetext.Line(meta.Torch)
+		hw = safetext.Line(meta.GPU)
 		if cpu {
-			hw, info.Threads = meta.CPU, meta.CPUThreads
+			hw, info.Threads = safetext.Line(meta.CPU), meta.CPUThreads
 		}
 	}
 	info.Hardware = hw

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 )
@@ -198,5 +199,36 @@ func TestPlan(t *testing.T) {
 				t.Errorf("fixes %q, want %q", got, tc.fixes)
 			}
 		})
+	}
+}
+
+// TestHostileMeta: a recording's meta file whose descriptions carry
+// terminal escapes gives an Info that is safe to print.
+func TestHostileMeta(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/lab-mixed.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "lab-mixed.jsonl")
+	meta := `{"gpu": "GPU \u001b]0;pwned\u0007\u001b[2J\u009b", "torch": "2\n0", "cpu": "CPU \u001b[31m", "cpu_threads": 4}`
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lab-meta.json"), []byte(meta), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(devices.Config{Name: "lab", Kind: "replay", Key: "gpu-b1-fp32-graph"}, file, testSpaces(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := d.Info()
+	for _, f := range []string{in.Hardware, in.Version, in.Label} {
+		if !safetext.Safe(f) || strings.Contains(f, "\n") {
+			t.Errorf("Info keeps %q", f)
+		}
+	}
+	if in.Hardware != `GPU \x1b]0;pwned\x07\x1b[2J\u009b` {
+		t.Errorf("hardware %q", in.Hardware)
 	}
 }

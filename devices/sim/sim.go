@@ -72,6 +72,12 @@ func Presets() map[string]Params {
 // the number of samples per measurement (the config's repeat; 0 gives 1
 // without noise and 10 with).
 func Resolve(cfg devices.SimConfig, runs int) (Params, error) {
+	if err := cfg.Validate(); err != nil {
+		return Params{}, fmt.Errorf("sim: %w (see [devices.sim] in the commented config.toml)", err)
+	}
+	if runs < 0 || runs > devices.MaxRepeat {
+		return Params{}, fmt.Errorf("sim: repeat: %d outside 0..%d (samples per measurement; 0: 1, or 10 with noise)", runs, devices.MaxRepeat)
+	}
 	p := Default
 	if cfg.Preset != "" {
 		pre, ok := Presets()[cfg.Preset]
@@ -126,26 +132,26 @@ func (p Params) Validate() error {
 		return fmt.Errorf("sim: %s (see [devices.sim] in the commented config.toml)", what)
 	}
 	switch {
-	case !(p.GMACs > 0) || math.IsInf(p.GMACs, 0):
-		return bad(fmt.Sprintf("gmacs = %v: want a positive throughput in 10^9 MAC/s", p.GMACs))
-	case !(p.GBps > 0) || math.IsInf(p.GBps, 0):
-		return bad(fmt.Sprintf("gbps = %v: want a positive bandwidth in GB/s", p.GBps))
-	case !(p.OverheadUs >= 0) || math.IsInf(p.OverheadUs, 0):
-		return bad(fmt.Sprintf("overhead_us = %v: want ≥ 0", p.OverheadUs))
-	case p.Template < 0:
-		return bad(fmt.Sprintf("template = %d: want 0 (none) or a resolution like 224", p.Template))
-	case !(p.PadFactor > 0) || math.IsInf(p.PadFactor, 0):
-		return bad(fmt.Sprintf("pad_factor = %v: want > 0", p.PadFactor))
+	case !(p.GMACs > 0 && p.GMACs <= devices.MaxSimGMACs):
+		return bad(fmt.Sprintf("gmacs = %v: want a throughput in 10^9 MAC/s, above 0 and at most %g", p.GMACs, devices.MaxSimGMACs))
+	case !(p.GBps > 0 && p.GBps <= devices.MaxSimGBps):
+		return bad(fmt.Sprintf("gbps = %v: want a bandwidth in GB/s, above 0 and at most %g", p.GBps, devices.MaxSimGBps))
+	case !(p.OverheadUs >= 0 && p.OverheadUs <= devices.MaxSimOverheadUs):
+		return bad(fmt.Sprintf("overhead_us = %v: want 0 to %g", p.OverheadUs, devices.MaxSimOverheadUs))
+	case p.Template < 0 || p.Template > devices.MaxSimTemplate:
+		return bad(fmt.Sprintf("template = %d: want 0 (none) or a resolution like 224, at most %d", p.Template, devices.MaxSimTemplate))
+	case !(p.PadFactor > 0 && p.PadFactor <= devices.MaxSimFactor):
+		return bad(fmt.Sprintf("pad_factor = %v: want above 0 and at most %g", p.PadFactor, devices.MaxSimFactor))
 	case !(p.Noise >= 0 && p.Noise <= 1):
 		return bad(fmt.Sprintf("noise = %v: want 0 ≤ noise ≤ 1 (a log-normal sigma)", p.Noise))
-	case p.Bytes < 1 || p.Bytes > 8:
-		return bad(fmt.Sprintf("bytes = %d: want bytes per element, 1 to 8", p.Bytes))
-	case p.Runs < 1:
-		return bad(fmt.Sprintf("runs = %d: want ≥ 1", p.Runs))
+	case p.Bytes < 1 || p.Bytes > devices.MaxSimBytes:
+		return bad(fmt.Sprintf("bytes = %d: want bytes per element, 1 to %d", p.Bytes, devices.MaxSimBytes))
+	case p.Runs < 1 || p.Runs > devices.MaxRepeat:
+		return bad(fmt.Sprintf("runs = %d: want 1 to %d (the device's repeat)", p.Runs, devices.MaxRepeat))
 	}
 	for k, f := range p.KernelFactor {
-		if !(f > 0) || math.IsInf(f, 0) {
-			return bad(fmt.Sprintf("kernel_factor %d = %v: want > 0", k, f))
+		if !(f > 0 && f <= devices.MaxSimFactor) {
+			return bad(fmt.Sprintf("kernel_factor %d = %v: want above 0 and at most %g", k, f, devices.MaxSimFactor))
 		}
 	}
 	return nil

@@ -211,12 +211,12 @@ func TestRoofline(t *testing.T) {
 	ss := testSpaces(t)
 	sp, _ := ss.Get("ofa-resnet50")
 	n := net(t, sp, sp.MaxArch(224))
-	mem := mustResolve(t, devices.SimConfig{GMACs: 1e9, GBps: 1, OverheadUs: 0}, 0)
-	mem2 := mustResolve(t, devices.SimConfig{GMACs: 1e9, GBps: 2, OverheadUs: 0}, 0)
+	mem := mustResolve(t, devices.SimConfig{GMACs: devices.MaxSimGMACs, GBps: 1, OverheadUs: 0}, 0)
+	mem2 := mustResolve(t, devices.SimConfig{GMACs: devices.MaxSimGMACs, GBps: 2, OverheadUs: 0}, 0)
 	if r := mem.Latency(n) / mem2.Latency(n); math.Abs(r-2) > 1e-9 {
 		t.Errorf("memory bound: doubling bandwidth gives ×%v", r)
 	}
-	cmp := mustResolve(t, devices.SimConfig{GMACs: 1, GBps: 1e9, OverheadUs: 0}, 0)
+	cmp := mustResolve(t, devices.SimConfig{GMACs: 1, GBps: devices.MaxSimGBps, OverheadUs: 0}, 0)
 	if got, want := cmp.Latency(n), float64(n.MACs())/1e6; math.Abs(got-want) > 1e-6*want {
 		t.Errorf("compute bound: %v ms, want MACs/throughput %v ms", got, want)
 	}
@@ -244,15 +244,28 @@ func TestResolve(t *testing.T) {
 			func(p Params) bool { return Presets()["npu"].KernelFactor[7] == 3 }, ""},
 		{"noise runs", devices.SimConfig{Noise: 0.05}, 0, func(p Params) bool { return p.Runs == 10 }, ""},
 		{"unknown preset", devices.SimConfig{Preset: "tpu"}, 0, nil, "preset \"tpu\": want one of cpu, npu"},
-		{"bad kernel key", devices.SimConfig{KernelFactor: map[string]float64{"seven": 3}}, 0, nil, "kernel_factor key \"seven\""},
-		{"bad factor", devices.SimConfig{KernelFactor: map[string]float64{"7": -1}}, 0, nil, "kernel_factor 7 = -1"},
-		{"negative gmacs", devices.SimConfig{GMACs: -1}, 0, nil, "gmacs = -1"},
-		{"nan gbps", devices.SimConfig{GBps: math.NaN()}, 0, nil, "gbps = NaN"},
-		{"noise", devices.SimConfig{Noise: 2}, 0, nil, "noise = 2"},
-		{"template", devices.SimConfig{Template: -224}, 0, nil, "template = -224"},
-		{"bytes", devices.SimConfig{Bytes: 16}, 0, nil, "bytes = 16"},
-		{"overhead", devices.SimConfig{OverheadUs: -3}, 0, nil, "overhead_us = -3"},
-		{"pad", devices.SimConfig{PadFactor: -1}, 0, nil, "pad_factor = -1"},
+		{"bad kernel key", devices.SimConfig{KernelFactor: map[string]float64{"seven": 3}}, 0, nil, "sim.kernel_factor: key \"seven\""},
+		{"bad factor", devices.SimConfig{KernelFactor: map[string]float64{"7": -1}}, 0, nil, "sim.kernel_factor: 7 = -1 outside (0, 1000]"},
+		{"negative gmacs", devices.SimConfig{GMACs: -1}, 0, nil, "sim.gmacs: -1 outside"},
+		{"nan gbps", devices.SimConfig{GBps: math.NaN()}, 0, nil, "sim.gbps: NaN outside"},
+		{"noise", devices.SimConfig{Noise: 2}, 0, nil, "sim.noise: 2 outside [0, 1]"},
+		{"template", devices.SimConfig{Template: -224}, 0, nil, "sim.template: -224 outside 0..1024"},
+		{"bytes", devices.SimConfig{Bytes: 16}, 0, nil, "sim.bytes: 16 outside 0..8"},
+		{"overhead", devices.SimConfig{OverheadUs: -3}, 0, nil, "sim.overhead_us: -3 outside"},
+		{"pad", devices.SimConfig{PadFactor: -1}, 0, nil, "sim.pad_factor: -1 outside"},
+		// Absurd values (issue 13): refused, never taken or defaulted.
+		{"huge gmacs", devices.SimConfig{GMACs: 1e308}, 0, nil, "sim.gmacs: 1e+308 outside [0, 1e+07]"},
+		{"infinite gbps", devices.SimConfig{GBps: math.Inf(1)}, 0, nil, "sim.gbps: +Inf outside"},
+		{"huge template", devices.SimConfig{Template: 100000}, 0, nil, "sim.template: 100000 outside 0..1024"},
+		{"even kernel key", devices.SimConfig{KernelFactor: map[string]float64{"8": 2}}, 0, nil, "sim.kernel_factor: key \"8\": want an odd kernel size"},
+		{"infinite factor", devices.SimConfig{KernelFactor: map[string]float64{"7": math.Inf(1)}}, 0, nil, "sim.kernel_factor: 7 = +Inf outside"},
+		{"negative runs", devices.SimConfig{}, -5, nil, "repeat: -5 outside 0..100000"},
+		{"huge runs", devices.SimConfig{}, 2_000_000_000, nil, "repeat: 2000000000 outside 0..100000"},
+		{"runs at the bound", devices.SimConfig{}, devices.MaxRepeat, func(p Params) bool { return p.Runs == devices.MaxRepeat }, ""},
+		{"numbers at their bounds", devices.SimConfig{GMACs: devices.MaxSimGMACs, GBps: devices.MaxSimGBps, OverheadUs: devices.MaxSimOverheadUs, Template: devices.MaxSimTemplate, PadFactor: devices.MaxSimFactor, Noise: 1, Bytes: devices.MaxSimBytes}, 0,
+			func(p Params) bool {
+				return p.GMACs == devices.MaxSimGMACs && p.Template == devices.MaxSimTemplate && p.Runs == 10
+			}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"blockprof/devices/safetext"
 )
 
 // cleanupTimeout bounds the removal of a remote run directory at Close.
@@ -84,11 +86,12 @@ func matchAny(s string, subs ...string) bool {
 	return false
 }
 
-// firstLine is the first non-empty line of s, trimmed.
+// firstLine is the first non-empty line of s (ssh's or adb's stderr),
+// trimmed, shortened and escaped for a terminal (safetext.Line).
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return Excerpt(l, 300)
+			return safetext.Line(Excerpt(l, 300))
 		}
 	}
 	return ""

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 )
 
 // Transport runs processes on one target and puts files there.
@@ -91,7 +92,8 @@ type ExitError struct {
 	// Code is the exit status, -1 for a signal.
 	Code int
 	// Tail is the end of the process's output (stderr for Start, the
-	// interleaved output for Run), at most about 1 KiB.
+	// interleaved output for Run), at most about 1 KiB, as the process
+	// wrote it; Error shows it through safetext.Escape.
 	Tail string
 }
 
@@ -102,15 +104,15 @@ func (e *ExitError) Error() string {
 	}
 	msg := fmt.Sprintf("%s on %s %s", describeArgv(e.Argv), e.Target, what)
 	if t := strings.TrimSpace(e.Tail); t != "" {
-		msg += ": " + t
+		msg += ": " + safetext.Escape(t)
 	}
 	return msg
 }
 
 // describeArgv shows a command for an error message: its argv quoted as a
-// shell would need it, shortened.
+// shell would need it, shortened, on one line.
 func describeArgv(argv []string) string {
-	return Excerpt(QuoteArgs(argv), 160)
+	return safetext.Line(Excerpt(QuoteArgs(argv), 160))
 }
 
 // Excerpt shortens s to about n bytes, keeping its start and end.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 )
 
 func TestQuote(t *testing.T) {
@@ -571,5 +572,61 @@ func TestExcerptAndTail(t *testing.T) {
 	}
 	if got := tail([]byte("line1\nline2\nline3\n"), 9); got != "… line3\n" {
 		t.Errorf("tail = %q", got)
+	}
+}
+
+// hostileStderr are printf formats (octal escapes, as sh's printf reads
+// them) of what a hostile or broken tool could print: a terminal title, a
+// clear screen, colours and cursor moves, the C1 CSI, NUL, DEL, invalid
+// UTF-8, a lone carriage return.
+var hostileStderr = []string{
+	`\033]0;pwned\007`,
+	`\033[2J\033[H`,
+	`\033[31mred\033[0m\033[5A`,
+	`\302\2332J`,
+	`a\000b\177c`,
+	`\377\376\233`,
+	`all good\rFAILED`,
+}
+
+// TestHostileOutputIsEscaped: a process's output reaches error messages
+// (its exit, ssh's and adb's own failures) only through safetext, so it
+// cannot act on the terminal that prints the error.
+func TestHostileOutputIsEscaped(t *testing.T) {
+	tr := NewLocal()
+	defer tr.Close()
+	ctx := context.Background()
+	for _, payload := range hostileStderr {
+		t.Run(payload, func(t *testing.T) {
+			script := "printf '" + payload + "' >&2; exit 3"
+			_, err := tr.Run(ctx, []string{"sh", "-c", script})
+			var ee *ExitError
+			if !errors.As(err, &ee) || ee.Tail == "" {
+				t.Fatalf("Run: %v", err)
+			}
+			if !safetext.Safe(err.Error()) {
+				t.Errorf("Run's error is not terminal-safe: %q", err)
+			}
+			p, err := tr.Start(ctx, []string{"sh", "-c", script})
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, p.Stdout)
+			if err := p.Wait(); err == nil || !safetext.Safe(err.Error()) {
+				t.Errorf("Wait's error is not terminal-safe: %q", err)
+			}
+			stderr := p.Stderr()
+			for _, err := range []error{
+				classifySSH(255, stderr),
+				classifySSH(255, "Permission denied "+stderr),
+				classifySSH(255, "Connection refused "+stderr),
+				classifyADB(1, "error: device offline "+stderr),
+				classifyADB(1, "error: unauthorized "+stderr),
+			} {
+				if err == nil || !safetext.Safe(err.Error()) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("classified error is not one terminal-safe line: %q", err)
+				}
+			}
+		})
 	}
 }

@@ -94,6 +94,19 @@ type Source interface {
 	Top1(ctx context.Context, a model.Arch) (Value, error)
 }
 
+// NoteOf is what the user should be told about how src read its data
+// (Records.Note of a table or of a predictor's table): empty when there is
+// nothing to say.
+func NoteOf(src Source) string {
+	switch s := src.(type) {
+	case *Records:
+		return s.Note()
+	case *PredictorSource:
+		return s.Table().Note()
+	}
+	return ""
+}
+
 // ErrNotFound is returned (wrapped) by a table that lacks the arch.
 var ErrNotFound = errors.New("arch not in the accuracy table")
 

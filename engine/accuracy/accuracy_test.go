@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -313,4 +315,147 @@ func typeName(v any) string {
 		return "*accuracy.CommandSource"
 	}
 	return "?"
+}
+
+// TestTableScale: a table of fractions is converted to percent and says
+// so; a table that mixes fractions and percentages is refused at the line
+// of its rarer scale; values outside 0..100 are errors. Both layouts.
+func TestTableScale(t *testing.T) {
+	sp := loadSpace(t, "ofa-mbv3-w1.0")
+	// Four distinct archs: the smallest with unit 1 at depth 2, 3, 4, and
+	// the largest.
+	o := sp.ToOFA(sp.MinArch(224))
+	var archs []string
+	for _, d := range []int{2, 3, 4} {
+		o.D[0] = d
+		for j := range d {
+			o.KS[j], o.E[j] = 3, 3
+		}
+		b, _ := json.Marshal(o)
+		archs = append(archs, string(b))
+	}
+	b, _ := json.Marshal(sp.ToOFA(sp.MaxArch(224)))
+	archs = append(archs, string(b))
+	jsonl := func(vals ...string) string {
+		var sb strings.Builder
+		for i, v := range vals {
+			fmt.Fprintf(&sb, "{\"arch\": %s, \"top1\": %s}\n", archs[i], v)
+		}
+		return sb.String()
+	}
+	csv := func(vals ...string) string {
+		var sb strings.Builder
+		sb.WriteString("Sub-network,Top-1 Acc (%)\n")
+		for i, v := range vals {
+			var o model.OFA
+			json.Unmarshal([]byte(archs[i]), &o)
+			ks, _ := json.Marshal(o.KS)
+			e, _ := json.Marshal(o.E)
+			d, _ := json.Marshal(o.D)
+			fmt.Fprintf(&sb, "\"{'ks': %s, 'e': %s, 'd': %s, 'r': [224]}\",%s\n", ks, e, d, v)
+		}
+		return sb.String()
+	}
+	tests := []struct {
+		name string
+		vals []string
+		// want: the top-1 values read (percent), or the error's start
+		// (line numbers are the JSONL's; the CSV's are one more).
+		want    []float64
+		err     string
+		errLine int
+		scaled  bool
+	}{
+		{"percent", []string{"75.5", "77.25", "0", "80"}, []float64{75.5, 77.25, 0, 80}, "", 0, false},
+		{"fractions", []string{"0.755", "0.7725", "0", "1"}, []float64{75.5, 77.25, 0, 100}, "", 0, true},
+		{"all zero", []string{"0", "0"}, []float64{0, 0}, "", 0, false},
+		{"one fraction among percentages", []string{"75.5", "0.7725", "76", "77"}, nil, "top-1 0.7725 looks like a fraction (0..1), but line", 2, false},
+		{"one percentage among fractions", []string{"0.755", "0.77", "76", "0.8"}, nil, "top-1 76 looks like a percentage, but line", 3, false},
+		{"1 beside percentages", []string{"75", "1"}, nil, "the table mixes scales (values in 0..1: 1, above 1: 1)", 2, false},
+		{"above 100", []string{"75", "100.5"}, nil, "100.5", 2, false},
+		{"negative", []string{"-0.5"}, nil, "-0.5", 1, false},
+	}
+	for _, tc := range tests {
+		for _, layout := range []string{"jsonl", "csv"} {
+			t.Run(tc.name+"/"+layout, func(t *testing.T) {
+				var tb *Records
+				var err error
+				line := tc.errLine
+				if layout == "jsonl" {
+					tb, err = ParseJSONL(strings.NewReader(jsonl(tc.vals...)), "t.jsonl", sp)
+				} else {
+					tb, err = ParseDynasCSV(strings.NewReader(csv(tc.vals...)), "t.csv", sp)
+					line++
+				}
+				if tc.want == nil {
+					prefix := fmt.Sprintf("t.%s:%d: ", layout, line)
+					if err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("error %v, want %s… %q", err, prefix, tc.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, got := tb.Archs()
+				for i, w := range tc.want[:len(got)] {
+					if math.Abs(got[i]-w) > 1e-9 {
+						t.Errorf("top-1 %v, want %v", got, tc.want)
+					}
+				}
+				note := tb.Note()
+				if tc.scaled != (note != "") || tc.scaled && !strings.Contains(note, "converted to percent") {
+					t.Errorf("note %q", note)
+				}
+				a, _ := tb.Archs()
+				v, err := tb.Top1(context.Background(), a[0])
+				if err != nil || tc.scaled != strings.HasSuffix(v.Source, FractionsSuffix) {
+					t.Errorf("value %+v, %v", v, err)
+				}
+			})
+		}
+	}
+}
+
+// TestOpenFractionsTable: the shared top-1 table written as fractions gives
+// the same percentages through a table and a predictor source, and both
+// say how they read it.
+func TestOpenFractionsTable(t *testing.T) {
+	sp := loadSpace(t, "ofa-mbv3-w1.0")
+	b, err := os.ReadFile("testdata/top1.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec["top1"] = rec["top1"].(float64) / 100
+		j, _ := json.Marshal(rec)
+		out.Write(append(j, '\n'))
+	}
+	path := filepath.Join(t.TempDir(), "fractions.jsonl")
+	if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := readTable(t, sp, "top1.jsonl")
+	archs, top1 := want.Archs()
+	for _, kind := range []string{KindTable, KindPredictor} {
+		src, err := Open(model.AccuracyRef{Kind: kind, File: path}, sp, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := NoteOf(src); !strings.Contains(n, "fractions.jsonl: every top-1 lies within 0..1") {
+			t.Errorf("%s: note %q", kind, n)
+		}
+		v, err := src.Top1(context.Background(), archs[0])
+		if err != nil || math.Abs(v.Top1-top1[0]) > 1e-9 || v.Source != "fractions.jsonl"+FractionsSuffix {
+			t.Errorf("%s: %+v, %v; want top-1 %v", kind, v, err, top1[0])
+		}
+	}
+	if n := NoteOf(want); n != "" {
+		t.Errorf("a percent table has a note: %q", n)
+	}
 }

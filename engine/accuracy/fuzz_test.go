@@ -20,11 +20,19 @@ func FuzzParseDynasCSV(f *testing.F) {
 	f.Add(lines[0] + lines[1] + lines[len(lines)-2])
 	f.Add("Sub-network,Top-1 Acc (%)\n\"{'ks': [3], 'e': [3], 'd': [1]}\",70\n")
 	f.Add("Sub-network,Top-1\n\"{'d': [2,2,2,2,2], 'ks': [], 'e': []}\",1e3\n")
+	// Fractions, a mixed table, NaN and infinity (issue 13).
+	for _, v := range [][2]string{{"0.75438", "0.77164"}, {"75.438", "0.77164"}, {"nan", "75"}, {"inf", "75"}, {"0", "1"}} {
+		f.Add(lines[0] + fractionRow(lines[1], v[0]) + fractionRow(lines[2], v[1]))
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		tb, err := ParseDynasCSV(strings.NewReader(in), "fuzz.csv", sp)
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
+				t.Fatalf("error %q does not name the file", err)
+			}
 			return
 		}
+		checkScale(t, tb)
 		archs, top1 := tb.Archs()
 		for i, a := range archs {
 			if err := sp.Check(a); err != nil {
@@ -52,11 +60,19 @@ func FuzzParseJSONL(f *testing.F) {
 	f.Add(lines[0])
 	f.Add(lines[0] + lines[1] + lines[0])
 	f.Add(`{"arch": {"ks": [], "e": [], "d": []}, "top1": 5}`)
+	// Fractions, mixed scales, values past 100 (issue 13).
+	for _, v := range [][2]string{{"0.75938", "0.77164"}, {"75.938", "0.77164"}, {"0.5", "100.5"}, {"0", "1"}, {"-0.1", "0.5"}} {
+		f.Add(strings.Replace(lines[0], "75.938", v[0], 1) + strings.Replace(lines[1], "77.164", v[1], 1))
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		tb, err := ParseJSONL(strings.NewReader(in), "fuzz.jsonl", sp)
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.jsonl") {
+				t.Fatalf("error %q does not name the file", err)
+			}
 			return
 		}
+		checkScale(t, tb)
 		archs, top1 := tb.Archs()
 		for i, a := range archs {
 			if err := sp.Check(a); err != nil {
@@ -95,4 +111,30 @@ func FuzzPyLiteral(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		_, _ = parsePyLiteral(in)
 	})
+}
+
+// fractionRow replaces the top-1 (the last field) of a DyNAS-T CSV row.
+func fractionRow(row, v string) string {
+	i := strings.LastIndexByte(strings.TrimRight(row, "\n"), ',')
+	return row[:i+1] + v + "\n"
+}
+
+// checkScale: a table read as fractions says so and holds only values in
+// 0..100 after the conversion. (Mixed tables are refused: TestTableScale;
+// a fuzzed table may average an arch's 0 and 1.5 to 0.75, so the means
+// cannot show the mix.)
+func checkScale(t *testing.T, tb *Records) {
+	t.Helper()
+	_, top1 := tb.Archs()
+	if tb.Note() == "" {
+		return
+	}
+	if !strings.Contains(tb.Note(), "converted to percent") {
+		t.Fatalf("note %q", tb.Note())
+	}
+	for _, v := range top1 {
+		if !(v >= 0 && v <= 100) {
+			t.Fatalf("converted table holds %v", v)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package accuracy
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"blockprof/engine/predict"
 	"blockprof/model"
@@ -46,6 +45,6 @@ func (p *PredictorSource) Top1(ctx context.Context, a model.Arch) (Value, error)
 		Top1:       p.model.Predict(a),
 		Provenance: Predicted,
 		Label:      PredictedLabel,
-		Source:     fmt.Sprintf("predictor:%s(%s) on %s", p.model.Name(), p.model.CV().Chosen.Features, filepath.Base(p.table.Name())),
+		Source:     fmt.Sprintf("predictor:%s(%s) on %s", p.model.Name(), p.model.CV().Chosen.Features, p.table.sourceName()),
 	}, nil
 }

@@ -22,12 +22,75 @@ const TableLabel = "measured (ImageNet top-1, table)"
 
 // Records is a table of (arch, top-1) pairs: the source kind "table".
 // Repeated archs are averaged. Lookups use the canonical arch string.
+//
+// Top-1 values are percentages. A table whose values all lie within 0..1
+// (a fraction such as 0.754, as some tools write) is read as fractions and
+// converted to percent: Note says so, and every Value's Source carries
+// " (fractions ×100)". A table that mixes the two scales (values in
+// (0, 1] beside values above 1) is refused, naming the file and the line;
+// 0 fits either scale. Values outside 0..100 are errors.
 type Records struct {
-	name  string
-	index map[string]int
-	archs []model.Arch
-	top1  []float64
-	n     []int // values per arch while reading
+	name   string
+	index  map[string]int
+	archs  []model.Arch
+	top1   []float64
+	n      []int // values per arch while reading
+	scaled bool  // read as fractions and multiplied by 100
+}
+
+// entry is one value of a table with the line it came from.
+type entry struct {
+	arch model.Arch
+	top1 float64
+	line int
+}
+
+// FractionsSuffix ends the Source of values from a table read as
+// fractions.
+const FractionsSuffix = " (fractions ×100)"
+
+// newTable builds the table from its entries, deciding their scale: all
+// within 0..1 is fractions (converted to percent), a mix of (0, 1] and
+// values above 1 is an error naming the first line of the rarer scale.
+func newTable(name string, es []entry) (*Records, error) {
+	var frac, pct []int // indices into es
+	for i, e := range es {
+		switch {
+		case e.top1 > 1:
+			pct = append(pct, i)
+		case e.top1 > 0:
+			frac = append(frac, i)
+		}
+	}
+	if len(frac) > 0 && len(pct) > 0 {
+		odd, other, what, otherWhat := es[frac[0]], es[pct[0]], "a fraction (0..1)", "a percentage"
+		if len(frac) > len(pct) {
+			odd, other, what, otherWhat = es[pct[0]], es[frac[0]], "a percentage", "a fraction (0..1)"
+		}
+		return nil, fmt.Errorf("%s:%d: top-1 %v looks like %s, but line %d holds %v, %s: the table mixes scales (values in 0..1: %d, above 1: %d); write every top-1 in percent (75.4) or every one as a fraction (0.754)",
+			name, odd.line, odd.top1, what, other.line, other.top1, otherWhat, len(frac), len(pct))
+	}
+	t := newRecords(name)
+	t.scaled = len(frac) > 0
+	for _, e := range es {
+		v := e.top1
+		if t.scaled {
+			v *= 100
+		}
+		t.add(e.arch, v)
+	}
+	t.finish()
+	return t, nil
+}
+
+// Note is what a caller should tell the user about how the table was
+// read: empty for a table in percent, else a sentence saying that its
+// values were fractions and were converted.
+func (t *Records) Note() string {
+	if !t.scaled {
+		return ""
+	}
+	return fmt.Sprintf("%s: every top-1 lies within 0..1, so the values were read as fractions and converted to percent (×100); write percentages to silence this", t.name)
 }
 
 // ReadTable reads a table file: the DyNAS-T CSV layout when the name ends
@@ -52,18 +115,17 @@ func ParseJSONL(r io.Reader, name string, sp *model.Space) (*Records, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := newRecords(name)
+	var es []entry
 	for _, rec := range recs {
 		if !rec.HasTop1 {
 			return nil, fmt.Errorf("%s:%d: no \"top1\" field (an accuracy table needs the top-1 in percent)", name, rec.Line)
 		}
-		t.add(rec.Arch, rec.Top1)
+		es = append(es, entry{rec.Arch, rec.Top1, rec.Line})
 	}
-	if len(t.archs) == 0 {
+	if len(es) == 0 {
 		return nil, fmt.Errorf("%s: no records", name)
 	}
-	t.finish()
-	return t, nil
+	return newTable(name, es)
 }
 
 // ParseDynasCSV reads the DyNAS-T results layout
@@ -99,7 +161,7 @@ func ParseDynasCSV(r io.Reader, name string, sp *model.Space) (*Records, error) 
 	if archCol < 0 || accCol < 0 {
 		return nil, fmt.Errorf("%s:1: header %q lacks a Sub-network or a Top-1 column; want Sub-network,Date,Model Parameters,Latency (ms),MACs,Top-1 Acc (%%)", name, strings.Join(header, ","))
 	}
-	t := newRecords(name)
+	var es []entry
 	for {
 		row, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -127,16 +189,15 @@ func ParseDynasCSV(r io.Reader, name string, sp *model.Space) (*Records, error) 
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		acc, err := strconv.ParseFloat(strings.TrimSpace(row[accCol]), 64)
-		if err != nil || math.IsNaN(acc) || acc < 0 || acc > 100 {
-			return nil, fmt.Errorf("%s:%d: top-1 %q is not a percentage in 0..100", name, line, row[accCol])
+		if err != nil || !(acc >= 0 && acc <= 100) {
+			return nil, fmt.Errorf("%s:%d: top-1 %q is not a percentage in 0..100 (nor a fraction in 0..1)", name, line, row[accCol])
 		}
-		t.add(a, acc)
+		es = append(es, entry{a, acc, line})
 	}
-	if len(t.archs) == 0 {
+	if len(es) == 0 {
 		return nil, fmt.Errorf("%s: no records after the header", name)
 	}
-	t.finish()
-	return t, nil
+	return newTable(name, es)
 }
 
 // parseDynasArch converts a DyNAS-T Sub-network dict ('ks', 'e', 'd',
@@ -177,8 +238,11 @@ func parseDynasArch(s string) (model.OFA, error) {
 	ints := func(xs []float64, key string) ([]int, error) {
 		out := make([]int, len(xs))
 		for i, x := range xs {
-			if x != math.Trunc(x) || math.Abs(x) > 1e6 {
+			if x != math.Trunc(x) {
 				return nil, fmt.Errorf("%q[%d] = %v is not an integer", key, i, x)
+			}
+			if math.Abs(x) > 1e6 {
+				return nil, fmt.Errorf("%q[%d] = %v is out of range", key, i, x)
 			}
 			out[i] = int(x)
 		}
@@ -256,6 +320,14 @@ func (t *Records) finish() {
 	t.n = nil
 }
 
+// sourceName is the table's file name as Values name their Source.
+func (t *Records) sourceName() string {
+	if t.scaled {
+		return filepath.Base(t.name) + FractionsSuffix
+	}
+	return filepath.Base(t.name)
+}
+
 // Name is the table's file name.
 func (t *Records) Name() string { return t.name }
 
@@ -281,7 +353,7 @@ func (t *Records) Archs() ([]model.Arch, []float64) {
 // ErrNotFound.
 func (t *Records) Top1(ctx context.Context, a model.Arch) (Value, error) {
 	if v, ok := t.Lookup(a); ok {
-		return Value{Top1: v, Provenance: Table, Label: TableLabel, Source: filepath.Base(t.name)}, nil
+		return Value{Top1: v, Provenance: Table, Label: TableLabel, Source: t.sourceName()}, nil
 	}
 	return Value{}, fmt.Errorf("%s: %w (%d archs); use kind = \"predictor\" to score archs a table lacks", a, ErrNotFound, len(t.archs))
 }

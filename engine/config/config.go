@@ -4,15 +4,19 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/model"
 )
 
@@ -113,6 +117,9 @@ func parse(data []byte, file string, embedded []byte) (*Config, error) {
 			return nil, fmt.Errorf("%s:%d: unknown key %s (misspelt? see the commented config.toml)", file, line, keys[0])
 		}
 	}
+	if err := checkSeeds(data, file); err != nil {
+		return nil, err
+	}
 	c := &Config{File: file, Spaces: spaces, Devices: d.Devices, Plan: d.Plan, Search: d.Search}
 	c.defaults()
 	if err := c.validate(data); err != nil {
@@ -150,29 +157,74 @@ func (c *Config) defaults() {
 	}
 }
 
+// Bounds of the [plan] and [search] numbers (docs/config-bounds.md). A 0
+// means the default where the key's comment says so; a negative, NaN or
+// larger value is an error naming the key.
+const (
+	// MaxReferenceEvery bounds plan.reference_every (0: off).
+	MaxReferenceEvery = 1_000_000
+	// MaxRetries bounds plan.retries (0: the default 2).
+	MaxRetries = 100
+	// MaxFailures bounds plan.max_failures (0: the default 3).
+	MaxFailures = 1_000_000
+	// MaxPopulation bounds search.initial (0: 100) and search.children
+	// (0: 200).
+	MaxPopulation = 100_000
+	// MaxGenerations bounds search.generations (0: 10).
+	MaxGenerations = 10_000
+	// MaxSearchEvaluations bounds one search's evaluations:
+	// initial + children × generations.
+	MaxSearchEvaluations = 10_000_000
+)
+
 func (c *Config) validate(data []byte) error {
 	at := func(path []string, format string, args ...any) error {
 		line := model.LineOf(data, path)
 		return fmt.Errorf("%s:%d: %s: %s", c.File, line, strings.Join(path, "."), fmt.Sprintf(format, args...))
 	}
+	bound := func(path []string, v, lo, hi int, what string) error {
+		if v < lo || v > hi {
+			return at(path, "%d outside %d..%d (%s)", v, lo, hi, what)
+		}
+		return nil
+	}
 	sp, err := c.Spaces.Get(c.Plan.Space)
 	if err != nil {
 		return at([]string{"plan", "space"}, "%v", err)
 	}
-	if c.Plan.Resolution != 0 && !slices.Contains(sp.Resolutions, c.Plan.Resolution) {
-		return at([]string{"plan", "resolution"}, "%d not allowed in %s (allowed %v)", c.Plan.Resolution, sp.Name, sp.Resolutions)
+	p := c.Plan
+	if p.Resolution != 0 && !slices.Contains(sp.Resolutions, p.Resolution) {
+		return at([]string{"plan", "resolution"}, "%d not allowed in %s (allowed %v)", p.Resolution, sp.Name, sp.Resolutions)
 	}
-	if c.Plan.Uniform < 0 || c.Plan.PerLocation < 0 || c.Plan.ReferenceEvery < 0 {
-		return at([]string{"plan"}, "uniform, per_location and reference_every must be ≥ 0")
+	for _, err := range []error{
+		bound([]string{"plan", "uniform"}, p.Uniform, 0, model.MaxPlanArchs, "uniform archs"),
+		bound([]string{"plan", "per_location"}, p.PerLocation, 0, model.MaxPlanArchs, "archs per (unit, layer, block)"),
+		bound([]string{"plan", "reference_every"}, p.ReferenceEvery, 0, MaxReferenceEvery, "measurements between reference archs; 0: off"),
+		bound([]string{"plan", "retries"}, p.Retries, 0, MaxRetries, "retries of a transient failure; 0: the default 2"),
+		bound([]string{"plan", "max_failures"}, p.MaxFailures, 0, MaxFailures, "consecutive errors before a device is failed; 0: the default 3"),
+	} {
+		if err != nil {
+			return err
+		}
 	}
-	if c.Plan.Sampler != "paper" && c.Plan.Sampler != "blockprofile" {
-		return at([]string{"plan", "sampler"}, "%q: want \"paper\" or \"blockprofile\"", c.Plan.Sampler)
+	if err := sp.CheckPlanSize(c.PlanSpec()); err != nil {
+		key := "per_location"
+		if p.PerLocation == 0 {
+			key = "uniform"
+		}
+		return at([]string{"plan", key}, "%v", err)
+	}
+	if p.Sampler != "paper" && p.Sampler != "blockprofile" {
+		return at([]string{"plan", "sampler"}, "%q: want \"paper\" or \"blockprofile\"", p.Sampler)
 	}
 	seen := map[string]bool{}
 	for i, d := range c.Devices {
 		path := []string{"devices", fmt.Sprint(i + 1)}
 		if d.Name == "" {
 			return at(append(path, "name"), "every [[devices]] entry needs a name")
+		}
+		if safetext.Line(d.Name) != d.Name {
+			return at(append(path, "name"), "device name %s holds control characters; use letters, digits and punctuation", safetext.Line(d.Name))
 		}
 		if seen[d.Name] {
 			return at(append(path, "name"), "device name %q is used twice", d.Name)
@@ -181,8 +233,12 @@ func (c *Config) validate(data []byte) error {
 		if !slices.Contains(devices.Kinds(), d.Kind) {
 			return at(append(path, "kind"), "device %s: kind %q: want one of %s", d.Name, d.Kind, strings.Join(devices.Kinds(), ", "))
 		}
-		if _, err := d.MeasureTimeout(); err != nil {
-			return at(append(path, "timeout"), "%v", err)
+		if err := d.Validate(); err != nil {
+			var ke *devices.KeyError
+			if errors.As(err, &ke) {
+				return atKey(c.File, data, append(path, strings.Split(ke.Key, ".")...), "device %s: %v", d.Name, ke.Err)
+			}
+			return at(path, "device %s: %v", d.Name, err)
 		}
 		if err := d.Protocol().Validate(); err != nil {
 			return at(path, "device %s: %v", d.Name, err)
@@ -192,10 +248,63 @@ func (c *Config) validate(data []byte) error {
 		}
 	}
 	s := c.Search
-	if s.Initial < 1 || s.Children < 1 || s.Generations < 0 || s.MutateProb <= 0 || s.MutateProb > 1 {
-		return at([]string{"search"}, "want initial ≥ 1, children ≥ 1, generations ≥ 0, 0 < mutate_prob ≤ 1")
+	for _, err := range []error{
+		bound([]string{"search", "initial"}, s.Initial, 1, MaxPopulation, "initial population; 0: the default 100"),
+		bound([]string{"search", "children"}, s.Children, 1, MaxPopulation, "children per generation; 0: the default 200"),
+		bound([]string{"search", "generations"}, s.Generations, 0, MaxGenerations, "generations; 0: the default 10"),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if !(s.MutateProb > 0 && s.MutateProb <= 1) {
+		return at([]string{"search", "mutate_prob"}, "%v outside (0, 1] (mutation probability; 0: the default 0.5)", s.MutateProb)
+	}
+	if n := int64(s.Initial) + int64(s.Children)*int64(s.Generations); n > MaxSearchEvaluations {
+		return at([]string{"search", "generations"}, "initial %d + children %d × generations %d = %d evaluations per search; at most %d", s.Initial, s.Children, s.Generations, n, MaxSearchEvaluations)
 	}
 	return nil
+}
+
+// checkSeeds refuses negative seeds: the TOML decoder would wrap seed = -1
+// into the uint64 18446744073709551615 without a word.
+func checkSeeds(data []byte, file string) error {
+	var signed struct {
+		Devices []struct {
+			Sim struct {
+				Seed int64 `toml:"seed"`
+			} `toml:"sim"`
+		} `toml:"devices"`
+		Plan struct {
+			Seed int64 `toml:"seed"`
+		} `toml:"plan"`
+	}
+	if _, err := toml.Decode(string(data), &signed); err != nil {
+		return nil // the typed decoding already accepted the file; nothing to add
+	}
+	if signed.Plan.Seed < 0 {
+		return atKey(file, data, []string{"plan", "seed"}, "%d: want a seed from 0 to %d", signed.Plan.Seed, int64(math.MaxInt64))
+	}
+	for i, d := range signed.Devices {
+		if d.Sim.Seed < 0 {
+			return atKey(file, data, []string{"devices", strconv.Itoa(i + 1), "sim", "seed"}, "%d: want a seed from 0 to %d", d.Sim.Seed, int64(math.MaxInt64))
+		}
+	}
+	return nil
+}
+
+// atKey is an error at a key path that may end inside an inline table
+// (devices.1.sim.gmacs in `sim = { gmacs = -1 }`): it points at the key's
+// own line when the file has one, else at the inline table's line.
+func atKey(file string, data []byte, path []string, format string, args ...any) error {
+	line := model.LineOf(data, path)
+	for n := len(path) - 1; n > 0; n-- {
+		if _, err := strconv.Atoi(path[n-1]); err == nil {
+			break // up to the array table's entry, not past it
+		}
+		line = max(line, model.LineOf(data, path[:n]))
+	}
+	return fmt.Errorf("%s:%d: %s: %s", file, line, strings.Join(path, "."), fmt.Sprintf(format, args...))
 }
 
 // Device returns the named device's configuration.

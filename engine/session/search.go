@@ -120,6 +120,9 @@ func (s *Session) AccuracyObjective(ctx context.Context, table string) (Objectiv
 		if err != nil {
 			return Objective{}, err
 		}
+		if n := recs.Note(); n != "" {
+			s.warn(n)
+		}
 		src, err := accuracy.NewPredictor(recs, s.sp, predict.Top1Options{})
 		if err != nil {
 			return Objective{}, err

@@ -175,6 +175,9 @@ func open(ctx context.Context, o Options, st *store.Store) (*Session, error) {
 		if src, err = accuracy.Open(sp.Accuracy, sp, s.dir); err != nil {
 			return nil, err
 		}
+		if n := accuracy.NoteOf(src); n != "" {
+			s.warn(n)
+		}
 	}
 	s.st = st
 	s.acc = newScorer(src, sp, st, accuracySourceName(sp.Accuracy))

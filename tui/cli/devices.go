@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/engine/session"
 )
 
@@ -114,7 +115,7 @@ func printDevices(w io.Writer, file string, out []deviceOut, checked bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tPROFILED\tLABEL\tSETTINGS")
 	for _, d := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Kind, yesNo(d.Profiled), d.Label, d.Settings)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Kind, yesNo(d.Profiled), safetext.Line(d.Label), safetext.Line(d.Settings))
 	}
 	tw.Flush()
 	if !checked {
@@ -127,10 +128,10 @@ func printDevices(w io.Writer, file string, out []deviceOut, checked bool) {
 			continue
 		}
 		if !c.OK {
-			fmt.Fprintf(w, "  %s: FAILED: %s\n", d.Name, c.Error)
+			fmt.Fprintf(w, "  %s: FAILED: %s\n", d.Name, safetext.Escape(c.Error))
 			continue
 		}
-		fmt.Fprintf(w, "  %s: ok: %s\n", d.Name, describeInfo(c))
+		fmt.Fprintf(w, "  %s: ok: %s\n", d.Name, safetext.Line(describeInfo(c)))
 	}
 }
 

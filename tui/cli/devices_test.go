@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"blockprof/devices/safetext"
 )
 
 // devicesConfig writes a config with the repository's spaces and this
@@ -190,5 +192,68 @@ func TestDevicesFlags(t *testing.T) {
 	}
 	if err := Run(env, []string{"devices", "--config", filepath.Join(t.TempDir(), "none.toml")}); err == nil {
 		t.Error("missing config: no error")
+	}
+}
+
+// TestDevicesCheckRefusesNegativeTiming: the audit's negative timing
+// settings (issue 13) fail `devices --check` at the config, naming the
+// file, the line and the key, instead of being replaced by defaults.
+func TestDevicesCheckRefusesNegativeTiming(t *testing.T) {
+	var err error
+	for _, c := range []struct{ file, want string }{
+		{"audit-repeat.toml", ":6: devices.1.repeat: device npu: -5 outside"},
+		{"audit-max-repeat.toml", ":6: devices.1.max_repeat: device npu: -1 outside"},
+		{"audit-warmup.toml", ":6: devices.1.warmup: device npu: -3 outside"},
+		{"audit-target-spread.toml", ":6: devices.1.target_spread: device npu: -0.5 outside"},
+		{"audit-retries.toml", ":3: plan.retries: -7 outside"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			path := filepath.Join("..", "..", "engine", "config", "testdata", "hostile", "config", c.file)
+			env, out := devicesEnv()
+			if env.Embedded, err = os.ReadFile("../../config.toml"); err != nil {
+				t.Fatal(err)
+			}
+			err := Run(env, []string{"devices", "--check", "--config", path})
+			if err == nil || !strings.HasPrefix(err.Error(), path+c.want) {
+				t.Fatalf("error %v, want %s%s…", err, path, c.want)
+			}
+			if strings.Contains(out.String(), "ok") {
+				t.Errorf("a device was reported ok:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestDevicesCheckEscapesToolOutput: a benchmark tool that prints terminal
+// escapes (a title, a clear screen, the C1 CSI) cannot act on the terminal
+// through `devices --check`.
+func TestDevicesCheckEscapesToolOutput(t *testing.T) {
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), "\n[[devices]]\n")
+	cfg := string(data[:i]) + `
+[[devices]]
+name = "evil"
+kind = "command"
+argv = ["sh", "-c", 'printf "tool failed \033]0;pwned\007\033[2J\302\233 %s\n" "$0" >&2; exit 2', "{model}"]
+parser = "trtexec"
+`
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, out := devicesEnv()
+	err = Run(env, []string{"devices", "--check", "--config", path})
+	if err == nil || !strings.Contains(err.Error(), "1 of 1 devices failed") {
+		t.Fatalf("error %v, want the failing tool's device to fail the check", err)
+	}
+	text := out.String()
+	if !strings.Contains(text, "evil: FAILED: ") || !strings.Contains(text, `tool failed \x1b]0;pwned\x07\x1b[2J\u009b`) {
+		t.Fatalf("the failure does not show the tool's output, escaped:\n%s", text)
+	}
+	if !safetext.Safe(text) {
+		t.Errorf("devices --check printed terminal controls:\n%q", text)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/engine/session"
 	"blockprof/engine/store"
 )
@@ -109,7 +110,7 @@ func measure(env *Env, args []string, open openDevice) error {
 		kind = "summary values"
 	}
 	fmt.Fprintf(env.Stdout, "%s: %s\n  median %.4g ms, spread %.1f%% (IQR/median), min %.4g ms, max %.4g ms\n  %d %s after %d warm-up runs, mode %s, %s; %.1f MMACs, %.2f M params; took %s\n",
-		out.Device, out.Arch, out.MedianMs, 100*out.Spread, out.MinMs, out.MaxMs, out.N, kind, out.Warmup, orDash(out.Mode), out.Label,
+		out.Device, out.Arch, out.MedianMs, 100*out.Spread, out.MinMs, out.MaxMs, out.N, kind, out.Warmup, safetext.Line(orDash(out.Mode)), safetext.Line(out.Label),
 		float64(out.MACs)/1e6, float64(out.Params)/1e6, shortDur(wall))
 	if out.Relative > 0 {
 		fmt.Fprintf(env.Stdout, "  probe (%s) timed %d times in the same window: median %.4g ms; arch/probe %.4g (blocks of %d runs)\n",

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"blockprof/devices"
+	"blockprof/devices/safetext"
 	"blockprof/engine"
 	"blockprof/engine/session"
 	"blockprof/model"
@@ -57,7 +57,9 @@ func profile(env *Env, args []string, open openDevice) error {
 		}
 	}
 	ctx := env.Ctx
-	warn := func(w string) { fmt.Fprintln(env.Stderr, "profile: warning:", w) }
+	// Device output (errors, warnings) is escaped before it reaches the
+	// user's terminal.
+	warn := func(w string) { fmt.Fprintln(env.Stderr, "profile: warning:", safetext.Escape(w)) }
 	sess, err := session.Open(ctx, session.Options{Config: cfg, Space: *spaceName, StorePath: *storePath, Resolution: spec.Resolution,
 		Version: env.Version, Open: open, Warn: warn})
 	if err != nil {
@@ -70,7 +72,10 @@ func profile(env *Env, args []string, open openDevice) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	run, spec := prep.Run, prep.Spec
-	failed := slices.Clone(prep.Skipped)
+	var failed []string
+	for _, f := range prep.Skipped {
+		failed = append(failed, safetext.Line(f))
+	}
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
 		run.ID(), sp.Name, spec.Resolution, prep.Plan, spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), sess.Store().Path())
 	untimed := map[string]string{} // device → why it has no overhead
@@ -118,7 +123,7 @@ func profile(env *Env, args []string, open openDevice) error {
 	}
 	for _, d := range sum.Devices {
 		if d.Failed {
-			failed = append(failed, fmt.Sprintf("%s (%s)", d.Device, d.LastErr))
+			failed = append(failed, fmt.Sprintf("%s (%s)", d.Device, safetext.Line(d.LastErr)))
 		}
 	}
 	if env.Ctx.Err() != nil {
@@ -176,7 +181,7 @@ func ParsePlan(s string, base model.PlanSpec) (model.PlanSpec, error) {
 func printEstimate(w io.Writer, est engine.PlanEstimate) {
 	for _, e := range est.Devices {
 		if e.Err != nil {
-			fmt.Fprintf(w, "profile: %s: no estimate: %v\n", e.Device, e.Err)
+			fmt.Fprintf(w, "profile: %s: no estimate: %s\n", e.Device, safetext.Escape(e.Err.Error()))
 			continue
 		}
 		if e.Pending == 0 {
@@ -216,7 +221,7 @@ func follow(w io.Writer, run *engine.Run, sub <-chan engine.Event) engine.Summar
 				if !e.Final {
 					what = "retrying"
 				}
-				fmt.Fprintf(w, "%s: attempt %d at %s: %v (%s)\n", e.Device, e.Attempt, e.Arch, e.Err, what)
+				fmt.Fprintf(w, "%s: attempt %d at %s: %s (%s)\n", e.Device, e.Attempt, e.Arch, safetext.Escape(e.Err.Error()), what)
 			case engine.RunDone:
 				return e.Summary
 			}
@@ -256,7 +261,7 @@ func progressLine(p engine.Progress) string {
 	}
 	sb.WriteString("  " + string(p.State))
 	if p.State == engine.StateFailed && p.LastErr != "" {
-		sb.WriteString(": " + p.LastErr)
+		sb.WriteString(": " + safetext.Line(p.LastErr))
 	}
 	return sb.String()
 }

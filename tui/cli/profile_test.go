@@ -16,6 +16,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/backends"
+	"blockprof/devices/safetext"
 	"blockprof/engine"
 	"blockprof/engine/store"
 	"blockprof/model"
@@ -434,5 +435,38 @@ func TestMeasureOFAJSONAndText(t *testing.T) {
 		if err := measure(env, append([]string{"--config", cfgPath}, tc.args...), f.open); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestProfileEscapesDeviceErrors: device errors carrying terminal escapes
+// (an OSC title, a clear screen, the C1 CSI, NUL, invalid UTF-8) are
+// printed and returned escaped, whichever device produced them.
+func TestProfileEscapesDeviceErrors(t *testing.T) {
+	const hostile = "boom \x1b]0;pwned\x07\x1b[2J\u009b\x00\xff\nsecond line"
+	embedded, cfgPath := testConfig(t)
+	db := filepath.Join(t.TempDir(), "p.db")
+	f := &fakes{setup: func(d *fakeDevice) {
+		if d.name == "cpu" {
+			d.fail = errors.New(hostile)
+		}
+	}}
+	open := func(ctx context.Context, cfg devices.Config, o backends.Options) (devices.Device, error) {
+		if cfg.Name == "sim2" {
+			return nil, errors.New("cannot open: " + hostile)
+		}
+		return f.open(ctx, cfg, o)
+	}
+	env, out, errw := testEnv(context.Background(), embedded)
+	err := profile(env, []string{"--config", cfgPath, "--store", db, "--plan", "uniform=3"}, open)
+	if err == nil {
+		t.Fatal("no error for the failing devices")
+	}
+	for what, text := range map[string]string{"stdout": out.String(), "stderr": errw.String(), "error": err.Error()} {
+		if !safetext.Safe(text) {
+			t.Errorf("%s holds terminal controls: %q", what, text)
+		}
+	}
+	if !strings.Contains(errw.String(), `boom \x1b]0;pwned\x07\x1b[2J\u009b\x00\xff`) || !strings.Contains(err.Error(), `\x1b]0;pwned`) {
+		t.Errorf("the errors are not shown escaped:\nstderr:\n%s\nerror: %v", errw, err)
 	}
 }
