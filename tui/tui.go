@@ -27,9 +27,10 @@ import (
 // implements it from a live engine.Run, the store, the analysis, the
 // search and the accuracy source.
 type Deps interface {
-	// Events subscribes to the live run's events; the channel closes when
-	// ctx ends or after the run's last event. Each session subscribes on
-	// its own.
+	// Events subscribes to the session's run events: the live run's,
+	// then those of a run attached later (a re-measure); the channel
+	// closes when ctx ends (at once when no run is attached). Each session
+	// subscribes on its own.
 	Events(ctx context.Context) <-chan engine.Event
 	// Live reports whether a run is attached (else the explorer shows what
 	// the store holds and Pause, Resume and Cancel fail).

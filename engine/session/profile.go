@@ -87,9 +87,7 @@ func (s *Session) Prepare(ctx context.Context, req ProfileRequest) (Prepared, er
 		s.warn(w)
 	}
 	s.plans.reset()
-	s.mu.Lock()
-	s.run = run
-	s.mu.Unlock()
+	s.attach(run)
 	return Prepared{Run: run, Skipped: skipped, Spec: spec, Plan: len(plan)}, nil
 }
 

@@ -80,7 +80,9 @@ type Session struct {
 	mu      sync.Mutex
 	run     *engine.Run
 	stopRun context.CancelFunc
-	cuts    *cutState
+	// runChanged is closed (and replaced) when another run is attached.
+	runChanged chan struct{}
+	cuts       *cutState
 }
 
 // Open opens the store and prepares the space, its plan spec and its
@@ -158,7 +160,8 @@ func open(ctx context.Context, o Options, st *store.Store) (*Session, error) {
 	if !slices.Contains(sp.Resolutions, spec.Resolution) {
 		return nil, fmt.Errorf("resolution %d is not one of %s's %v ([plan] resolution in %s, or --resolution)", spec.Resolution, sp.Name, sp.Resolutions, cfg.File)
 	}
-	s := &Session{cfg: cfg, sp: sp, spec: spec, opts: o, bench: NewBench(cfg, o.Open), now: o.Now, warn: o.Warn, plans: &planCache{}}
+	s := &Session{cfg: cfg, sp: sp, spec: spec, opts: o, bench: NewBench(cfg, o.Open), now: o.Now, warn: o.Warn, plans: &planCache{},
+		runChanged: make(chan struct{})}
 	s.lock = s.bench.lock
 	if s.now == nil {
 		s.now = time.Now

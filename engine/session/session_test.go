@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"blockprof/devices"
+	"blockprof/engine"
 	"blockprof/engine/accuracy"
 	"blockprof/engine/config"
 	"blockprof/engine/store"
@@ -219,5 +220,84 @@ func TestAccuracyPersisted(t *testing.T) {
 	}
 	if an.Report.Uniform != 35 || again.calls.Load() != 0 {
 		t.Errorf("analysis of %d archs, %d evaluations", an.Report.Uniform, again.calls.Load())
+	}
+}
+
+// TestRemeasureNoisy: the archs whose spread missed the device's target
+// are measured again in a new run that every Subscribe stream follows;
+// the newer records replace the noisy ones in the series.
+func TestRemeasureNoisy(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := cfg.Device("sim-npu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.TargetSpread = 0.05
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := openSession(t, cfg, path, nil)
+	dev, _, err := s.Device(ctx, "sim-npu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s.Store(), sp, "sim-npu", dc, dev.Info(), 12, 1)
+	// Make 4 of them noisy: a later run of the same archs with a wide
+	// spread (the latest record counts).
+	recs, err := s.Store().Query(ctx, store.Query{Device: "sim-npu", Kind: store.KindPlan, Latest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pis []store.PlanItem
+	for _, r := range recs[:4] {
+		a, err := sp.ParseArch(r.Arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, _ := store.ArchOf(sp, a)
+		pis = append(pis, store.PlanItem{Arch: sa})
+	}
+	run, err := s.Store().StartRun(ctx, store.RunInfo{Started: time.Unix(2, 0), Space: sp.Name, PlanSpec: model.PlanSpec{Uniform: 4, Resolution: 224}}, pis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pis {
+		if _, err := s.Store().Put(ctx, store.Measurement{Device: "sim-npu", Arch: p.Arch, Run: run, Kind: store.KindPlan, SamplesMs: []float64{1, 2, 3, 4},
+			Provenance: devices.Simulated, Fingerprint: devices.Fingerprint(dc, dev.Info()), Started: time.Unix(2, 0), Finished: time.Unix(3, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noisy, _, err := s.Noisy(ctx, "sim-npu")
+	if err != nil || len(noisy) != 4 {
+		t.Fatalf("noisy: %d, %v", len(noisy), err)
+	}
+	sub, stop := context.WithCancel(ctx)
+	defer stop()
+	events := s.Subscribe(sub)
+	n, err := s.RemeasureNoisy(ctx, "sim-npu")
+	if err != nil || n != 4 {
+		t.Fatalf("re-measure: %d, %v", n, err)
+	}
+	var done bool
+	for ev := range events {
+		if _, ok := ev.(engine.RunDone); ok {
+			done = true
+			break
+		}
+	}
+	if !done {
+		t.Fatal("the subscriber never saw the re-measure run end")
+	}
+	// The stored device is the one the config declares: the session
+	// compares spreads with its target.
+	after, _, err := s.Noisy(ctx, "sim-npu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 0 {
+		t.Errorf("%d archs still noisy after the re-measure", len(after))
 	}
 }

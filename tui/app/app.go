@@ -151,13 +151,12 @@ func deviceInfo(name string, d store.Device) common.DeviceInfo {
 
 // Events implements tui.Deps.
 func (a *App) Events(ctx context.Context) <-chan engine.Event {
-	run := a.s.Run()
-	if run == nil {
+	if a.s.Run() == nil {
 		ch := make(chan engine.Event)
 		close(ch)
 		return ch
 	}
-	return run.Subscribe(ctx)
+	return a.s.Subscribe(ctx)
 }
 
 // Live implements tui.Deps.
@@ -177,6 +176,12 @@ func (a *App) Resume(device string) error { return a.s.Control(session.Resume, d
 
 // Cancel implements devices.Control.
 func (a *App) Cancel(device string) error { return a.s.Control(session.Cancel, device, a.who) }
+
+// Remeasure implements devices.Control: the device's archs that missed
+// its spread target are measured again in a new run.
+func (a *App) Remeasure(device string) (int, error) {
+	return a.s.RemeasureNoisy(context.Background(), device)
+}
 
 // PauseBy pauses a device on behalf of who (a served session's user).
 func (a *App) PauseBy(device, who string) error { return a.s.Control(session.Pause, device, who) }

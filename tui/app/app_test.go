@@ -127,6 +127,8 @@ func TestApp(t *testing.T) {
 	})
 
 	t.Run("events replay the finished run", func(t *testing.T) {
+		// The session's stream outlives a run (a re-measure attaches
+		// another): read until the run's end.
 		var done, prog bool
 		for ev := range a.Events(ctx) {
 			switch e := ev.(type) {
@@ -134,6 +136,9 @@ func TestApp(t *testing.T) {
 				done = true
 			case engine.Progress:
 				prog = prog || e.Device == "npu" && e.State == engine.StateDone
+			}
+			if done {
+				break
 			}
 		}
 		if !done || !prog {

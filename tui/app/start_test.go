@@ -69,6 +69,9 @@ func TestStartResumeClose(t *testing.T) {
 		if p, ok := ev.(engine.Progress); ok && first.Device == "" {
 			first = p
 		}
+		if _, ok := ev.(engine.RunDone); ok {
+			break
+		}
 	}
 	if first.Resumed != cfg.Plan.Uniform {
 		t.Errorf("second start resumed %d archs, want %d", first.Resumed, cfg.Plan.Uniform)

@@ -10,7 +10,7 @@ type KeyMap struct {
 	// Movement.
 	Up, Down, Left, Right key.Binding
 	// Devices view.
-	Pause, Cancel key.Binding
+	Pause, Cancel, Remeasure key.Binding
 	// Friendliness view. Depth lowers the focused unit's max depth,
 	// DepthUp raises it; MinDepthUp and MinDepthDown move its min depth.
 	Expand, Stat, Details, Prune, Depth, DepthUp, MinDepthUp, MinDepthDown, Suggest, Load, Device, Metric, Clear key.Binding
@@ -40,6 +40,7 @@ func DefaultKeyMap() *KeyMap {
 		Right:        b([]string{"right", "l"}, "→/l", "right"),
 		Pause:        b([]string{"p"}, "p", "pause/resume"),
 		Cancel:       b([]string{"x"}, "x", "cancel device"),
+		Remeasure:    b([]string{"r"}, "r", "re-measure noisy archs"),
 		Expand:       b([]string{"L"}, "L", "units/layers"),
 		Stat:         b([]string{"S"}, "S", "statistic"),
 		Details:      b([]string{"enter"}, "enter", "details"),

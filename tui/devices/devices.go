@@ -26,6 +26,9 @@ type Control interface {
 	Pause(device string) error
 	Resume(device string) error
 	Cancel(device string) error
+	// Remeasure measures again the device's archs that missed its
+	// spread target (once the run is done) and says how many.
+	Remeasure(device string) (int, error)
 }
 
 // IntentMsg reports the result of an intent sent to the engine.
@@ -223,6 +226,15 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			}
 		case key.Matches(msg, k.Pause):
 			return m.togglePause()
+		case key.Matches(msg, k.Remeasure):
+			if r, ok := m.selected(); ok {
+				dev := r.info.Name
+				m.status = "re-measuring the noisy archs of " + dev + "…"
+				return m, func() tea.Msg {
+					n, err := m.ctl.Remeasure(dev)
+					return IntentMsg{Device: dev, Action: fmt.Sprintf("re-measure %d noisy archs of", n), Err: err}
+				}
+			}
 		case key.Matches(msg, k.Cancel):
 			if r, ok := m.selected(); ok {
 				switch {
@@ -288,7 +300,7 @@ func (m Model) Help() []key.Binding {
 	if m.confirm != "" {
 		return []key.Binding{k.Confirm, k.Deny}
 	}
-	return []key.Binding{k.Pause, k.Cancel, k.Up, k.Down}
+	return []key.Binding{k.Pause, k.Cancel, k.Remeasure, k.Up, k.Down}
 }
 
 // column is one column of the table.

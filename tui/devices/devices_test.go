@@ -32,6 +32,14 @@ func (c *control) Cancel(d string) error {
 	return nil
 }
 
+func (c *control) Remeasure(d string) (int, error) {
+	c.intents = append(c.intents, "remeasure "+d)
+	if d == "broken" {
+		return 0, errors.New("no such device")
+	}
+	return 7, nil
+}
+
 var infos = []common.DeviceInfo{
 	{Name: "cpu", Kind: "ort", Provenance: bdev.Measured, Label: "measured", Detail: "onnxruntime, 1 threads"},
 	{Name: "h100-graph", Kind: "replay", Provenance: bdev.Replayed, Label: "replayed (NVIDIA H100)"},
@@ -233,4 +241,17 @@ func TestColor(t *testing.T) {
 		t.Error("no colour")
 	}
 	var _ tea.Msg = IntentMsg{}
+}
+
+// TestRemeasureKey: r asks the engine to re-measure the selected device's
+// noisy archs and reports how many it queued, or why not.
+func TestRemeasureKey(t *testing.T) {
+	m, c := newView(100, 30, true)
+	m, _ = ts.Settle(m, ts.Key("r"))
+	if len(c.intents) != 1 || c.intents[0] != "remeasure cpu" {
+		t.Fatalf("intents %q", c.intents)
+	}
+	if !strings.Contains(m.View(), "re-measure 7 noisy archs of cpu: sent") {
+		t.Errorf("status:\n%s", m.View())
+	}
 }

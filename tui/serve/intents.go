@@ -92,6 +92,18 @@ func (d *sessionDeps) by(plain func(string) error, acting func(Actor, string, st
 	return plain
 }
 
+// Remeasure is an intent like the others: operators only, logged and
+// announced.
+func (d *sessionDeps) Remeasure(dev string) (int, error) {
+	var n int
+	err := d.intent("re-measure", dev, func(dev string) error {
+		var err error
+		n, err = d.Deps.Remeasure(dev)
+		return err
+	})
+	return n, err
+}
+
 func (d *sessionDeps) setProgram(p *tea.Program) {
 	d.mu.Lock()
 	d.self = p

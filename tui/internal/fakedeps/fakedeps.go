@@ -142,6 +142,9 @@ func (d *Deps) Devices() []common.DeviceInfo { return slices.Clone(d.Devs) }
 func (d *Deps) Pause(device string) error    { return d.intent("pause", device) }
 func (d *Deps) Resume(device string) error   { return d.intent("resume", device) }
 func (d *Deps) Cancel(device string) error   { return d.intent("cancel", device) }
+
+// Remeasure records the intent and says 3 archs were queued.
+func (d *Deps) Remeasure(device string) (int, error) { return 3, d.intent("remeasure", device) }
 func (d *Deps) intent(what, dev string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
