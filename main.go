@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,16 @@ var embeddedConfig []byte
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise:
+// the explorer's live heap stays under 70 MB with 100k measurements in the
+// store (docs/benchmarks.md), and without a limit the collector lets the
+// heap grow to twice the live data before it runs.
+const memoryLimit = 100 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &cli.Env{Ctx: ctx, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Embedded: embeddedConfig, Version: version}

@@ -92,18 +92,17 @@ func (s *scorer) Score(ctx context.Context, a model.Arch, keep bool) (accuracy.V
 	return v, nil
 }
 
+// accuracyBatch is how many new scores are stored in one transaction.
+const accuracyBatch = 2000
+
 // ScoreMany scores archs, reading every stored score of the source in one
 // query and storing the new ones (when keep, or for an expensive source)
 // in one transaction: a plan of 20k archs costs one fsync, not 20k.
 func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch, keep bool) ([]accuracy.Value, error) {
 	out := make([]accuracy.Value, len(archs))
-	stored, err := s.st.Accuracies(ctx, s.sp.Name, s.name)
+	have, err := s.st.AccuracyValues(ctx, s.sp.Name, s.name)
 	if err != nil {
 		return nil, err
-	}
-	have := make(map[string]store.Accuracy, len(stored))
-	for _, a := range stored {
-		have[a.Arch.Canonical] = a
 	}
 	var fresh []store.Accuracy
 	for i, a := range archs {
@@ -133,7 +132,13 @@ func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch, keep bool) (
 					return nil, err
 				}
 				fresh = append(fresh, store.Accuracy{Arch: sa, Source: s.name, Top1: v.Top1, Label: v.Provenance})
-				have[key] = fresh[len(fresh)-1]
+				have[key] = store.AccuracyValue{Top1: v.Top1, Label: v.Provenance}
+				if len(fresh) == accuracyBatch { // bounded memory, few fsyncs
+					if err := s.st.PutAccuracy(ctx, fresh...); err != nil {
+						return nil, err
+					}
+					fresh = fresh[:0]
+				}
 			}
 		}
 		s.mu.Lock()

@@ -221,12 +221,12 @@ func (s *Session) planObs(ctx context.Context, res int) (obs []analysis.Obs, tot
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	var at []store.PlanItem
+	var at []store.PlanRef
 	for _, it := range plan {
-		if !slices.Contains(resolutions, it.Arch.Resolution) {
-			resolutions = append(resolutions, it.Arch.Resolution)
+		if !slices.Contains(resolutions, it.Resolution) {
+			resolutions = append(resolutions, it.Resolution)
 		}
-		if it.Arch.Resolution == res {
+		if it.Resolution == res {
 			at = append(at, it)
 		}
 	}
@@ -235,7 +235,7 @@ func (s *Session) planObs(ctx context.Context, res int) (obs []analysis.Obs, tot
 		if i%step != 0 {
 			continue
 		}
-		o, err := s.obs(it.Arch.Canonical, it.Fix, 0)
+		o, err := s.obs(it.Canonical, it.Fix, 0)
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -303,11 +303,12 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 	return out, nil
 }
 
-// planCache keeps the space's plan items and parsed archs: both only grow
-// while a session is open (Prepare resets the plan).
+// planCache keeps the space's plan items (as references: no OFA decoding)
+// and the parsed archs; both only grow while a session is open (Prepare
+// resets the plan).
 type planCache struct {
 	mu    sync.Mutex
-	plan  []store.PlanItem
+	plan  []store.PlanRef
 	archs map[string]model.Arch
 }
 
@@ -337,34 +338,19 @@ func (p *planCache) parse(sp *model.Space, canonical string) (model.Arch, error)
 	return a, nil
 }
 
-func (p *planCache) items(ctx context.Context, st *store.Store, space string) ([]store.PlanItem, error) {
+func (p *planCache) items(ctx context.Context, st *store.Store, space string) ([]store.PlanRef, error) {
 	p.mu.Lock()
 	plan := p.plan
 	p.mu.Unlock()
 	if plan != nil {
 		return plan, nil
 	}
-	runs, err := st.Runs(ctx)
+	plan, err := st.PlanRefs(ctx, space)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[[2]string]bool{}
-	plan = []store.PlanItem{}
-	for _, r := range runs {
-		if r.Space != space {
-			continue
-		}
-		items, err := st.Plan(ctx, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			k := [2]string{it.Arch.Canonical, it.Fix}
-			if !seen[k] {
-				seen[k] = true
-				plan = append(plan, it)
-			}
-		}
+	if plan == nil {
+		plan = []store.PlanRef{}
 	}
 	p.mu.Lock()
 	p.plan = plan

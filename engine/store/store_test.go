@@ -572,3 +572,32 @@ func TestMigrateV1(t *testing.T) {
 		t.Errorf("latency without a probe %v, want the median 3", l)
 	}
 }
+
+// TestPlanRefs: the distinct (arch, role) items of a space's runs, in the
+// order first planned, across runs; other spaces' runs are left out.
+func TestPlanRefs(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	arch := func(c string, r int) Arch { return Arch{Canonical: c, Space: "s", Resolution: r} }
+	if _, err := st.StartRun(ctx, RunInfo{Space: "s"}, []PlanItem{{Arch: arch("a", 224)}, {Arch: arch("b", 160), Fix: "u1.l1=e3k3"}, {Arch: arch("a", 224)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StartRun(ctx, RunInfo{Space: "s"}, []PlanItem{{Arch: arch("c", 224)}, {Arch: arch("b", 160), Fix: "u1.l1=e3k3"}, {Arch: arch("b", 160)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StartRun(ctx, RunInfo{Space: "other"}, []PlanItem{{Arch: Arch{Canonical: "z", Space: "other", Resolution: 224}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.PlanRefs(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PlanRef{{"a", 224, ""}, {"b", 160, "u1.l1=e3k3"}, {"c", 224, ""}, {"b", 160, ""}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PlanRefs = %v, want %v", got, want)
+	}
+}
