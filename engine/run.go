@@ -166,9 +166,10 @@ func Start(ctx context.Context, spec Spec) (*Run, error) {
 	return r, nil
 }
 
-// Prepare checks the spec, records the run, its plan and its devices in
-// the store, and finds what each device still has to measure. Nothing is
-// measured until Estimate or Start.
+// Prepare claims the store (store.Claim: one profiler per store, until
+// the store is closed), checks the spec, records the run, its plan and its
+// devices in the store, and finds what each device still has to measure.
+// Nothing is measured until Estimate or Start.
 func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 	if spec.Space == nil {
 		return nil, errors.New("engine: no search space")
@@ -178,6 +179,12 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 	}
 	if len(spec.Targets) == 0 {
 		return nil, errors.New("engine: no device to profile (configure [[devices]] or pass --devices)")
+	}
+	// One profiler per store: a second one (another process, the explorer
+	// or the CLI) is refused with the first one's pid, command, host and
+	// start until the store is closed.
+	if err := spec.Store.Claim(); err != nil {
+		return nil, err
 	}
 	sp := spec.Space
 	opts := spec.Options.withDefaults()

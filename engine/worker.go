@@ -241,6 +241,12 @@ func (w *worker) measure(ctx context.Context, it *item, kind store.Kind) bool {
 		w.lastErr = err.Error()
 		w.r.events.Publish(DeviceError{Device: w.name, Arch: it.canon, Err: err, Attempt: attempt, Transient: transient, Final: final})
 		if final {
+			if errors.Is(err, devices.ErrStalledHost) {
+				// Every other local device waited for this one for a whole
+				// timeout; the next arch would most likely do it again.
+				w.failed = true
+				err = fmt.Errorf("stopped after its first timeout on the host lock (raise `timeout` in its [[devices]] entry if its archs are this slow, or fix what hangs; a re-run resumes): %w", err)
+			}
 			w.giveUp(ctx, it, kind, err, attempt, true)
 			return false
 		}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 )
 
 // Local runs processes on this machine, argv executed directly (no shell).
@@ -35,13 +37,57 @@ func (t *Local) Dir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("local: %w", ErrClosed)
 	}
 	if t.dir == "" {
-		dir, err := os.MkdirTemp("", "blockprof.")
+		t.sweep()
+		dir, err := os.MkdirTemp("", localTempPrefix("blockprof."))
 		if err != nil {
 			return "", fmt.Errorf("local: run directory: %w", err)
 		}
 		t.dir = dir
 	}
 	return t.dir, nil
+}
+
+// localTempPrefix names a local run directory or staging file after this
+// process: PREFIX.PID.RANDOM, so that the next blockprof can tell which
+// ones a dead process left behind (SweepStale).
+func localTempPrefix(prefix string) string { return prefix + strconv.Itoa(os.Getpid()) + "." }
+
+// localTempRE matches the names localTempPrefix makes (RANDOM is decimal).
+var localTempRE = regexp.MustCompile(`^blockprof(?:\.|-put\.)([0-9]{1,10})\.[0-9]+$`)
+
+// SweepStale removes from dir (os.TempDir() when "") the run directories
+// and staging files that blockprof processes of this user left when they
+// died without closing their transports (kill -9, a power cut): those
+// named after a process id that is no longer running. It returns what it
+// removed; what it cannot remove or check is left.
+func SweepStale(dir string) []string {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		m := localTempRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		pid, err := strconv.Atoi(m[1])
+		if err != nil || pid <= 0 || pid == os.Getpid() || pidAlive(pid) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(path)
+		if err != nil || !ownedByMe(fi) || fi.Mode()&os.ModeSymlink != 0 {
+			continue
+		}
+		if err := os.RemoveAll(path); err == nil {
+			removed = append(removed, path)
+		}
+	}
+	return removed
 }
 
 // Put implements Transport.
