@@ -112,10 +112,11 @@ var ErrStalledHost = errors.New("timed out holding the host lock")
 
 // Held is a host lock taken by Hold.
 type Held struct {
-	l       *HostLock
-	once    sync.Once
-	stop    func() bool
-	stalled atomic.Bool
+	l        *HostLock
+	ctx      context.Context
+	once     sync.Once
+	stop     func() bool
+	released atomic.Bool // by Release, before ctx ended
 }
 
 // Hold takes the lock (a nil lock takes nothing) until Release or until
@@ -129,13 +130,8 @@ func (l *HostLock) Hold(ctx context.Context) (*Held, error) {
 	if err := l.Lock(ctx); err != nil {
 		return nil, err
 	}
-	h := &Held{l: l}
-	h.stop = context.AfterFunc(ctx, func() {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			h.stalled.Store(true)
-		}
-		h.unlock()
-	})
+	h := &Held{l: l, ctx: ctx}
+	h.stop = context.AfterFunc(ctx, h.unlock)
 	return h, nil
 }
 
@@ -144,16 +140,18 @@ func (h *Held) Release() {
 	if h.l == nil {
 		return
 	}
-	h.stop()
+	if h.stop() {
+		h.released.Store(true)
+	}
 	h.unlock()
 }
 
 func (h *Held) unlock() { h.once.Do(h.l.Unlock) }
 
 // Stalled returns err, wrapping ErrStalledHost when err is not nil and
-// the lock was released by ctx's deadline.
+// ctx's deadline has passed with the lock still held (not Released).
 func (h *Held) Stalled(err error) error {
-	if err == nil || !h.stalled.Load() {
+	if err == nil || h.l == nil || h.released.Load() || !errors.Is(h.ctx.Err(), context.DeadlineExceeded) {
 		return err
 	}
 	return fmt.Errorf("%w (%w: every other local device waited)", err, ErrStalledHost)

@@ -219,7 +219,7 @@ func Wait(ctx context.Context, path string, owner Owner) (*Lock, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for %w: %w", err, ctx.Err())
+			return nil, fmt.Errorf("gave up waiting: %w: %w", err, ctx.Err())
 		case <-t.C:
 		}
 		poll = min(2*poll, MaxPoll)

@@ -86,7 +86,7 @@ func (t *ADB) Put(ctx context.Context, name string, data []byte) (string, error)
 		return "", err
 	}
 	remote := dir + "/" + name
-	err = t.withLocalFile(data, func(local string) error {
+	err = withLocalFile(data, func(local string) error {
 		argv := append(append([]string{}, t.head...), "push", local, remote)
 		l := launcher{target: t.target, wrap: func(a []string, _ bool) []string { return a }, classify: classifyADB}
 		_, err := l.run(ctx, argv)

@@ -37,7 +37,6 @@ func (t *Local) Dir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("local: %w", ErrClosed)
 	}
 	if t.dir == "" {
-		t.sweep()
 		dir, err := os.MkdirTemp("", localTempPrefix("blockprof."))
 		if err != nil {
 			return "", fmt.Errorf("local: run directory: %w", err)

@@ -38,14 +38,15 @@ type base struct {
 	dir    string
 	closed bool
 	procs  map[*Process]struct{}
-	swept  sync.Once
 }
 
-// sweep removes, once per transport, the local run directories and
-// staging files of dead blockprof processes (SweepStale).
-func (b *base) sweep() { b.swept.Do(func() { SweepStale("") }) }
-
-func newBase(l launcher) base { return base{launcher: l, procs: map[*Process]struct{}{}} }
+// newBase makes a transport's base. Each new transport first removes the
+// local run directories and staging files that dead blockprof processes
+// left behind (SweepStale): the next start cleans up after a kill -9.
+func newBase(l launcher) base {
+	SweepStale("")
+	return base{launcher: l, procs: map[*Process]struct{}{}}
+}
 
 // ErrClosed is returned by a transport used after Close.
 var ErrClosed = errors.New("transport closed")

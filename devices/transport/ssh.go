@@ -156,7 +156,7 @@ func (t *SSH) Put(ctx context.Context, name string, data []byte) (string, error)
 		return "", err
 	}
 	remote := dir + "/" + name
-	err = t.withLocalFile(data, func(local string) error {
+	err = withLocalFile(data, func(local string) error {
 		argv := append([]string{t.opts.SCP, "-q"}, t.common...)
 		argv = append(argv, "--", local, t.scpTarget(remote))
 		l := launcher{target: t.target, wrap: func(a []string, _ bool) []string { return a }, classify: classifySCP}
