@@ -34,8 +34,8 @@ print(rows, distinct)
 EOF
 }
 
-# running_tools MARK: pids of running (not zombie) processes of the kill9 device: its tool (sh -c "sleep MARK ...")
-# and the tool's child (sleep MARK).
+# running_tools MARK: "tool PID" or "child PID" for each running (not zombie) process of the kill9 device: its
+# tool (sh -c "sleep MARK ...") and the tool's child (sleep MARK).
 running_tools() {
 	python3 - "$1" <<'EOF'
 import os, sys
@@ -51,20 +51,19 @@ for pid in os.listdir("/proc"):
     tool = argv[:2] == [b"sh", b"-c"] and len(argv) > 2 and argv[2].startswith(b"sleep " + mark + b" ")
     child = argv[:2] == [b"sleep", mark]
     if (tool or child) and stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X"):
-        print(pid)
+        print("tool" if tool else "child", pid)
 EOF
 }
 
 kill9() {
 	local n=${1:-10} dir=$work/kill9 mark=3617
 	mkdir -p "$dir/tmp"
-	# A local command device whose tool starts a child that would sleep an hour (the orphan to look for),
-	# then "measures" for 0.1-0.3 s.
+	# A local command device whose tool starts a child that would sleep an hour, then "measures" for 0-2.9 s.
 	cat >"$dir/config.toml" <<EOF
 [[devices]]
 name = "tool"
 kind = "command"
-argv = ["sh", "-c", "sleep $mark >/dev/null 2>&1 & sleep 0.\$((1 + \$\$ % 3)); echo 'latency 1.5'", "sh", "{model}"]
+argv = ["sh", "-c", "sleep $mark >/dev/null 2>&1 & sleep \$((\$\$ % 3)).\$((\$\$ % 10)); echo 'latency 1.5'", "sh", "{model}"]
 parser = "regex"
 regex = "latency (\\\\S+)"
 unit = "ms"
@@ -78,11 +77,13 @@ per_location = 0
 seed = 7
 reference_every = 0
 EOF
-	local lost=0 orphans=0 dirs=0 kills=0
+	local lost=0 tools=0 children=0 kills=0
+	# Leftovers of an earlier run of this script (with an older blockprof) would count as this one's.
+	running_tools "$mark" | cut -d' ' -f2 | xargs -r kill -9 2>/dev/null || true
 	for i in $(seq 1 "$n"); do
 		TMPDIR=$dir/tmp "$bp" profile --config "$dir/config.toml" --store "$dir/s.db" >/dev/null 2>"$dir/err" &
 		local pid=$!
-		# A random moment between 0.5 and 4.5 s into the run.
+		# A random moment between 0.5 and 5.4 s into the run.
 		sleep "$((RANDOM % 5)).$((RANDOM % 10))"
 		sleep 0.5
 		if ! kill -0 "$pid" 2>/dev/null; then
@@ -94,27 +95,29 @@ EOF
 		wait "$pid" 2>/dev/null || true
 		kills=$((kills + 1))
 		# The last progress line before the kill: "tool  N/60 ..." (printed once a second).
-		local said
+		local said stored
 		said=$(grep -Eo '^tool  [0-9]+/' "$dir/err" | tail -1 | grep -Eo '[0-9]+' || echo 0)
-		local stored
 		stored=$(count_plan "$dir/s.db" tool | cut -d' ' -f2)
 		[ "$said" -gt "$stored" ] && lost=$((lost + said - stored))
 		sleep 2 # the watchdog's kill is asynchronous
-		local o
-		o=$(running_tools "$mark" | wc -l)
-		orphans=$((orphans + o))
-		# The next start (a short --estimate run that only times, then stops) must remove the dead run's directory.
+		local t c
+		t=$(running_tools "$mark" | grep -c '^tool ' || true)
+		c=$(running_tools "$mark" | grep -c '^child ' || true)
+		tools=$((tools + t))
+		children=$((children + c))
+		running_tools "$mark" | cut -d' ' -f2 | xargs -r kill -9 2>/dev/null || true
+		# The next start: a short --estimate run (it times at most two archs, then stops).
 		TMPDIR=$dir/tmp "$bp" profile --config "$dir/config.toml" --store "$dir/s.db" --estimate >/dev/null 2>&1 || true
-		local left
-		left=$(find "$dir/tmp" -maxdepth 1 -name "blockprof.$pid.*" | wc -l)
-		dirs=$((dirs + left))
-		echo "kill $i: pid $pid, progress said $said, store holds $stored, orphans $o, run dirs left $left"
-		running_tools "$mark" | xargs -r kill -9 2>/dev/null || true
+		running_tools "$mark" | cut -d' ' -f2 | xargs -r kill -9 2>/dev/null || true
+		echo "kill $i: pid $pid, progress said $said, store holds $stored, running after 2 s: $t tools, $c tool children;" \
+			"run directories in TMPDIR after the next start: $(find "$dir/tmp" -mindepth 1 -maxdepth 1 -name 'blockprof.*' | wc -l)"
 	done
 	# Finish the plan, then count.
 	TMPDIR=$dir/tmp "$bp" profile --config "$dir/config.toml" --store "$dir/s.db" >/dev/null 2>"$dir/err" || true
+	running_tools "$mark" | cut -d' ' -f2 | xargs -r kill -9 2>/dev/null || true
 	read -r rows distinct < <(count_plan "$dir/s.db" tool)
-	echo "kill9: $kills kills; lost $lost, duplicated $((rows - distinct)), orphans $orphans, run dirs left $dirs; final store $distinct/60 archs in $rows rows"
+	echo "kill9: $kills kills; lost $lost, duplicated $((rows - distinct)), running after the kills: $tools tools and $children tool children," \
+		"run directories left: $(find "$dir/tmp" -mindepth 1 -maxdepth 1 -name 'blockprof.*' | wc -l); final store $distinct/60 archs in $rows rows"
 }
 
 concurrent() {

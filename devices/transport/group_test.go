@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"blockprof/devices/lockfile"
 )
 
 // The death tests re-execute the test binary as a child (deathChild) that
@@ -340,7 +342,13 @@ func TestSweepStale(t *testing.T) {
 		mk("blockprof."+d+".9", 'l'),       // a link is never followed
 		mk("blockprof-put-"+d+".3", 'f'),   // not a name blockprof makes
 		mk("blockprof.99999999999.1", 'd'), // no such pid
+		mk("blockprof."+d+".55", 'd'),      // held by a process this one cannot see (below)
 	}
+	held, err := lockfile.TryLock(filepath.Join(dir, "blockprof."+d+".55", runDirLock), lockfile.Self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
 	removed := SweepStale(dir)
 	slices.Sort(removed)
 	slices.Sort(gone)

@@ -8,12 +8,21 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+
+	"blockprof/devices/lockfile"
 )
 
 // Local runs processes on this machine, argv executed directly (no shell).
 type Local struct {
 	base
+	owner *lockfile.Lock // on the run directory's runDirLock, under mu
 }
+
+// runDirLock is the file in a local run directory that its transport
+// holds locked (devices/lockfile) while it lives: a process whose pid this
+// system does not show (another container sharing /tmp) still keeps its
+// directory from SweepStale.
+const runDirLock = ".blockprof.lock"
 
 // NewLocal returns the local transport.
 func NewLocal() *Local {
@@ -41,7 +50,12 @@ func (t *Local) Dir(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("local: run directory: %w", err)
 		}
-		t.dir = dir
+		owner, err := lockfile.TryLock(filepath.Join(dir, runDirLock), lockfile.Self())
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("local: run directory: %w", err)
+		}
+		t.dir, t.owner = dir, owner
 	}
 	return t.dir, nil
 }
@@ -57,7 +71,8 @@ var localTempRE = regexp.MustCompile(`^blockprof(?:\.|-put\.)([0-9]{1,10})\.[0-9
 // SweepStale removes from dir (os.TempDir() when "") the run directories
 // and staging files that blockprof processes of this user left when they
 // died without closing their transports (kill -9, a power cut): those
-// named after a process id that is no longer running. It returns what it
+// named after a process id that is no longer running, and for a run
+// directory, whose runDirLock no process holds. It returns what it
 // removed; what it cannot remove or check is left.
 func SweepStale(dir string) []string {
 	if dir == "" {
@@ -82,9 +97,16 @@ func SweepStale(dir string) []string {
 		if err != nil || !ownedByMe(fi) || fi.Mode()&os.ModeSymlink != 0 {
 			continue
 		}
+		var owner *lockfile.Lock
+		if fi.IsDir() {
+			if owner, err = lockfile.TryLock(filepath.Join(path, runDirLock), lockfile.Self()); err != nil {
+				continue // held: its process lives where this one cannot see it
+			}
+		}
 		if err := os.RemoveAll(path); err == nil {
 			removed = append(removed, path)
 		}
+		owner.Unlock()
 	}
 	return removed
 }
@@ -107,7 +129,13 @@ func (t *Local) Put(ctx context.Context, name string, data []byte) (string, erro
 
 // Close implements Transport.
 func (t *Local) Close() error {
-	if dir := t.closeProcs(); dir != "" {
+	dir := t.closeProcs()
+	t.mu.Lock()
+	owner := t.owner
+	t.owner = nil
+	t.mu.Unlock()
+	defer owner.Unlock() // after the removal: the directory is never unlocked while it exists
+	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("local: remove run directory: %w", err)
 		}
