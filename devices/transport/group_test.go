@@ -4,6 +4,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -399,7 +400,7 @@ func FuzzProcState(f *testing.F) {
 	f.Add([]byte("7 (a) b) S"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, ok := procState(data)
-		if ok && !strings.Contains(string(data), ") "+string(s)) {
+		if ok && !bytes.Contains(data, []byte{')', ' ', s}) {
 			t.Fatalf("state %q not after a \") \" in %q", s, data)
 		}
 	})
