@@ -154,5 +154,5 @@ func (h *Held) Stalled(err error) error {
 	if err == nil || h.l == nil || h.released.Load() || !errors.Is(h.ctx.Err(), context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w (%w: every other local device waited)", err, ErrStalledHost)
+	return fmt.Errorf("%w (%w)", err, ErrStalledHost)
 }

@@ -61,7 +61,7 @@ func TestStalledHostStopsTheDevice(t *testing.T) {
 	if n := len(hung.Calls()); n != 1 {
 		t.Errorf("the hung device was tried %d times, want once", n)
 	}
-	if d := s.Devices[0]; d.State != StateFailed || !strings.Contains(d.LastErr, "first timeout on the host lock") || !strings.Contains(d.LastErr, "raise `timeout`") {
+	if d := s.Devices[0]; d.State != StateFailed || !strings.Contains(d.LastErr, "stopped after this first timeout") || !strings.Contains(d.LastErr, "holding the host lock") {
 		t.Errorf("hung: %+v", d)
 	}
 	if d := s.Devices[1]; d.State != StateDone || d.Measured != 8 || d.Errors != 0 {

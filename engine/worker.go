@@ -245,7 +245,7 @@ func (w *worker) measure(ctx context.Context, it *item, kind store.Kind) bool {
 				// Every other local device waited for this one for a whole
 				// timeout; the next arch would most likely do it again.
 				w.failed = true
-				err = fmt.Errorf("stopped after its first timeout on the host lock (raise `timeout` in its [[devices]] entry if its archs are this slow, or fix what hangs; a re-run resumes): %w", err)
+				err = fmt.Errorf("stopped after this first timeout, which every other local device waited for (fix what hangs or raise the timeout; a re-run resumes): %w", err)
 			}
 			w.giveUp(ctx, it, kind, err, attempt, true)
 			return false
