@@ -48,17 +48,22 @@ func (p Protocol) Validate() error {
 // inside the timed window (probe runs are timed apart, into ProbeMs).
 // probe, if non-nil and ProbeEvery > 0, runs the probe network once. lock,
 // if non-nil, is held for the whole warm-up and timing so that two local
-// devices never time at once.
+// devices never time at once, and released when ctx ends; a timing cut
+// short by ctx's deadline while holding it wraps ErrStalledHost.
 func (p Protocol) Time(ctx context.Context, lock *HostLock, run, probe func() error) (Measurement, error) {
 	if err := p.Validate(); err != nil {
 		return Measurement{}, err
 	}
-	if lock != nil {
-		if err := lock.Lock(ctx); err != nil {
-			return Measurement{}, err
-		}
-		defer lock.Unlock()
+	held, err := lock.Hold(ctx)
+	if err != nil {
+		return Measurement{}, err
 	}
+	defer held.Release()
+	m, err := p.time(ctx, run, probe)
+	return m, held.Stalled(err)
+}
+
+func (p Protocol) time(ctx context.Context, run, probe func() error) (Measurement, error) {
 	// Finish any garbage collection now: a cycle started by building the
 	// model (exporting it allocates its weights) would otherwise run its
 	// background workers on the other cores during the timed runs, and on a
@@ -177,25 +182,3 @@ func quantile(sorted []float64, p float64) float64 {
 	}
 	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }
-
-// HostLock serialises timing among devices that share this machine's cores.
-// Create one per process and hand it to every local device.
-type HostLock struct {
-	ch chan struct{}
-}
-
-// NewHostLock returns an unlocked host lock.
-func NewHostLock() *HostLock { return &HostLock{ch: make(chan struct{}, 1)} }
-
-// Lock waits for the lock or for ctx to end.
-func (l *HostLock) Lock(ctx context.Context) error {
-	select {
-	case l.ch <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Unlock releases the lock.
-func (l *HostLock) Unlock() { <-l.ch }

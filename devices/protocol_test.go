@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,7 @@ func TestProtocolErrors(t *testing.T) {
 // TestHostLockSerialises: a second timer waits for the lock, and gives up
 // when its context ends.
 func TestHostLockSerialises(t *testing.T) {
-	lock := NewHostLock()
+	lock := NewHostLockAt(filepath.Join(t.TempDir(), "host.lock"))
 	if err := lock.Lock(context.Background()); err != nil {
 		t.Fatal(err)
 	}

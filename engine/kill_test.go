@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(killChildEnv); path != "" {
 		os.Exit(killChild(path))
 	}
+	if path := os.Getenv(profilerChildEnv); path != "" {
+		os.Exit(profilerChild(path))
+	}
 	os.Exit(m.Run())
 }
 

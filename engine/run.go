@@ -179,9 +179,10 @@ func Start(ctx context.Context, spec Spec) (*Run, error) {
 	return r, nil
 }
 
-// Prepare checks the spec, records the run, its plan and its devices in
-// the store, and finds what each device still has to measure: the plan
-// archs it has no record of under its current fingerprint
+// Prepare claims the store (store.Claim: one profiler per store, until
+// the store is closed), checks the spec, records the run, its plan and its
+// devices in the store, and finds what each device still has to measure:
+// the plan archs it has no record of under its current fingerprint
 // (devices.Fingerprint). Records taken under another fingerprint are kept
 // but measured again, and said in Warnings and Stale. Nothing is measured
 // until Estimate or Start.
@@ -194,6 +195,12 @@ func Prepare(ctx context.Context, spec Spec) (*Run, error) {
 	}
 	if len(spec.Targets) == 0 {
 		return nil, errors.New("engine: no device to profile (configure [[devices]] or pass --devices)")
+	}
+	// One profiler per store: a second one (another process, the explorer
+	// or the CLI) is refused with the first one's pid, command, host and
+	// start until the store is closed.
+	if err := spec.Store.Claim(); err != nil {
+		return nil, err
 	}
 	sp := spec.Space
 	opts := spec.Options.withDefaults()

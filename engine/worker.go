@@ -249,6 +249,12 @@ func (w *worker) measure(ctx context.Context, it *item, kind store.Kind) bool {
 		w.lastErr = err.Error()
 		w.r.events.Publish(DeviceError{Device: w.name, Arch: it.canon, Err: err, Attempt: attempt, Transient: transient, Final: final})
 		if final {
+			if errors.Is(err, devices.ErrStalledHost) {
+				// Every other local device waited for this one for a whole
+				// timeout; the next arch would most likely do it again.
+				w.failed = true
+				err = fmt.Errorf("stopped after this first timeout, which every other local device waited for (fix what hangs or raise the timeout; a re-run resumes): %w", err)
+			}
 			w.giveUp(ctx, it, kind, err, attempt, true)
 			return false
 		}

@@ -278,17 +278,22 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, errTimeout)
 	defer cancel()
-	if d.lock != nil && d.tr.Local() {
-		if err := d.lock.Lock(ctx); err != nil {
-			return devices.Measurement{}, d.ctxErr(ctx, net.Arch, "waiting for the host lock", err)
-		}
-		defer d.lock.Unlock()
+	var lock *devices.HostLock
+	if d.tr.Local() {
+		lock = d.lock
 	}
+	// Held from the agent's start, which uses the cores too, to its reply;
+	// released at the deadline (the error then wraps ErrStalledHost).
+	held, err := lock.Hold(ctx)
+	if err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net.Arch, "waiting for the host lock", err)
+	}
+	defer held.Release()
 	req := d.req
 	req.Arch, req.Network = net.Arch, net
 	r, err := d.roundTrip(ctx, net.Arch, false, func(id int64) any { req.ID = id; return req })
 	if err != nil {
-		return devices.Measurement{}, err
+		return devices.Measurement{}, held.Stalled(err)
 	}
 	return devices.Measurement{SamplesMs: r.SamplesMs, Warmup: r.Warmup, Mode: r.Mode}, nil
 }

@@ -75,7 +75,7 @@ func fakeDevice(t testing.TB, mode string, edit func(*devices.Config), args ...s
 	if edit != nil {
 		edit(&cfg)
 	}
-	d, err := New(cfg, transport.NewLocal(), devices.NewHostLock(), Options{})
+	d, err := New(cfg, transport.NewLocal(), devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

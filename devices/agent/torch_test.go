@@ -73,7 +73,7 @@ func torchConfig(py string) devices.Config {
 
 func torchDevice(t testing.TB, tr transport.Transport, cfg devices.Config) *agent.Device {
 	t.Helper()
-	d, err := agent.New(cfg, tr, devices.NewHostLock(), agent.Options{})
+	d, err := agent.New(cfg, tr, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")), agent.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func testSpaces(t *testing.T) *model.Spaces {
 func TestOpen(t *testing.T) {
 	ss := testSpaces(t)
 	// Dir is "..": the backends' own testdata is reached by relative paths.
-	opts := Options{Lock: devices.NewHostLock(), Dir: "..", Spaces: ss}
+	opts := Options{Lock: devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")), Dir: "..", Spaces: ss}
 	tests := []struct {
 		name    string
 		cfg     devices.Config

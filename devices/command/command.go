@@ -73,7 +73,7 @@ func Open(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 
 // New returns the command device of cfg on the transport tr, which it owns
 // (Close closes it). lock is the process's host lock, held while a local
-// tool runs.
+// tool runs (nil: none).
 func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*Device, error) {
 	if cfg.Kind != "" && cfg.Kind != "command" {
 		return nil, fmt.Errorf("device %s: kind %q is not command", cfg.Name, cfg.Kind)
@@ -217,18 +217,30 @@ func (d *Device) Info() devices.Info { return d.info }
 var errTimeout = errors.New("device timeout")
 
 // Measure exports net, copies it to the target and runs the tool on it.
+// A local tool runs under the host lock (from the export on, as the ort
+// device does, so that no other local device times meanwhile); at the
+// deadline the lock is released at once, the tool's process group is
+// killed and the error wraps devices.ErrStalledHost.
 func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
 	if net == nil {
 		return devices.Measurement{}, fmt.Errorf("device %s: no network", d.name)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, errTimeout)
 	defer cancel()
-	if d.lock != nil && d.tr.Local() {
-		if err := d.lock.Lock(ctx); err != nil {
-			return devices.Measurement{}, d.ctxErr(ctx, net, "waiting for the host lock", err)
-		}
-		defer d.lock.Unlock()
+	var lock *devices.HostLock
+	if d.tr.Local() {
+		lock = d.lock
 	}
+	held, err := lock.Hold(ctx)
+	if err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net, "waiting for the host lock", err)
+	}
+	defer held.Release()
+	m, err := d.measure(ctx, net)
+	return m, held.Stalled(err)
+}
+
+func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
 	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.batch})
 	if err != nil {
 		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)

@@ -62,7 +62,7 @@ func fakeConfig(t testing.TB, extra ...string) devices.Config {
 
 func newDevice(t testing.TB, cfg devices.Config, tr transport.Transport) *Device {
 	t.Helper()
-	d, err := New(cfg, tr, devices.NewHostLock())
+	d, err := New(cfg, tr, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,18 +121,23 @@ func (d *Device) Check(ctx context.Context) (devices.Info, error) {
 
 // Measure exports net, loads it in ONNX Runtime and times it with the
 // device's protocol. The host lock is held from the export to the last run
-// so that no other local device times while this one uses the cores; only
-// Session.Run is inside the timed window. The measurement is bounded by the
-// device's timeout and returns promptly when ctx ends.
+// so that no other local device times while this one uses the cores (and
+// released at the deadline; the error then wraps devices.ErrStalledHost);
+// only Session.Run is inside the timed window. The measurement is bounded
+// by the device's timeout and returns promptly when ctx ends.
 func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, errTimeout)
 	defer cancel()
-	if d.lock != nil {
-		if err := d.lock.Lock(ctx); err != nil {
-			return devices.Measurement{}, d.ctxErr(ctx, net, "waiting for the host lock", err)
-		}
-		defer d.lock.Unlock()
+	held, err := d.lock.Hold(ctx)
+	if err != nil {
+		return devices.Measurement{}, d.ctxErr(ctx, net, "waiting for the host lock", err)
 	}
+	defer held.Release()
+	m, err := d.measure(ctx, net)
+	return m, held.Stalled(err)
+}
+
+func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
 	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
 	if err != nil {
 		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)

@@ -70,7 +70,7 @@ func TestNewRejects(t *testing.T) {
 
 func TestDeviceMeasure(t *testing.T) {
 	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Optimization: "all", Warmup: 2, Repeat: 3, MaxRepeat: 3}
-	d := testDevice(t, cfg, devices.NewHostLock())
+	d := testDevice(t, cfg, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")))
 	info := d.Info()
 	if info.Name != "cpu" || info.Kind != "ort" || info.Version != d.rt.Version() || info.Version == "" ||
 		info.Provenance != devices.Measured || !info.Local || info.Threads != 1 || info.Batch != 1 || info.Precision != "fp32" {
@@ -97,7 +97,7 @@ func TestDeviceMeasure(t *testing.T) {
 // the window; the probe session is made once and kept.
 func TestDeviceProbe(t *testing.T) {
 	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 6, MaxRepeat: 6, ProbeEvery: 3}
-	d := testDevice(t, cfg, devices.NewHostLock())
+	d := testDevice(t, cfg, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")))
 	if !strings.Contains(d.Info().Mode, "probe every 3 runs") {
 		t.Errorf("mode %q does not say the probe is on", d.Info().Mode)
 	}
@@ -135,7 +135,7 @@ func TestDeviceProbe(t *testing.T) {
 
 func TestDeviceMeasureStops(t *testing.T) {
 	net := smallNet(t)
-	lock := devices.NewHostLock()
+	lock := devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock"))
 	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: devices.MaxRepeat, MaxRepeat: devices.MaxRepeat, Timeout: "300ms"}
 	d := testDevice(t, cfg, lock)
 
@@ -161,8 +161,8 @@ func TestDeviceMeasureStops(t *testing.T) {
 		case <-time.After(2 * time.Minute):
 			t.Fatal("the 300ms device timeout did not stop a million runs")
 		}
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "device timeout 300ms") {
-			t.Fatalf("Measure = %v, want the device timeout", err)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "device timeout 300ms") || !errors.Is(err, devices.ErrStalledHost) {
+			t.Fatalf("Measure = %v, want the device timeout, on the host lock", err)
 		}
 	})
 	t.Run("waits for the host lock", func(t *testing.T) {
@@ -171,7 +171,7 @@ func TestDeviceMeasureStops(t *testing.T) {
 		}
 		defer lock.Unlock()
 		_, err := d.Measure(context.Background(), net)
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "host lock") {
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "host lock") || errors.Is(err, devices.ErrStalledHost) {
 			t.Fatalf("Measure while another device holds the lock = %v, want a timeout waiting for the lock", err)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -39,7 +40,13 @@ type base struct {
 	procs  map[*Process]struct{}
 }
 
-func newBase(l launcher) base { return base{launcher: l, procs: map[*Process]struct{}{}} }
+// newBase makes a transport's base. Each new transport first removes the
+// local run directories and staging files that dead blockprof processes
+// left behind (SweepStale): the next start cleans up after a kill -9.
+func newBase(l launcher) base {
+	SweepStale("")
+	return base{launcher: l, procs: map[*Process]struct{}{}}
+}
 
 // ErrClosed is returned by a transport used after Close.
 var ErrClosed = errors.New("transport closed")
@@ -96,29 +103,33 @@ func (b *base) closeProcs() string {
 	return dir
 }
 
-// command builds the local exec.Cmd for a target argv.
-func (l *launcher) command(ctx context.Context, argv []string, interactive bool) (*exec.Cmd, error) {
+// command builds the local exec.Cmd for a target argv, in a process
+// group of its own (group) whose close must follow the command's end.
+func (l *launcher) command(ctx context.Context, argv []string, interactive bool) (*exec.Cmd, *group, error) {
 	if err := checkArgv(argv); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	largv := l.wrap(argv, interactive)
 	cmd := exec.CommandContext(ctx, largv[0], largv[1:]...)
-	ownGroup(cmd)
 	cmd.WaitDelay = waitDelay
-	return cmd, nil
+	g, err := newGroup(cmd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s on %s: %w", describeArgv(argv), l.target, err)
+	}
+	return cmd, g, nil
 }
 
 // run runs argv to completion.
 func (l *launcher) run(ctx context.Context, argv []string) (Result, error) {
 	res := Result{Code: -1}
-	cmd, err := l.command(ctx, argv, false)
+	cmd, g, err := l.command(ctx, argv, false)
 	if err != nil {
 		return res, err
 	}
 	var out outputs
 	cmd.Stdout = out.writer(&out.stdout)
 	cmd.Stderr = out.writer(&out.stderr)
-	err = cmd.Run()
+	err = runLocked(cmd, g)
 	res.Stdout, res.Stderr, res.Output = out.stdout.Bytes(), out.stderr.Bytes(), out.all.Bytes()
 	if cmd.ProcessState != nil {
 		res.Code = cmd.ProcessState.ExitCode()
@@ -141,37 +152,60 @@ func (l *launcher) run(ctx context.Context, argv []string) (Result, error) {
 	return res, fmt.Errorf("%s on %s: %w", describeArgv(argv), l.target, err)
 }
 
+// runLocked runs cmd on a locked OS thread (see deathSignal) and closes
+// its group.
+func runLocked(cmd *exec.Cmd, g *group) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer g.close()
+	return cmd.Run()
+}
+
 // start starts argv with pipes.
 func (l *launcher) start(ctx context.Context, argv []string) (*Process, error) {
-	cmd, err := l.command(ctx, argv, true)
+	cmd, g, err := l.command(ctx, argv, true)
 	if err != nil {
 		return nil, err
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
+		g.close()
 		return nil, fmt.Errorf("transport: pipe: %w", err)
 	}
-	p := &Process{target: l.target, argv: argv, cmd: cmd, stdout: pr, done: make(chan struct{}), classify: l.classify}
+	p := &Process{target: l.target, argv: argv, cmd: cmd, group: g, stdout: pr, done: make(chan struct{}), classify: l.classify}
 	cmd.Stdout = pw
 	cmd.Stderr = &p.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
+		g.close()
 		pr.Close()
 		pw.Close()
 		return nil, fmt.Errorf("transport: stdin pipe: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	// One goroutine starts and waits for the process on a locked OS
+	// thread (see deathSignal).
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			g.close()
+			started <- err
+			return
+		}
+		started <- nil
+		err := cmd.Wait()
+		g.close()
+		p.err = p.exitErr(ctx, err)
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
 		pr.Close()
 		pw.Close()
 		return nil, fmt.Errorf("%s on %s: %w", describeArgv(argv), l.target, err)
 	}
 	pw.Close() // the child holds the write end now
 	p.Stdin, p.Stdout = stdin, pr
-	go func() {
-		err := cmd.Wait()
-		p.err = p.exitErr(ctx, err)
-		close(p.done)
-	}()
 	return p, nil
 }
 
@@ -186,6 +220,7 @@ type Process struct {
 	target   string
 	argv     []string
 	cmd      *exec.Cmd
+	group    *group
 	stdout   *os.File
 	stderr   tailWriter
 	classify func(code int, stderr string) error
@@ -223,9 +258,7 @@ func (p *Process) Kill() {
 	case <-p.done:
 	default:
 		p.killed = true
-		if p.cmd.Process != nil {
-			_ = killGroup(p.cmd.Process)
-		}
+		_ = p.group.kill()
 	}
 	p.mu.Unlock()
 	<-p.done

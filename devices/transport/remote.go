@@ -56,7 +56,7 @@ func (b *base) removeRemote(dir string) error {
 // withLocalFile writes data to a local temporary file, calls f with its
 // path and removes it.
 func withLocalFile(data []byte, f func(path string) error) error {
-	tmp, err := os.CreateTemp("", "blockprof-put-*")
+	tmp, err := os.CreateTemp("", localTempPrefix("blockprof-put."))
 	if err != nil {
 		return fmt.Errorf("transport: local staging file: %w", err)
 	}

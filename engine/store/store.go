@@ -16,20 +16,36 @@
 // A Store is safe for concurrent use: writes are serialised inside the
 // process (one writer at a time, as SQLite wants) and across processes by
 // SQLite's locks with a busy timeout; reads run in parallel.
+//
+// One profiler per store: a profiling run Claims the store, an advisory
+// lock on PATH.lock that names its process, and a second profiler (another
+// process, or another handle) is refused with that name. Readers need no
+// claim.
+//
+// A damaged store (SQLite's quick_check finds problems, e.g. pages zeroed
+// by a failing disk) is refused by Open, for reading as for writing: what
+// is readable of it may be silently incomplete, and a write could spread
+// the damage. The error says so and how to salvage the readable rows.
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"blockprof/devices/lockfile"
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // BusyTimeout is how long a write waits for another process holding the
@@ -43,21 +59,38 @@ type Store struct {
 	// wmu serialises this process's write transactions: SQLite has one
 	// writer at a time, and waiting here is cheaper than its busy loop.
 	wmu sync.Mutex
+
+	cmu   sync.Mutex
+	claim *lockfile.Lock // held by Claim until Close
 }
 
 // ErrNewerSchema is wrapped by Open's error for a store written by a newer
 // blockprof.
 var ErrNewerSchema = errors.New("store written by a newer blockprof")
 
+// ErrDamaged is wrapped by Open's error for a store whose file is damaged.
+var ErrDamaged = errors.New("damaged")
+
+// ErrNotStore is wrapped by Open's error for a file that is not a
+// blockprof store (another SQLite database, or not SQLite at all).
+var ErrNotStore = errors.New("not a blockprof store")
+
+// ErrInUse is wrapped by Claim's error when another profiler holds the
+// store.
+var ErrInUse = errors.New("another profiler is using this store")
+
 // Open opens or creates the store at path and migrates an older schema.
-// It refuses a store written by a newer schema and a SQLite file that is
-// not a blockprof store.
+// It refuses a store written by a newer schema, a damaged store
+// (ErrDamaged) and a file that is not a blockprof store (ErrNotStore).
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: empty path (pass --store FILE, e.g. blockprof.db)")
 	}
 	if path == ":memory:" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store %q: want a plain file path (an in-memory store is not shared between connections; '?' and '#' are not allowed)", path)
+	}
+	if err := checkHeader(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.Itoa(int(BusyTimeout/time.Millisecond))+")")
@@ -76,6 +109,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	s := &Store{db: db, path: path}
+	if err := s.quickCheck(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -86,10 +123,146 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Path is the file the store was opened from.
 func (s *Store) Path() string { return s.path }
 
-// Close checkpoints and closes the store.
+// Close checkpoints and closes the store, and ends a Claim.
 func (s *Store) Close() error {
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return s.db.Close()
+	err := s.db.Close()
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.claim != nil {
+		err = errors.Join(err, s.claim.Unlock())
+		s.claim = nil
+	}
+	return err
+}
+
+// LockPath is the lock file of the store at path that Claim takes.
+func LockPath(path string) string { return path + ".lock" }
+
+// Claim makes this handle the store's only profiler until Close. Another
+// process's claim (or another handle's in this process) makes it fail
+// with an error wrapping ErrInUse that names the holder: its pid, command,
+// host and since when. The claim is an advisory lock (devices/lockfile)
+// that dies with its process, so a profiler killed with SIGKILL leaves no
+// claim behind. Claiming again through the same handle does nothing.
+func (s *Store) Claim() error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.claim != nil {
+		return nil
+	}
+	l, err := lockfile.TryLock(LockPath(s.path), lockfile.Self())
+	var held *lockfile.HeldError
+	if errors.As(err, &held) {
+		who := "another process (its lock file " + held.Path + " does not say which)"
+		if held.Known {
+			who = held.Owner.Describe(held.At)
+		}
+		return fmt.Errorf("store %s: %w: %s; wait for it to end or stop it, or pass another --store (reading the store, e.g. blockprof analyze, works meanwhile)",
+			s.path, ErrInUse, who)
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w (the profiler's lock file sits beside the store: its folder must be writable)", s.path, err)
+	}
+	s.claim = l
+	return nil
+}
+
+// sqliteMagic starts every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// checkHeader tells a damaged SQLite file and a file that is not SQLite
+// apart before SQLite sees them (it calls both "not a database"). A
+// missing or empty file is a new store.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 100)
+	n, err := io.ReadFull(f, head)
+	if n == 0 {
+		return nil
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte(sqliteMagic)):
+		return nil
+	case n >= len(sqliteMagic) && bytes.Count(head[:len(sqliteMagic)], []byte{0}) == len(sqliteMagic):
+		return damagedError(path, []string{"its first page is zeroed (the SQLite header is gone)"})
+	}
+	return fmt.Errorf("store %s: %w: it is not a SQLite database (pass another --store)", path, ErrNotStore)
+}
+
+// maxProblems is how many of quick_check's findings an error shows.
+const maxProblems = 3
+
+// quickCheck runs SQLite's quick_check: the structure of every page and
+// index, without comparing indexes with their tables (O(N): 0.3 s for a
+// 160 MB store of 100,000 measurements on this project's VM).
+func (s *Store) quickCheck(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check(`+strconv.Itoa(maxProblems+1)+`)`)
+	if err != nil {
+		return s.checkFailed(ctx, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return s.checkFailed(ctx, err)
+		}
+		// A row may hold several lines under a "*** in database main ***"
+		// heading.
+		for _, line := range strings.Split(p, "\n") {
+			if line = strings.TrimSpace(line); line != "" && line != "ok" && !strings.HasPrefix(line, "*** in database") {
+				problems = append(problems, line)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if len(problems) == 0 {
+			return s.checkFailed(ctx, err)
+		}
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return damagedError(s.path, problems)
+	}
+	return nil
+}
+
+// checkFailed turns an error of the check itself into the store's error:
+// SQLite's SQLITE_CORRUPT and SQLITE_NOTADB mean damage, anything else (a
+// busy or unreadable file, an ended context) is reported as it is.
+func (s *Store) checkFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("store %s: checking the file: %w", s.path, ctx.Err())
+	}
+	var serr *sqlite.Error
+	if errors.As(err, &serr) {
+		switch serr.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return damagedError(s.path, []string{err.Error()})
+		}
+	}
+	return fmt.Errorf("store %s: checking the file: %w", s.path, err)
+}
+
+func damagedError(path string, problems []string) error {
+	more := ""
+	if len(problems) > maxProblems {
+		problems, more = problems[:maxProblems], "; …"
+	}
+	return fmt.Errorf("store %s is %w: %s%s; restore it from a backup or pass another --store (sqlite3 %s .recover | sqlite3 NEW.db salvages the readable rows into NEW.db)",
+		path, ErrDamaged, strings.Join(problems, "; "), more, path)
 }
 
 // SchemaVersion reads the store's schema version.
@@ -130,11 +303,15 @@ func readVersion(ctx context.Context, q queryer) (int, error) {
 		hasMeta = hasMeta || t == "meta"
 	}
 	if !hasMeta {
-		return 0, fmt.Errorf("not a blockprof store: it has tables %s but no meta table (pass another --store)", strings.Join(tables, ", "))
+		return 0, fmt.Errorf("%w: it has tables %s but no meta table (pass another --store)", ErrNotStore, strings.Join(tables, ", "))
 	}
 	var app, v string
-	if err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&app); err != nil || app != "blockprof" {
-		return 0, errors.New("not a blockprof store: its meta table does not say app=blockprof (pass another --store)")
+	err = q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&app)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("reading its meta table: %w", err)
+	}
+	if app != "blockprof" {
+		return 0, fmt.Errorf("%w: its meta table does not say app=blockprof (pass another --store)", ErrNotStore)
 	}
 	if err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("blockprof store without a schema_version in its meta table: %w", err)
