@@ -343,16 +343,16 @@ func (m Model) cutSummary() string {
 	return fmt.Sprintf("%d blocks pruned, %d unit depth ranges cut", nb, nc)
 }
 
-func (m Model) childBusy() bool {
-	switch m.active {
-	case Devices:
-		return m.devices.Busy()
-	case Friendliness:
-		return m.friend.Busy()
-	}
-	return m.pareto.Busy()
+// pane is the view on screen as the root sees it: one interface, so drawing,
+// help and keyboard focus need no switch on the active view.
+func (m Model) pane() common.Pane {
+	return [numViews]common.Pane{Devices: m.devices, Friendliness: m.friend, Pareto: m.pareto}[m.active]
 }
 
+func (m Model) childBusy() bool { return m.pane().Busy() }
+
+// updateActive is the one place that routes a message to the view on
+// screen: each child's Update keeps its own type.
 func (m Model) updateActive(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	switch m.active {
@@ -400,14 +400,7 @@ func (m Model) render() string {
 	case m.showHelp:
 		body = m.fullHelp(h - 2)
 	default:
-		switch m.active {
-		case Devices:
-			body = m.devices.View()
-		case Friendliness:
-			body = m.friend.View()
-		case Pareto:
-			body = m.pareto.View()
-		}
+		body = m.pane().View()
 	}
 	return m.tabs() + "\n" + common.Block(body, w, h-2) + "\n" + common.Fit(m.helpBar(), w)
 }
@@ -447,21 +440,9 @@ func (m Model) bindings() []key.Binding {
 	case m.showHelp:
 		return []key.Binding{k.Help, k.Quit}
 	case m.childBusy():
-		switch m.active {
-		case Devices:
-			return m.devices.Help()
-		case Friendliness:
-			return m.friend.Help()
-		}
+		return m.pane().Help()
 	}
-	switch m.active {
-	case Devices:
-		b = m.devices.Help()
-	case Friendliness:
-		b = m.friend.Help()
-	case Pareto:
-		b = m.pareto.Help()
-	}
+	b = m.pane().Help()
 	// The view's own keys first, then the global ones; arrows last (they
 	// are the first to go on a narrow terminal).
 	var own, moves []key.Binding

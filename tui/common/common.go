@@ -8,6 +8,8 @@ package common
 import (
 	"context"
 
+	"charm.land/bubbles/v2/key"
+
 	"blockprof/devices"
 )
 
@@ -77,4 +79,13 @@ func (d DeviceInfo) Source() string {
 // taken by blockprof (not replayed, table, simulated or predicted).
 func (d DeviceInfo) Measured() bool {
 	return d.Provenance == devices.Measured
+}
+
+// Pane is what the root model needs of a view on screen (à la soft-serve's
+// common.Component): its drawing, its keys for the help bar, and whether a
+// panel of its own (a prompt, a preview, a confirmation) takes the keyboard.
+type Pane interface {
+	View() string
+	Help() []key.Binding
+	Busy() bool
 }

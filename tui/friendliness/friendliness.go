@@ -96,12 +96,9 @@ type Model struct {
 	table   *Table
 	err     error
 	loading bool
-	// loaded is when the last load started: new data reloads at most
-	// every cooldown.
-	loaded time.Time
-	stale  bool
-	active bool
-	gen    int
+	// Reload: on screen, stale, loading, the load's generation (shared
+	// with the other views of engine data).
+	common.Reload
 
 	// cuts are the current cuts with their reasons. Every edit is sent to
 	// the Source; one save is in flight at a time (dirty: send again when
@@ -123,7 +120,7 @@ type Model struct {
 
 // New returns the view for a space, its devices and the source of tables.
 func New(c common.Common, sp *model.Space, devs []common.DeviceInfo, src Source) Model {
-	m := Model{c: c, src: src, space: sp, devices: devs, cuts: cuts.New(sp)}
+	m := Model{c: c, src: src, space: sp, devices: devs, cuts: cuts.New(sp), Reload: common.Reload{Cooldown: cooldown}}
 	if src != nil {
 		m.metrics = src.Metrics()
 	}
@@ -211,8 +208,8 @@ func (m Model) Busy() bool {
 // SetActive says whether the view is on screen; a view that becomes active
 // loads its table if it has none or new data arrived.
 func (m Model) SetActive(on bool) (Model, tea.Cmd) {
-	m.active = on
-	if on && (m.table == nil && m.err == nil || m.stale) && !m.loading {
+	m.Active = on
+	if on && (m.table == nil && m.err == nil || m.Stale) && !m.Loading {
 		return m.load()
 	}
 	return m, nil
@@ -225,14 +222,14 @@ func (m Model) MarkStale(device string) (Model, tea.Cmd) {
 	if mt := m.Metric(); mt.PerDevice && device != "" && device != m.Device() {
 		return m, nil
 	}
-	m.stale = true
+	m.Stale = true
 	return m.Poll(false)
 }
 
 // Poll reloads a stale table of an active view once the cooldown since the
 // last load has passed, or at once when force is set (the run ended).
 func (m Model) Poll(force bool) (Model, tea.Cmd) {
-	if m.stale && m.active && !m.loading && (force || time.Since(m.loaded) >= cooldown) {
+	if m.Due(force) {
 		return m.load()
 	}
 	return m, nil
@@ -242,9 +239,9 @@ func (m Model) load() (Model, tea.Cmd) {
 	if m.src == nil || len(m.metrics) == 0 {
 		return m, nil
 	}
-	m.gen++
-	m.loading, m.stale, m.loaded = true, false, time.Now()
-	gen, dev, met, src, ctx := m.gen, m.Device(), m.Metric().Name, m.src, m.c.Ctx
+	var gen int
+	m.Reload, gen = m.Begin()
+	dev, met, src, ctx := m.Device(), m.Metric().Name, m.src, m.c.Ctx
 	return m, func() tea.Msg {
 		t, err := src.Table(ctx, dev, met)
 		return tableMsg{gen: gen, device: dev, metric: met, table: t, err: err}
@@ -255,10 +252,10 @@ func (m Model) load() (Model, tea.Cmd) {
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tableMsg:
-		if msg.gen != m.gen {
+		var current bool
+		if m.Reload, current = m.Answer(msg.gen); !current {
 			return m, nil
 		}
-		m.loading = false
 		if msg.err != nil {
 			m.err = msg.err
 		} else {

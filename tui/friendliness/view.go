@@ -103,7 +103,7 @@ func (m Model) header() []string {
 	switch {
 	case m.err != nil && t == nil:
 		l2 = st.Error.Render(m.stat.String() + ": " + m.err.Error())
-	case t == nil && m.loading:
+	case t == nil && m.Loading:
 		l2 = "computing the table from the store…"
 	case t == nil:
 		l2 = st.Muted.Render("no table yet")
@@ -115,7 +115,7 @@ func (m Model) header() []string {
 		if m.expand {
 			l2 += " · layers"
 		}
-		if m.loading {
+		if m.Loading {
 			l2 += " · updating…"
 		} else if m.err != nil {
 			l2 += " · " + st.Error.Render("last update failed: "+m.err.Error())

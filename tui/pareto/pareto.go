@@ -79,12 +79,9 @@ type Model struct {
 	data    *Data
 	err     error
 	loading bool
-	// loaded is when the last load started: new data reloads at most
-	// every cooldown.
-	loaded time.Time
-	stale  bool
-	active bool
-	gen    int
+	// Reload: on screen, stale, loading, the load's generation (shared
+	// with the other views of engine data).
+	common.Reload
 
 	// Series ready for the renderer, rebuilt when data or results change.
 	cloud, front, orig, red []plot.XY
@@ -99,7 +96,7 @@ type Model struct {
 
 // New returns the view.
 func New(c common.Common, devs []common.DeviceInfo, src Source) Model {
-	return Model{c: c, src: src, devices: devs}
+	return Model{c: c, src: src, devices: devs, Reload: common.Reload{Cooldown: cooldown}}
 }
 
 // SetCommon hands the view a new context (size, colour).
@@ -136,8 +133,8 @@ func (m Model) Busy() bool { return false }
 
 // SetActive says whether the view is on screen.
 func (m Model) SetActive(on bool) (Model, tea.Cmd) {
-	m.active = on
-	if on && (m.data == nil && m.err == nil || m.stale) && !m.loading {
+	m.Active = on
+	if on && (m.data == nil && m.err == nil || m.Stale) && !m.Loading {
 		return m.load()
 	}
 	return m, nil
@@ -149,14 +146,14 @@ func (m Model) MarkStale(device string) (Model, tea.Cmd) {
 	if device != "" && device != m.Device() {
 		return m, nil
 	}
-	m.stale = true
+	m.Stale = true
 	return m.Poll(false)
 }
 
 // Poll reloads stale data of an active view once the cooldown since the
 // last load has passed, or at once when force is set (the run ended).
 func (m Model) Poll(force bool) (Model, tea.Cmd) {
-	if m.stale && m.active && !m.loading && (force || time.Since(m.loaded) >= cooldown) {
+	if m.Due(force) {
 		return m.load()
 	}
 	return m, nil
@@ -166,9 +163,9 @@ func (m Model) load() (Model, tea.Cmd) {
 	if m.src == nil {
 		return m, nil
 	}
-	m.gen++
-	m.loading, m.stale, m.loaded = true, false, time.Now()
-	gen, dev, src, ctx := m.gen, m.Device(), m.src, m.c.Ctx
+	var gen int
+	m.Reload, gen = m.Begin()
+	dev, src, ctx := m.Device(), m.src, m.c.Ctx
 	return m, func() tea.Msg {
 		d, err := src.Points(ctx, dev)
 		return dataMsg{gen: gen, device: dev, data: d, err: err}
@@ -212,10 +209,10 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	k := m.c.Keys
 	switch msg := msg.(type) {
 	case dataMsg:
-		if msg.gen != m.gen {
+		var current bool
+		if m.Reload, current = m.Answer(msg.gen); !current {
 			return m, nil
 		}
-		m.loading = false
 		if msg.err != nil {
 			m.err = msg.err
 		} else {
@@ -401,7 +398,7 @@ func (m Model) header() []string {
 	switch {
 	case m.err != nil && m.data == nil:
 		l2 = st.Error.Render(m.err.Error())
-	case m.data == nil && m.loading:
+	case m.data == nil && m.Loading:
 		l2 = "reading the stored archs…"
 	case m.data == nil:
 		l2 = st.Muted.Render("no data yet")
