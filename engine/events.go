@@ -100,10 +100,28 @@ type RunDone struct {
 	Summary Summary
 }
 
-func (Progress) isEvent()    {}
-func (Measured) isEvent()    {}
-func (DeviceError) isEvent() {}
-func (RunDone) isEvent()     {}
+// SearchProgress reports a search of the original and a reduced space to
+// every subscriber of the session (the SSH team sees who searches what):
+// one per generation of each seed of each space, then one with Done set.
+// It is latest-wins: a late subscriber gets the newest.
+type SearchProgress struct {
+	// By is who started it ("" for this process); Device whose latency
+	// is searched; Space the space of this report.
+	By, Device, Space       string
+	Seed                    uint64
+	Generation, Generations int
+	Evaluations, FrontSize  int
+	Hypervolume             float64
+	// Done says the search ended; Err why it failed, if it did.
+	Done bool
+	Err  string
+}
+
+func (Progress) isEvent()       {}
+func (Measured) isEvent()       {}
+func (DeviceError) isEvent()    {}
+func (RunDone) isEvent()        {}
+func (SearchProgress) isEvent() {}
 
 // eventKey makes Progress latest-wins per device and RunDone sticky.
 func eventKey(e Event) (string, bool) {
@@ -112,9 +130,15 @@ func eventKey(e Event) (string, bool) {
 		return "progress\x00" + e.Device, true
 	case RunDone:
 		return "done", true
+	case SearchProgress:
+		return "search", true
 	}
 	return "", false
 }
+
+// EventKey is the key under which a broker of events coalesces them
+// (latest wins): a device's Progress, the run's end, the latest search.
+func EventKey(e Event) (string, bool) { return eventKey(e) }
 
 // DeviceSummary is a device's account of a run.
 type DeviceSummary struct {

@@ -74,6 +74,9 @@ type Model struct {
 	events   <-chan engine.Event
 	// batches counts the event batches received (tests, redraw pacing).
 	batches int
+	// team is the latest search of the shared session, whoever started it
+	// (its zero value: none running).
+	team engine.SearchProgress
 }
 
 // New returns the explorer for one session. ctx is the session's context:
@@ -253,6 +256,10 @@ func (m Model) applyEvents(msg eventsMsg) (tea.Model, tea.Cmd) {
 	measured := map[string]bool{}
 	var order []string
 	for _, ev := range msg.events {
+		if s, ok := ev.(engine.SearchProgress); ok {
+			m.team = s
+			continue
+		}
 		m.devices = m.devices.Apply(ev)
 		if e, ok := ev.(engine.Measured); ok && !measured[e.Device] {
 			measured[e.Device] = true
@@ -421,8 +428,12 @@ func (m Model) tabs() string {
 	}
 	left := strings.Join(parts, " ")
 	right := "blockprof · " + m.spaceName()
-	if m.pareto.Searching() {
+	switch t := m.team; {
+	case m.pareto.Searching():
 		right = "searching… · " + right
+	case t.Space != "" && !t.Done && t.By != "":
+		// Another session's search of the shared run.
+		right = fmt.Sprintf("%s searches %s (%s gen %d/%d) · ", t.By, t.Device, t.Space, t.Generation, t.Generations) + right
 	}
 	gap := m.c.Width - ansi.StringWidth(left) - ansi.StringWidth(right)
 	if gap < 1 {

@@ -10,14 +10,17 @@ import (
 	"blockprof/model"
 )
 
-// Subscribe streams the events of the session's runs: the attached run's,
-// then those of every run attached later (a re-measure), until ctx ends.
-// Each subscriber gets every device's latest progress first, so a late
-// joiner sees the right counts.
+// Subscribe streams the events of the session's runs (the attached run's,
+// then those of every run attached later: a re-measure) and of its
+// searches, until ctx ends. Each subscriber gets every device's latest
+// progress and the latest search first, so a late joiner sees the right
+// counts.
 func (s *Session) Subscribe(ctx context.Context) <-chan engine.Event {
 	out := make(chan engine.Event, 64)
-	go func() {
-		defer close(out)
+	team := s.team.Subscribe(ctx)
+	runs := make(chan engine.Event)
+	go func() { // the runs, one after the other
+		defer close(runs)
 		var last *engine.Run
 		for {
 			s.mu.Lock()
@@ -27,7 +30,7 @@ func (s *Session) Subscribe(ctx context.Context) <-chan engine.Event {
 				last = run
 				for ev := range run.Subscribe(ctx) {
 					select {
-					case out <- ev:
+					case runs <- ev:
 					case <-ctx.Done():
 						return
 					}
@@ -36,6 +39,30 @@ func (s *Session) Subscribe(ctx context.Context) <-chan engine.Event {
 			}
 			select {
 			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { // both streams into one
+		defer close(out)
+		for runs != nil || team != nil {
+			var ev engine.Event
+			var ok bool
+			select {
+			case ev, ok = <-runs:
+				if !ok {
+					runs = nil
+					continue
+				}
+			case ev, ok = <-team:
+				if !ok {
+					team = nil
+					continue
+				}
+			}
+			select {
+			case out <- ev:
 			case <-ctx.Done():
 				return
 			}

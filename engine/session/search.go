@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"blockprof/engine"
 	"blockprof/engine/accuracy"
 	"blockprof/engine/predict"
 	"blockprof/engine/search"
@@ -162,8 +163,11 @@ type SearchRequest struct {
 	// Seeds (default 1, 2, 3).
 	Seeds []uint64
 	// Progress receives one report per generation of each seed of each
-	// space.
+	// space (every subscriber of the session gets them too, as
+	// engine.SearchProgress events naming By).
 	Progress func(SearchProgress)
+	// By is who asked (an SSH user; "" for this process).
+	By string
 }
 
 // SearchProgress reports one generation of one seed of one space.
@@ -221,11 +225,19 @@ func (s *Session) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		})
 		return l, v, err
 	}
-	progress := req.Progress
-	if progress == nil {
-		progress = func(SearchProgress) {}
+	progress := func(p SearchProgress) {
+		s.team.Publish(engine.SearchProgress{By: req.By, Device: req.Device, Space: p.Space, Seed: p.Seed, Generation: p.Generation,
+			Generations: p.Generations, Evaluations: p.Evaluations, FrontSize: p.FrontSize, Hypervolume: p.Hypervolume})
+		if req.Progress != nil {
+			req.Progress(p)
+		}
 	}
 	cmp, err := search.Compare(ctx, s.sp, red, eval, opts, seeds, progress)
+	end := engine.SearchProgress{By: req.By, Device: req.Device, Space: red.Name, Done: true}
+	if err != nil {
+		end.Err = err.Error()
+	}
+	s.team.Publish(end)
 	if err != nil {
 		return SearchResult{}, err
 	}

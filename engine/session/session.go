@@ -82,7 +82,10 @@ type Session struct {
 	stopRun context.CancelFunc
 	// runChanged is closed (and replaced) when another run is attached.
 	runChanged chan struct{}
-	cuts       *cutState
+	// team carries the session's own events (searches) to every
+	// subscriber, beside the runs' events.
+	team *engine.Broker[engine.Event]
+	cuts *cutState
 }
 
 // Open opens the store and prepares the space, its plan spec and its
@@ -161,7 +164,7 @@ func open(ctx context.Context, o Options, st *store.Store) (*Session, error) {
 		return nil, fmt.Errorf("resolution %d is not one of %s's %v ([plan] resolution in %s, or --resolution)", spec.Resolution, sp.Name, sp.Resolutions, cfg.File)
 	}
 	s := &Session{cfg: cfg, sp: sp, spec: spec, opts: o, bench: NewBench(cfg, o.Open), now: o.Now, warn: o.Warn, plans: &planCache{},
-		runChanged: make(chan struct{})}
+		runChanged: make(chan struct{}), team: engine.NewBroker[engine.Event](64, engine.EventKey)}
 	s.lock = s.bench.lock
 	if s.now == nil {
 		s.now = time.Now
@@ -260,6 +263,7 @@ func (s *Session) Close() error {
 	if stop != nil {
 		stop()
 	}
+	s.team.Close()
 	var errs []error
 	if err := s.bench.Close(); err != nil {
 		errs = append(errs, err)

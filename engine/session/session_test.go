@@ -301,3 +301,48 @@ func TestRemeasureNoisy(t *testing.T) {
 		t.Errorf("%d archs still noisy after the re-measure", len(after))
 	}
 }
+
+// TestSearchEventsReachEverySubscriber: a search's progress goes to every
+// subscriber of the session (the SSH team), naming who started it, and a
+// late subscriber gets the latest report.
+func TestSearchEventsReachEverySubscriber(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	s := openSession(t, cfg, filepath.Join(t.TempDir(), "s.db"), nil)
+	sub, stop := context.WithCancel(ctx)
+	defer stop()
+	events := s.Subscribe(sub)
+	red, err := model.ReductionOf(s.Space(), "same").ApplyTo(s.Space())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := s.SearchOptions()
+	opts.Initial, opts.Children, opts.Generations = 4, 4, 1
+	if _, err := s.Search(ctx, SearchRequest{Device: "sim-npu", Reduced: red, Options: &opts, Seeds: []uint64{1}, By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	// Reports are latest-wins: a slow reader may see only the last one,
+	// so the test asks for the end, with who and what.
+	var done bool
+	for ev := range events {
+		p, ok := ev.(engine.SearchProgress)
+		if !ok {
+			continue
+		}
+		if p.By != "alice" || p.Device != "sim-npu" {
+			t.Fatalf("report %+v", p)
+		}
+		if p.Done {
+			done = true
+			break
+		}
+	}
+	if !done {
+		t.Error("the subscriber never saw the search end")
+	}
+	late, stopLate := context.WithCancel(ctx)
+	defer stopLate()
+	if p, ok := (<-s.Subscribe(late)).(engine.SearchProgress); !ok || !p.Done || p.Err != "" {
+		t.Errorf("a late subscriber got %+v first, want the finished search", p)
+	}
+}

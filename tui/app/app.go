@@ -151,11 +151,6 @@ func deviceInfo(name string, d store.Device) common.DeviceInfo {
 
 // Events implements tui.Deps.
 func (a *App) Events(ctx context.Context) <-chan engine.Event {
-	if a.s.Run() == nil {
-		ch := make(chan engine.Event)
-		close(ch)
-		return ch
-	}
 	return a.s.Subscribe(ctx)
 }
 
@@ -494,8 +489,14 @@ func accuracyTitle(name string) string {
 }
 
 // Search implements pareto.Source: the session's search of the original
-// and the reduced space, its progress forwarded to the view.
+// and the reduced space, its progress forwarded to the view (and, as
+// engine.SearchProgress, to every session).
 func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan paretoview.SearchUpdate, error) {
+	return a.SearchBy(ctx, req, a.who)
+}
+
+// SearchBy is Search on behalf of who (a served session's user).
+func (a *App) SearchBy(ctx context.Context, req paretoview.SearchRequest, who string) (<-chan paretoview.SearchUpdate, error) {
 	sp := a.s.Space()
 	red, err := req.Reduction.ApplyTo(sp)
 	if err != nil {
@@ -510,7 +511,7 @@ func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan 
 	}
 	go func() {
 		defer close(ch)
-		res, err := a.s.Search(ctx, session.SearchRequest{Device: req.Device, Reduced: red, Progress: func(p session.SearchProgress) {
+		res, err := a.s.Search(ctx, session.SearchRequest{Device: req.Device, Reduced: red, By: who, Progress: func(p session.SearchProgress) {
 			send(paretoview.SearchUpdate{Space: p.Space, Reduced: p.Space != sp.Name, Seed: p.Seed, Generation: p.Generation,
 				Generations: p.Generations, Evaluations: p.Evaluations, FrontSize: p.FrontSize, Hypervolume: p.Hypervolume})
 		}})

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"blockprof/tui"
 	devicesview "blockprof/tui/devices"
+	paretoview "blockprof/tui/pareto"
 	"blockprof/tui/serve/authkeys"
 )
 
@@ -90,6 +92,20 @@ func (d *sessionDeps) by(plain func(string) error, acting func(Actor, string, st
 		return func(dev string) error { return acting(a, dev, d.who) }
 	}
 	return plain
+}
+
+// Searcher is implemented by deps whose searches name who started them
+// (every session sees them).
+type Searcher interface {
+	SearchBy(ctx context.Context, req paretoview.SearchRequest, who string) (<-chan paretoview.SearchUpdate, error)
+}
+
+// Search is the shared session's search on behalf of this session's user.
+func (d *sessionDeps) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan paretoview.SearchUpdate, error) {
+	if s, ok := d.Deps.(Searcher); ok {
+		return s.SearchBy(ctx, req, d.who)
+	}
+	return d.Deps.Search(ctx, req)
 }
 
 // Remeasure is an intent like the others: operators only, logged and
