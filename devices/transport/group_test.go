@@ -22,7 +22,7 @@ import (
 // The death tests re-execute the test binary as a child (deathChild) that
 // starts a shell through a local transport, reports the shell's and its
 // background child's pids and waits to be killed with SIGKILL.
-const deathChildEnv = "BLOCKPROF_TRANSPORT_CHILD" // "start" or "run"
+const deathChildEnv = "BLOCKPROF_TRANSPORT_CHILD" // "start", "run" or "grouped"
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(deathChildEnv); mode != "" {
@@ -55,7 +55,7 @@ func deathChild(mode string) int {
 		for sc.Scan() {
 			fmt.Println(sc.Text())
 		}
-	case "run":
+	case "run", "grouped":
 		pids := filepath.Join(dir, "pids")
 		go func() {
 			// Relay the pids once the shell has written both.
@@ -68,7 +68,12 @@ func deathChild(mode string) int {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}()
-		_, err := tr.Run(ctx, []string{"sh", "-c", familyScript, "sh", pids})
+		var err error
+		if mode == "run" {
+			_, err = tr.Run(ctx, []string{"sh", "-c", familyScript, "sh", pids})
+		} else { // a local helper that is not a device (an accuracy evaluator)
+			err = RunGrouped(exec.CommandContext(ctx, "sh", "-c", familyScript, "sh", pids))
+		}
 		fmt.Fprintln(os.Stderr, "run ended:", err)
 	}
 	return 2
@@ -174,7 +179,7 @@ func survivors(pids ...int) []int {
 // process behind, neither the tool nor the child it started; its run
 // directory stays, and the next local transport removes it.
 func TestKill9LeavesNoOrphans(t *testing.T) {
-	for _, mode := range []string{"start", "run"} {
+	for _, mode := range []string{"start", "run", "grouped"} {
 		t.Run(mode, func(t *testing.T) {
 			tmp := t.TempDir()
 			f := startDeathChild(t, mode, tmp)

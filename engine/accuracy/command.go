@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"blockprof/devices/transport"
 	"blockprof/model"
 )
 
@@ -109,10 +110,11 @@ func (c *CommandSource) run(ctx context.Context, stdin []byte) (float64, error) 
 	var stdout, stderr tailBuffer
 	stdout.max, stderr.max = maxOutput, 64<<10
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	ownGroup(cmd)
 	// Do not wait forever for grandchildren that keep the pipes open.
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
+	// Its own process group, killed on timeout or cancellation, and by a
+	// watchdog when blockprof dies: no evaluator outlives it.
+	err := transport.RunGrouped(cmd)
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return 0, fmt.Errorf("timed out after %v%s", c.timeout, excerpt("stderr", stderr.Bytes()))
