@@ -423,9 +423,12 @@ func TestServedExportStaysInItsDirectory(t *testing.T) {
 	}
 	typeIn("e")
 	waitUntil(t, "the export prompt with its destination", func() bool { return out.contains("file: " + srv.exports) })
-	typeIn("\x15", victim, "\r", "y")
-	// Keys typed while a write is in flight are dropped: wait for its end.
+	typeIn("\x15", victim, "\r")
+	// The refusal comes before any confirmation is asked. Wait for it
+	// before the "y": typed at once, the y (which then only edits
+	// the path) can clear the refusal before a frame shows it.
 	waitUntil(t, "the refusal", func() bool { return out.contains("not written:") })
+	typeIn("y")
 	if got, _ := os.ReadFile(victim); string(got) != "keep\n" {
 		t.Fatalf("the victim changed: %q", got)
 	}
