@@ -52,53 +52,87 @@ func accuracySourceName(ref model.AccuracyRef) string {
 	return kind
 }
 
+// cached is the score this session already has for key.
+func (s *scorer) cached(key string) (accuracy.Value, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.cache[key]
+	return v, ok
+}
+
+func (s *scorer) remember(key string, v accuracy.Value) {
+	s.mu.Lock()
+	s.cache[key] = v
+	s.mu.Unlock()
+}
+
+// stored is a score read back from the store, with its provenance.
+func (s *scorer) stored(top1 float64, provenance string) accuracy.Value {
+	return accuracy.Value{Top1: top1, Provenance: provenance, Label: provenance + ", stored", Source: s.name}
+}
+
+// evaluate asks the source; a score without a provenance is an error.
+func (s *scorer) evaluate(ctx context.Context, a model.Arch) (accuracy.Value, error) {
+	v, err := s.src.Top1(ctx, a)
+	if err != nil {
+		return accuracy.Value{}, err
+	}
+	if v.Provenance == "" {
+		return accuracy.Value{}, fmt.Errorf("accuracy source %s gave no provenance for %s", s.name, a)
+	}
+	return v, nil
+}
+
+// record is a new score as the store keeps it.
+func (s *scorer) record(a model.Arch, v accuracy.Value) (store.Accuracy, error) {
+	sa, err := store.ArchOf(s.sp, a)
+	if err != nil {
+		return store.Accuracy{}, err
+	}
+	return store.Accuracy{Arch: sa, Source: s.name, Top1: v.Top1, Label: v.Provenance}, nil
+}
+
 // Score is the arch's accuracy (or proxy score). keep stores a newly
 // computed score (plan archs); scores of an expensive source are always
 // stored.
 func (s *scorer) Score(ctx context.Context, a model.Arch, keep bool) (accuracy.Value, error) {
 	key := a.String()
-	s.mu.Lock()
-	v, ok := s.cache[key]
-	s.mu.Unlock()
-	if ok {
+	if v, ok := s.cached(key); ok {
 		return v, nil
 	}
 	rec, ok, err := s.st.AccuracyOf(ctx, key, s.name)
 	if err != nil {
 		return accuracy.Value{}, err
 	}
+	var v accuracy.Value
 	if ok {
-		v = accuracy.Value{Top1: rec.Top1, Provenance: rec.Label, Label: rec.Label + ", stored", Source: s.name}
+		v = s.stored(rec.Top1, rec.Label)
 	} else {
-		if v, err = s.src.Top1(ctx, a); err != nil {
+		if v, err = s.evaluate(ctx, a); err != nil {
 			return accuracy.Value{}, err
 		}
-		if v.Provenance == "" {
-			return accuracy.Value{}, fmt.Errorf("accuracy source %s gave no provenance for %s", s.name, key)
-		}
 		if keep || s.expensive {
-			sa, err := store.ArchOf(s.sp, a)
+			r, err := s.record(a, v)
 			if err != nil {
 				return accuracy.Value{}, err
 			}
-			if err := s.st.PutAccuracy(ctx, store.Accuracy{Arch: sa, Source: s.name, Top1: v.Top1, Label: v.Provenance}); err != nil {
+			if err := s.st.PutAccuracy(ctx, r); err != nil {
 				return accuracy.Value{}, err
 			}
 		}
 	}
-	s.mu.Lock()
-	s.cache[key] = v
-	s.mu.Unlock()
+	s.remember(key, v)
 	return v, nil
 }
 
 // accuracyBatch is how many new scores are stored in one transaction.
 const accuracyBatch = 2000
 
-// ScoreMany scores archs, reading every stored score of the source in one
-// query and storing the new ones (when keep, or for an expensive source)
-// in one transaction: a plan of 20k archs costs one fsync, not 20k.
-func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch, keep bool) ([]accuracy.Value, error) {
+// ScoreMany scores archs (plan archs: every new score is stored), reading
+// every stored score of the source in one query and storing the new ones
+// in transactions of accuracyBatch: a plan of 20k archs costs a few
+// fsyncs, not 20k.
+func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
 	out := make([]accuracy.Value, len(archs))
 	have, err := s.st.AccuracyValues(ctx, s.sp.Name, s.name)
 	if err != nil {
@@ -107,43 +141,33 @@ func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch, keep bool) (
 	var fresh []store.Accuracy
 	for i, a := range archs {
 		key := a.String()
-		s.mu.Lock()
-		v, ok := s.cache[key]
-		s.mu.Unlock()
-		if ok {
+		if v, ok := s.cached(key); ok {
 			out[i] = v
 			continue
 		}
+		var v accuracy.Value
 		if rec, ok := have[key]; ok {
-			v = accuracy.Value{Top1: rec.Top1, Provenance: rec.Label, Label: rec.Label + ", stored", Source: s.name}
+			v = s.stored(rec.Top1, rec.Label)
 		} else {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if v, err = s.src.Top1(ctx, a); err != nil {
+			if v, err = s.evaluate(ctx, a); err != nil {
 				return nil, fmt.Errorf("%s: %w", key, err)
 			}
-			if v.Provenance == "" {
-				return nil, fmt.Errorf("accuracy source %s gave no provenance for %s", s.name, key)
+			r, err := s.record(a, v)
+			if err != nil {
+				return nil, err
 			}
-			if keep || s.expensive {
-				sa, err := store.ArchOf(s.sp, a)
-				if err != nil {
+			fresh = append(fresh, r)
+			if len(fresh) == accuracyBatch { // bounded memory, few fsyncs
+				if err := s.st.PutAccuracy(ctx, fresh...); err != nil {
 					return nil, err
 				}
-				fresh = append(fresh, store.Accuracy{Arch: sa, Source: s.name, Top1: v.Top1, Label: v.Provenance})
-				have[key] = store.AccuracyValue{Top1: v.Top1, Label: v.Provenance}
-				if len(fresh) == accuracyBatch { // bounded memory, few fsyncs
-					if err := s.st.PutAccuracy(ctx, fresh...); err != nil {
-						return nil, err
-					}
-					fresh = fresh[:0]
-				}
+				fresh = fresh[:0]
 			}
 		}
-		s.mu.Lock()
-		s.cache[key] = v
-		s.mu.Unlock()
+		s.remember(key, v)
 		out[i] = v
 	}
 	if len(fresh) > 0 {
@@ -188,7 +212,7 @@ func (s *Session) Score(ctx context.Context, a model.Arch) (accuracy.Value, erro
 // ScoreMany scores archs (stored scores first; new scores of plan archs
 // are stored in one transaction).
 func (s *Session) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
-	return s.acc.ScoreMany(ctx, archs, true)
+	return s.acc.ScoreMany(ctx, archs)
 }
 
 // AccuracySource names the session's accuracy source in the store.

@@ -190,6 +190,13 @@ func (s *Session) Suggest(ctx context.Context, device, quality string, opt analy
 	if err != nil {
 		return Suggestion{}, fmt.Errorf("quality %s: %w", quality, err)
 	}
+	return s.SuggestFromAnalyses(lat, q, device)
+}
+
+// SuggestFromAnalyses is Suggest on the device's latency and quality
+// analyses already made with the session (`analyze --suggest` prints them
+// too and does not analyse twice).
+func (s *Session) SuggestFromAnalyses(lat, q *Analysis, device string) (Suggestion, error) {
 	out, err := SuggestFrom(lat, q, fmt.Sprintf("%s-%s-suggested", s.sp.Name, device))
 	out.Model.Device, out.Model.Version = device, s.opts.Version
 	return out, err

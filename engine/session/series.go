@@ -281,7 +281,7 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 	for i := range obs {
 		archs[i] = obs[i].Arch
 	}
-	vals, err := s.acc.ScoreMany(ctx, archs, true)
+	vals, err := s.acc.ScoreMany(ctx, archs)
 	if err != nil {
 		return out, fmt.Errorf("accuracy: %w", err)
 	}

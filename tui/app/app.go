@@ -36,18 +36,11 @@ const MinSupport = 5
 
 // App implements tui.Deps over a session.
 type App struct {
-	s *session.Session
-	// who acts: a user name or key fingerprint for the run's intents
-	// ("" for this process).
-	who     string
+	s       *session.Session
 	devices []common.DeviceInfo
-	acc     friendliness.Metric
-	hasAcc  bool
-	shared  *shared
-}
+	// acc is the accuracy source's metric (accuracy or proxy).
+	acc friendliness.Metric
 
-// shared is what the copies of an App made by As share.
-type shared struct {
 	mu sync.Mutex
 	// last keeps the latest analysis per (device, metric) for Details.
 	last map[[2]string]*computed
@@ -64,7 +57,7 @@ func New(ctx context.Context, s *session.Session) (*App, error) {
 	if s == nil {
 		return nil, errors.New("explorer: no session")
 	}
-	a := &App{s: s, shared: &shared{last: map[[2]string]*computed{}}}
+	a := &App{s: s, last: map[[2]string]*computed{}}
 	stored, err := s.Store().Devices(ctx)
 	if err != nil {
 		return nil, err
@@ -107,21 +100,11 @@ func New(ctx context.Context, s *session.Session) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.hasAcc = true
 	a.acc = friendliness.Metric{Name: metric, Unit: "%", Label: prov, HigherIsBetter: true}
 	if metric == "proxy" {
 		a.acc.Unit = ""
 	}
 	return a, nil
-}
-
-// As is a copy of the app acting on behalf of who (an SSH user's name and
-// key fingerprint): the run's intents say who sent them. The copies share
-// the session and its caches.
-func (a *App) As(who string) *App {
-	c := *a
-	c.who = who
-	return &c
 }
 
 func deviceInfo(name string, d store.Device) common.DeviceInfo {
@@ -164,13 +147,13 @@ func (a *App) Space() *model.Space { return a.s.Space() }
 func (a *App) Devices() []common.DeviceInfo { return slices.Clone(a.devices) }
 
 // Pause implements devices.Control.
-func (a *App) Pause(device string) error { return a.s.Control(session.Pause, device, a.who) }
+func (a *App) Pause(device string) error { return a.PauseBy(device, "") }
 
 // Resume implements devices.Control.
-func (a *App) Resume(device string) error { return a.s.Control(session.Resume, device, a.who) }
+func (a *App) Resume(device string) error { return a.ResumeBy(device, "") }
 
 // Cancel implements devices.Control.
-func (a *App) Cancel(device string) error { return a.s.Control(session.Cancel, device, a.who) }
+func (a *App) Cancel(device string) error { return a.CancelBy(device, "") }
 
 // Remeasure implements devices.Control: the device's archs that missed
 // its spread target are measured again in a new run.
@@ -193,9 +176,7 @@ func (a *App) Metrics() []friendliness.Metric {
 	if len(a.devices) > 0 {
 		out = append(out, friendliness.Metric{Name: session.MetricLatency, Unit: "ms", PerDevice: true})
 	}
-	if a.hasAcc {
-		out = append(out, a.acc)
-	}
+	out = append(out, a.acc)
 	return append(out,
 		friendliness.Metric{Name: session.MetricMACs, Unit: "M", Label: "computed"},
 		friendliness.Metric{Name: session.MetricParams, Unit: "M", Label: "computed"})
@@ -224,9 +205,9 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 		return nil, err
 	}
 	c := &computed{an: an, table: a.table(an, mt)}
-	a.shared.mu.Lock()
-	a.shared.last[[2]string{device, metric}] = c
-	a.shared.mu.Unlock()
+	a.mu.Lock()
+	a.last[[2]string{device, metric}] = c
+	a.mu.Unlock()
 	return c, nil
 }
 
@@ -340,9 +321,9 @@ const maxListed = 500
 
 // Details implements friendliness.Source.
 func (a *App) Details(ctx context.Context, device, metric string, k friendliness.Key, st friendliness.Stat) (friendliness.Details, error) {
-	a.shared.mu.Lock()
-	c := a.shared.last[[2]string{device, metric}]
-	a.shared.mu.Unlock()
+	a.mu.Lock()
+	c := a.last[[2]string{device, metric}]
+	a.mu.Unlock()
 	if c == nil {
 		var err error
 		if c, err = a.analyze(ctx, device, metric); err != nil {
@@ -492,7 +473,7 @@ func accuracyTitle(name string) string {
 // and the reduced space, its progress forwarded to the view (and, as
 // engine.SearchProgress, to every session).
 func (a *App) Search(ctx context.Context, req paretoview.SearchRequest) (<-chan paretoview.SearchUpdate, error) {
-	return a.SearchBy(ctx, req, a.who)
+	return a.SearchBy(ctx, req, "")
 }
 
 // SearchBy is Search on behalf of who (a served session's user).

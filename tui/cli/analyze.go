@@ -94,8 +94,8 @@ func runAnalyze(env *Env, args []string) error {
 		analyze = func(metric string) (*session.Analysis, error) {
 			return sess.Analyze(env.Ctx, session.SeriesRequest{Device: *device, Metric: metric}, opt)
 		}
-		suggestWith = func(*session.Analysis, *session.Analysis) (session.Suggestion, error) {
-			return sess.Suggest(env.Ctx, *device, *quality, opt)
+		suggestWith = func(lat, q *session.Analysis) (session.Suggestion, error) {
+			return sess.SuggestFromAnalyses(lat, q, *device)
 		}
 	}
 	an, err := analyze(*metric)
