@@ -104,6 +104,8 @@ type Point struct {
 	Latency  []float64 `json:"latency"`
 	Relative []float64 `json:"relative"`
 	Worst    float64   `json:"worst_relative"`
+	// Quality is the arch's quality metric (Result.Quality) where known.
+	Quality *float64 `json:"quality,omitempty"`
 }
 
 // DeviceSummary is what the result says of each device.
@@ -129,6 +131,22 @@ type Result struct {
 	Pairs         []Pair          `json:"pairs"`
 	// Points are the archs every device measured (Pareto plots).
 	Points []Point `json:"shared_archs"`
+	// Quality names the metric of Point.Quality ("" when none was set).
+	Quality      string `json:"quality,omitempty"`
+	QualityLabel string `json:"quality_provenance,omitempty"`
+}
+
+// SetQuality attaches a quality metric (accuracy, or a capacity proxy such
+// as MACs) to the shared archs that have it, for the plot of quality
+// against the worst device.
+func (r *Result) SetQuality(metric, label string, obs []analysis.Obs) {
+	q := archMeans(obs)
+	r.Quality, r.QualityLabel = metric, label
+	for i := range r.Points {
+		if v, ok := q[r.Points[i].Arch]; ok {
+			r.Points[i].Quality = &v
+		}
+	}
 }
 
 // Compare compares two or more devices of one space. Each needs a
@@ -173,7 +191,7 @@ func Compare(devs []Device) (*Result, error) {
 	r.Depths = cells(devs, func(g *analysis.Regression) []analysis.Effect { return g.DepthEffects })
 	lat := make([]map[string]float64, len(devs))
 	for i, d := range devs {
-		lat[i] = archLatencies(d.Obs)
+		lat[i] = archMeans(d.Obs)
 	}
 	for i := range devs {
 		for j := i + 1; j < len(devs); j++ {
@@ -263,9 +281,9 @@ func sameSign(sides []Side) bool {
 	return pos == len(sides) || neg == len(sides)
 }
 
-// archLatencies keys a device's observations by arch; an arch observed in
+// archMeans keys observations by arch; an arch observed in
 // several roles (uniform and fixed) has the mean of its values.
-func archLatencies(obs []analysis.Obs) map[string]float64 {
+func archMeans(obs []analysis.Obs) map[string]float64 {
 	sum := map[string]float64{}
 	n := map[string]int{}
 	for _, o := range obs {
