@@ -20,7 +20,7 @@ type DeviceComparison struct {
 	// Latency holds each device's analysis (Result.Devices order); Qualities
 	// the quality analysis the suggestions trade latency against (one per
 	// device: a recorded file's own archs).
-	Latency []*Analysis
+	Latency   []*Analysis
 	Qualities []*Analysis
 	// QualityMetric is the quality metric (accuracy, macs or params).
 	QualityMetric string
