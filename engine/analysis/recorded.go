@@ -24,8 +24,14 @@ type recordedLine struct {
 	Space   string          `json:"space"`
 	Arch    json.RawMessage `json:"arch"`
 	Fixed   json.RawMessage `json:"fixed"`
+	// Fix is an A_{u,l,b}'s fixed location ("u2.l3=e6k7"), written by
+	// blockprof export-data (the shared format has whole-unit fixes only).
+	Fix     string `json:"fix"`
 	Latency map[string]struct {
 		Median *float64 `json:"median"`
+		// ProbeCorrected is the probe-corrected latency blockprof analysed
+		// (export-data); it is read instead of the median when present.
+		ProbeCorrected *float64 `json:"probe_corrected_ms"`
 	} `json:"latency_ms"`
 	Top1 *float64 `json:"top1"`
 }
@@ -48,6 +54,9 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		}
 		value = func(l recordedLine, _ model.Arch) (float64, bool, error) {
 			e, ok := l.Latency[key]
+			if ok && e.ProbeCorrected != nil && *e.ProbeCorrected > 0 {
+				return *e.ProbeCorrected, true, nil
+			}
 			if !ok || e.Median == nil {
 				return 0, false, nil
 			}
@@ -114,6 +123,14 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if err != nil {
 			return nil, at("%v", err)
 		}
+		if l.Fix != "" {
+			if fixed != nil {
+				return nil, at("both \"fixed\" and \"fix\": give one")
+			}
+			if fix, err = layerFix(sp, a, l.Fix); err != nil {
+				return nil, at("%v", err)
+			}
+		}
 		for k := range l.Latency {
 			keys[k] = true
 		}
@@ -127,7 +144,7 @@ func ReadRecorded(r io.Reader, name string, sp *model.Space, metric, key string)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, at("%s value is not finite", metric)
 		}
-		out = append(out, Obs{Arch: a, Fix: fix, NonUniform: len(l.Fixed) == 0, Value: v})
+		out = append(out, Obs{Arch: a, Fix: fix, NonUniform: len(l.Fixed) == 0 && l.Fix == "", Value: v})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -155,4 +172,32 @@ func clip(s string) string {
 		return s[:77] + "..."
 	}
 	return s
+}
+
+// layerFix reads an A_{u,l,b}'s location "u2.l3=e6k7" (1-based unit and
+// layer) and checks that arch a holds the block there.
+func layerFix(sp *model.Space, a model.Arch, text string) (*model.Fix, error) {
+	var u, l int
+	loc, block, ok := strings.Cut(text, "=")
+	if !ok {
+		return nil, fmt.Errorf("fix %q: want u<unit>.l<layer>=<block>, e.g. u2.l3=e6k7", clip(text))
+	}
+	if n, err := fmt.Sscanf(loc, "u%d.l%d", &u, &l); n != 2 || err != nil || fmt.Sprintf("u%d.l%d", u, l) != loc {
+		return nil, fmt.Errorf("fix %q: location is not u<unit>.l<layer>, e.g. u2.l3", clip(text))
+	}
+	b, err := model.ParseBlock(block)
+	if err != nil {
+		return nil, fmt.Errorf("fix %q: %w", clip(text), err)
+	}
+	f := model.Fix{Unit: u, Layer: l, Block: b}
+	if err := sp.CheckFix(f); err != nil {
+		return nil, err
+	}
+	if u > len(a.Units) || l > len(a.Units[u-1]) {
+		return nil, fmt.Errorf("fix %s: the arch has no layer %d in unit %d", f, l, u)
+	}
+	if got := a.Units[u-1][l-1]; got.K != b.K || got.E != b.E || (b.W != 0 && got.W != b.W) {
+		return nil, fmt.Errorf("fix %s: the arch holds %s there", f, got.Key())
+	}
+	return &f, nil
 }

@@ -73,6 +73,10 @@ func TestReadRecordedErrors(t *testing.T) {
 		{`not json`, "macs", "", "not a JSON record"},
 		{`{"arch":` + arch + `}`, "flops", "", "want latency, top1"},
 		{``, "macs", "", "no records"},
+		{`{"arch":` + arch + `,"fix":"u2.l1=e6k7","latency_ms":{"a":{"median":1}}}`, "latency", "a", "fix u2.l1=e6k7: the arch holds e3k3 there"},
+		{`{"arch":` + arch + `,"fix":"u2.l9=e3k3","latency_ms":{"a":{"median":1}}}`, "latency", "a", "layer 9 outside"},
+		{`{"arch":` + arch + `,"fix":"u2l1=e3k3","latency_ms":{"a":{"median":1}}}`, "latency", "a", "location is not u<unit>.l<layer>"},
+		{`{"arch":` + arch + `,"fix":"u2.l1=e3k3","fixed":[1,3,3],"latency_ms":{"a":{"median":1}}}`, "latency", "a", `both "fixed" and "fix"`},
 	} {
 		_, err := ReadRecorded(strings.NewReader(tc.line), "f.jsonl", sp, tc.metric, tc.key)
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -82,6 +86,12 @@ func TestReadRecordedErrors(t *testing.T) {
 	obs, err := ReadRecorded(strings.NewReader(`{"arch":`+arch+`,"fixed":[1,3,3]}`), "f", sp, RecordedMACs, "")
 	if err != nil || len(obs) != 1 || obs[0].Fix == nil || obs[0].Fix.Unit != 2 || obs[0].Value <= 0 {
 		t.Errorf("MACs of a whole-unit record: %+v %v", obs, err)
+	}
+	// export-data's extensions: a layer fix, and the probe-corrected
+	// latency read instead of the median.
+	obs, err = ReadRecorded(strings.NewReader(`{"arch":`+arch+`,"fix":"u2.l2=e3k3","latency_ms":{"a":{"median":1,"probe_corrected_ms":0.9}}}`), "f", sp, RecordedLatency, "a")
+	if err != nil || len(obs) != 1 || obs[0].Fix == nil || obs[0].Fix.String() != "u2.l2=e3k3" || obs[0].NonUniform || obs[0].Value != 0.9 {
+		t.Errorf("layer-fix record: %+v %v", obs, err)
 	}
 }
 
@@ -123,7 +133,14 @@ func FuzzReadRecorded(f *testing.F) {
 				t.Fatalf("accepted an arch outside the space: %v", err)
 			}
 			if o.Fix != nil && o.Fix.Layer != 0 {
-				t.Fatalf("per-layer fix from a recorded line")
+				// Only export-data's "fix" gives a per-layer fix, and the
+				// arch must hold the block there.
+				if err := sp.CheckFix(*o.Fix); err != nil {
+					t.Fatalf("accepted a fix outside the space: %v", err)
+				}
+				if got := o.Arch.Units[o.Fix.Unit-1][o.Fix.Layer-1]; got.K != o.Fix.Block.K || got.E != o.Fix.Block.E {
+					t.Fatalf("fix %s on an arch holding %s there", o.Fix, got.Key())
+				}
 			}
 			if o.NonUniform && o.Fix != nil {
 				t.Fatalf("a fixed arch marked not uniformly drawn")

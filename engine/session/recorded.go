@@ -111,18 +111,81 @@ func (r *Recorded) Series(metric string, res int) (Series, error) {
 		}
 	}
 	if prov != "" { // every record of a recorded file has the file's provenance
-		for range out.Obs {
-			if err := out.Provenance.Add(prov, r.path); err != nil {
+		own := r.entryProvenances(res)
+		if len(own) != len(out.Obs) {
+			own = nil
+		}
+		for i := range out.Obs {
+			p := prov
+			if own != nil {
+				p = own[i]
+			}
+			if err := out.Provenance.Add(p, r.path); err != nil {
 				return out, err
 			}
 		}
-		out.Provenance.Detail = r.label
-		if prov == "table" {
-			out.Provenance.Detail = "table: " + filepath.Base(r.path)
+		if out.Provenance.Only(prov) {
+			out.Provenance.Detail = r.label
+			if prov == "table" {
+				out.Provenance.Detail = "table: " + filepath.Base(r.path)
+			}
+			if own != nil {
+				out.Provenance.Detail += " (records measured by blockprof, exported with export-data)"
+			}
+		} else {
+			out.Provenance.Detail = ""
 		}
 		out.Label = out.Provenance.Label()
 	}
 	return out, nil
+}
+
+// entryProvenances reads the provenance export-data writes beside each
+// latency (latency_ms[key].provenance), in the order of the file's
+// records at resolution res (0: all), or nil when the file carries none
+// (the shared data). A number measured by blockprof and read back is
+// replayed; a simulated, table or predicted one keeps its provenance.
+func (r *Recorded) entryProvenances(res int) []string {
+	if r.key == "" {
+		return nil
+	}
+	var out []string
+	found := false
+	for _, line := range bytes.Split(r.data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var l struct {
+			Arch struct {
+				R int `json:"r"`
+			} `json:"arch"`
+			Latency map[string]struct {
+				Provenance string `json:"provenance"`
+			} `json:"latency_ms"`
+		}
+		if json.Unmarshal(line, &l) != nil {
+			return nil
+		}
+		if res != 0 && l.Arch.R != res {
+			continue
+		}
+		p := l.Latency[r.key].Provenance
+		switch p {
+		case "":
+			p = "replayed"
+		case "measured":
+			found = true
+			p = "replayed"
+		default:
+			found = true
+		}
+		out = append(out, p)
+	}
+	if !found {
+		return nil
+	}
+	return out
 }
 
 // Analyze runs the friendliness analysis of one metric of the file.

@@ -47,6 +47,7 @@ func Commands() []Command {
 		{"measure", "measure one architecture on one device and print its samples", runMeasure},
 		{"predict-eval", "check a latency or accuracy predictor on recorded data (train/test files or a split)", runPredictEval},
 		{"compare", "devices side by side: effects with intervals, where they agree, rank correlations, cuts good for all", runCompare},
+		{"export-data", "write the store's measurements (every sample, provenance, fingerprint) as JSON lines in the shared data format", runExportData},
 		{"analyze", "block-friendliness tables (Eq. 1-3 and the regression estimator) from a store or a recorded file", runAnalyze},
 		{"blockwise", "the paper's block-wise response M_b (Eq. 1) of a space on one device, as in its Fig. 2-4", runBlockwise},
 		{"search", "evolutionary search in the original and a reduced space; Pareto fronts compared by hypervolume", runSearch},
