@@ -80,20 +80,38 @@ type ExportedData struct {
 // device). It exports the records Series reads: the newest of each arch
 // under the device's current fingerprint.
 func (s *Session) ExportData(ctx context.Context, w io.Writer, device string) (ExportedData, error) {
+	lines, out, err := s.Data(ctx, device)
+	if err != nil {
+		return out, err
+	}
+	enc := json.NewEncoder(w)
+	for _, l := range lines {
+		if err := enc.Encode(l); err != nil {
+			return out, err
+		}
+		out.Lines++
+	}
+	return out, nil
+}
+
+// Data is what ExportData writes, as lines: the records Series reads of
+// device ("" for every device), one line per (arch, plan role) with the
+// latency of every device that measured it.
+func (s *Session) Data(ctx context.Context, device string) ([]DataLine, ExportedData, error) {
 	out := ExportedData{Records: map[string]int{}, Stale: map[string]int{}}
 	devs, err := s.st.Devices(ctx)
 	if err != nil {
-		return out, err
+		return nil, out, err
 	}
 	if device != "" {
 		d, err := s.storedDevice(ctx, device)
 		if err != nil {
-			return out, err
+			return nil, out, err
 		}
 		devs = []store.Device{d}
 	}
 	if len(devs) == 0 {
-		return out, fmt.Errorf("store %s holds no device yet: profile first", s.st.Path())
+		return nil, out, fmt.Errorf("store %s holds no device yet: profile first", s.st.Path())
 	}
 	type role struct {
 		res       int
@@ -105,11 +123,11 @@ func (s *Session) ExportData(ctx context.Context, w io.Writer, device string) (E
 	for _, d := range devs {
 		baseline, err := s.st.ProbeBaseline(ctx, d.Name)
 		if err != nil {
-			return out, err
+			return nil, out, err
 		}
 		stale, err := s.st.Stale(ctx, d.Name, d.Fingerprint, s.sp.Name)
 		if err != nil {
-			return out, err
+			return nil, out, err
 		}
 		for _, g := range stale {
 			out.Stale[d.Name] += g.Count
@@ -117,13 +135,13 @@ func (s *Session) ExportData(ctx context.Context, w io.Writer, device string) (E
 		q := store.Query{Device: d.Name, Space: s.sp.Name, Kind: store.KindPlan, Latest: true, Fingerprint: d.Fingerprint, Samples: true}
 		for r, err := range s.st.Records(ctx, q) {
 			if err != nil {
-				return out, err
+				return nil, out, err
 			}
 			k := role{r.Resolution, r.Arch, r.Fix}
 			l := lines[k]
 			if l == nil {
 				if l, err = s.dataLine(r); err != nil {
-					return out, err
+					return nil, out, err
 				}
 				lines[k] = l
 				order = append(order, k)
@@ -159,19 +177,15 @@ func (s *Session) ExportData(ctx context.Context, w io.Writer, device string) (E
 		}
 	}
 	if count[res] == 0 {
-		return out, fmt.Errorf("store %s has no plan measurements of %s at %d px to export (present: %s px; pass --resolution, or profile first)", s.st.Path(), s.sp.Name, res, joinInts(slices.Sorted(maps.Keys(count))))
+		return nil, out, fmt.Errorf("store %s has no plan measurements of %s at %d px to export (present: %s px; pass --resolution, or profile first)", s.st.Path(), s.sp.Name, res, joinInts(slices.Sorted(maps.Keys(count))))
 	}
-	enc := json.NewEncoder(w)
+	var got []DataLine
 	for _, k := range order {
-		if k.res != res {
-			continue
+		if k.res == res {
+			got = append(got, *lines[k])
 		}
-		if err := enc.Encode(lines[k]); err != nil {
-			return out, err
-		}
-		out.Lines++
 	}
-	return out, nil
+	return got, out, nil
 }
 
 func (s *Session) dataLine(r store.Record) (*DataLine, error) {

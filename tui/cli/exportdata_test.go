@@ -111,3 +111,48 @@ func TestExportDataErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictEvalStore: predict-eval fits on a store device's records as
+// it does on the same records exported to a file.
+func TestPredictEvalStore(t *testing.T) {
+	env, out, _ := analyzeEnv(t)
+	cfg, _ := loadConfig(env, "")
+	sp, _ := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	db := analyzeStore(t, sp, model.PlanSpec{Uniform: 90, Resolution: 160, Seed: 2})
+	if err := Run(env, []string{"export-data", "--store", db}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "x.jsonl")
+	if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eval := func(args ...string) string {
+		t.Helper()
+		env, out, _ := analyzeEnv(t)
+		if err := Run(env, append([]string{"predict-eval", "--space", sp.Name, "--device", "synth", "--split", "2/3", "--json"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	fromStore, fromFile := eval("--store", db), eval("--train", file)
+	if fromStore != fromFile {
+		t.Errorf("store %s\nfile  %s", fromStore, fromFile)
+	}
+	if !strings.Contains(fromStore, `"n_train":60`) {
+		t.Errorf("want 60 training archs: %s", fromStore)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--store", db}, "--store needs --device"},
+		{[]string{"--store", db, "--train", file, "--device", "synth"}, "not both"},
+		{[]string{"--store", db, "--device", "gpu"}, `has no device "gpu"`},
+	} {
+		env, _, _ := analyzeEnv(t)
+		err := Run(env, append([]string{"predict-eval", "--space", sp.Name, "--split", "2/3"}, tc.args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -41,11 +41,12 @@ type predictEvalTop1 struct {
 }
 
 func runPredictEval(env *Env, args []string) error {
-	fs := newFlags(env, "predict-eval", "--space S --train FILE [--test FILE | --split 2/3] [--device KEY] [--model additive|macs] [--metric latency|top1] [--features F] [--json]")
+	fs := newFlags(env, "predict-eval", "--space S (--train FILE | --store DB --device D) [--test FILE | --split 2/3] [--device KEY] [--model additive|macs] [--metric latency|top1] [--features F] [--json]")
 	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
 	spaceName := fs.String("space", "", "search space of the records")
 	device := fs.String("device", "", "latency_ms key to predict (its median), e.g. gpu-b1-fp32-graph")
 	trainPath := fs.String("train", "", "training records: JSON lines as in ../shared/data/*.jsonl")
+	dbPath := fs.String("store", "", "instead of --train: the results store; fits on --device's plan measurements (as export-data writes them)")
 	testPath := fs.String("test", "", "test records (never used for fitting or tuning)")
 	split := fs.String("split", "", "without --test: fit on the first fraction of --train, test on the rest, e.g. 2/3")
 	modelName := fs.String("model", "additive", "latency predictor: additive (per-(unit, block) costs + depth) or macs (a + b·MACs)")
@@ -62,13 +63,22 @@ func runPredictEval(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *trainPath == "" {
-		return fmt.Errorf("predict-eval: --train FILE is required")
+	if *trainPath == "" && *dbPath == "" {
+		return fmt.Errorf("predict-eval: --train FILE is required (or --store DB with --device)")
+	}
+	if *trainPath != "" && *dbPath != "" {
+		return fmt.Errorf("predict-eval: give either --train FILE or --store DB, not both")
 	}
 	if (*testPath == "") == (*split == "") {
 		return fmt.Errorf("predict-eval: give either --test FILE or --split FRACTION (e.g. 2/3: first 2/3 of --train to fit, the rest to test)")
 	}
-	train, err := peReadRecords(env, *trainPath, sp)
+	var train []predict.Record
+	if *dbPath != "" {
+		train, err = peStoreRecords(env, *cfgPath, *dbPath, *device, sp)
+		*trainPath = *dbPath + " (device " + *device + ")"
+	} else {
+		train, err = peReadRecords(env, *trainPath, sp)
+	}
 	if err != nil {
 		return err
 	}
