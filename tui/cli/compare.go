@@ -216,7 +216,7 @@ func writeCompareText(w io.Writer, c *session.DeviceComparison) {
 		fmt.Fprintf(w, "  %s: %s; %d analysed of %d records; E[M(A)] %.4g %s; leave-one-out R² %.2f\n",
 			d.Name, d.Label, d.Analysed, d.Records, d.Baseline.Value, d.Unit, d.Q2)
 		if ev := c.Latency[i].Evidence; ev.Weak {
-			fmt.Fprintf(w, "    WEAK EVIDENCE: %s: its wide intervals overlap almost anything, so \"agree\" says little\n", strings.Join(ev.Why, "; "))
+			fmt.Fprintf(w, "    WEAK EVIDENCE: %s: its effects cannot be trusted, so \"agree\" with it says little\n", strings.Join(ev.Why, "; "))
 		}
 	}
 	fmt.Fprintf(w, "effects in %% of the device's own mean latency: %s\n", c.Normalisation)
@@ -250,7 +250,13 @@ func writeCompareText(w io.Writer, c *session.DeviceComparison) {
 		cells []compare.Cell
 	}{{"block", c.Blocks}, {"depth", c.Depths}} {
 		a, d, u := compare.Counts(what.cells)
-		fmt.Fprintf(w, "  %s effects: %d agree, %d differ beyond their intervals", what.name, a, d)
+		same := 0
+		for _, c := range what.cells {
+			if c.SameSign {
+				same++
+			}
+		}
+		fmt.Fprintf(w, "  %s effects: %d agree, %d differ beyond their intervals; %d are nonzero with one sign on every device", what.name, a, d, same)
 		if u > 0 {
 			fmt.Fprintf(w, ", %d without an interval", u)
 		}
