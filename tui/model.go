@@ -16,6 +16,7 @@ import (
 	"blockprof/engine"
 	"blockprof/model"
 	"blockprof/tui/common"
+	compareview "blockprof/tui/compare"
 	devicesview "blockprof/tui/devices"
 	"blockprof/tui/export"
 	"blockprof/tui/friendliness"
@@ -29,11 +30,14 @@ const (
 	Devices View = iota
 	Friendliness
 	Pareto
+	// Compare (devices side by side) is shown only when the session has
+	// two or more devices and its deps can compare them.
+	Compare
 	numViews
 )
 
 func (v View) String() string {
-	return [...]string{"Devices", "Friendliness", "Pareto"}[v]
+	return [...]string{"Devices", "Friendliness", "Pareto", "Compare"}[v]
 }
 
 const (
@@ -66,8 +70,11 @@ type Model struct {
 	devices devicesview.Model
 	friend  friendliness.Model
 	pareto  paretoview.Model
-	export  export.Model
-	help    help.Model
+	cmp     compareview.Model
+	// views is the number of tabs: numViews with Compare, else one less.
+	views  View
+	export export.Model
+	help   help.Model
 
 	showHelp bool
 	noColor  bool
@@ -105,6 +112,12 @@ func New(ctx context.Context, deps Deps, opts Options) Model {
 	m.devices = devicesview.New(c, devs, ctl, live)
 	m.friend = friendliness.New(c, sp, devs, fs)
 	m.pareto = paretoview.New(c, devs, ps)
+	cs, ok := deps.(compareview.Source)
+	m.cmp = compareview.New(c, devs, cs)
+	m.views = Compare
+	if ok && len(devs) >= 2 {
+		m.views = numViews
+	}
 	m.export = export.New(c, ew)
 	return m.resize(opts.Width, opts.Height)
 }
@@ -117,6 +130,7 @@ func (m Model) Active() View { return m.active }
 func (m Model) DevicesView() devicesview.Model       { return m.devices }
 func (m Model) FriendlinessView() friendliness.Model { return m.friend }
 func (m Model) ParetoView() paretoview.Model         { return m.pareto }
+func (m Model) CompareView() compareview.Model       { return m.cmp }
 func (m Model) ExportPrompt() export.Model           { return m.export }
 func (m Model) Batches() int                         { return m.batches }
 func (m Model) Common() common.Common                { return m.c }
@@ -193,6 +207,7 @@ func (m Model) resize(w, h int) Model {
 	m.devices = m.devices.SetCommon(body)
 	m.friend = m.friend.SetCommon(body)
 	m.pareto = m.pareto.SetCommon(body)
+	m.cmp = m.cmp.SetCommon(body)
 	m.export = m.export.SetCommon(body)
 	m.help.SetWidth(w)
 	if m.c.Color {
@@ -243,12 +258,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	// Answers to the children's requests: each child ignores what is not
 	// its own.
-	var c1, c2, c3, c4 tea.Cmd
+	var c1, c2, c3, c4, c5 tea.Cmd
 	m.devices, c1 = m.devices.Update(msg)
 	m.friend, c2 = m.friend.Update(msg)
 	m.pareto, c3 = m.pareto.Update(msg)
+	m.cmp, c5 = m.cmp.Update(msg)
 	m.export, c4 = m.export.Update(msg)
-	return m, tea.Batch(c1, c2, c3, c4)
+	return m, tea.Batch(c1, c2, c3, c4, c5)
 }
 
 func (m Model) applyEvents(msg eventsMsg) (tea.Model, tea.Cmd) {
@@ -268,17 +284,19 @@ func (m Model) applyEvents(msg eventsMsg) (tea.Model, tea.Cmd) {
 	}
 	var cmds []tea.Cmd
 	for _, d := range order {
-		var c1, c2 tea.Cmd
+		var c1, c2, c3 tea.Cmd
 		m.friend, c1 = m.friend.MarkStale(d)
 		m.pareto, c2 = m.pareto.MarkStale(d)
-		cmds = append(cmds, c1, c2)
+		m.cmp, c3 = m.cmp.MarkStale(d)
+		cmds = append(cmds, c1, c2, c3)
 	}
 	// Stale views reload once their cooldown passed; at the end of the
 	// stream at once (no batch comes after it).
-	var c1, c2 tea.Cmd
+	var c1, c2, c3 tea.Cmd
 	m.friend, c1 = m.friend.Poll(msg.closed)
 	m.pareto, c2 = m.pareto.Poll(msg.closed)
-	cmds = append(cmds, c1, c2)
+	m.cmp, c3 = m.cmp.Poll(msg.closed)
+	cmds = append(cmds, c1, c2, c3)
 	if msg.closed {
 		m.devices = m.devices.Close()
 	} else if m.events != nil {
@@ -321,8 +339,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.switchTo(Friendliness)
 	case key.Matches(msg, k.Pareto):
 		return m.switchTo(Pareto)
+	case key.Matches(msg, k.Compare) && m.views > Compare:
+		return m.switchTo(Compare)
 	case key.Matches(msg, k.NextView):
-		return m.switchTo((m.active + 1) % numViews)
+		return m.switchTo((m.active + 1) % m.views)
 	case key.Matches(msg, k.Export):
 		if m.space == nil {
 			return m, nil
@@ -353,7 +373,7 @@ func (m Model) cutSummary() string {
 // pane is the view on screen as the root sees it: one interface, so drawing,
 // help and keyboard focus need no switch on the active view.
 func (m Model) pane() common.Pane {
-	return [numViews]common.Pane{Devices: m.devices, Friendliness: m.friend, Pareto: m.pareto}[m.active]
+	return [numViews]common.Pane{Devices: m.devices, Friendliness: m.friend, Pareto: m.pareto, Compare: m.cmp}[m.active]
 }
 
 func (m Model) childBusy() bool { return m.pane().Busy() }
@@ -369,6 +389,8 @@ func (m Model) updateActive(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.friend, cmd = m.friend.Update(msg)
 	case Pareto:
 		m.pareto, cmd = m.pareto.Update(msg)
+	case Compare:
+		m.cmp, cmd = m.cmp.Update(msg)
 	}
 	return m, cmd
 }
@@ -377,11 +399,12 @@ func (m Model) switchTo(v View) (tea.Model, tea.Cmd) {
 	if v == m.active {
 		return m, nil
 	}
-	var c1, c2 tea.Cmd
+	var c1, c2, c3 tea.Cmd
 	m.active = v
 	m.friend, c1 = m.friend.SetActive(v == Friendliness)
 	m.pareto, c2 = m.pareto.SetActive(v == Pareto)
-	return m, tea.Batch(c1, c2)
+	m.cmp, c3 = m.cmp.SetActive(v == Compare)
+	return m, tea.Batch(c1, c2, c3)
 }
 
 // View renders the explorer.
@@ -415,7 +438,7 @@ func (m Model) render() string {
 func (m Model) tabs() string {
 	st := m.c.Styles
 	var parts []string
-	for v := range numViews {
+	for v := range m.views {
 		name := fmt.Sprintf(" %d %s ", v+1, v)
 		switch {
 		case v == m.active && m.c.Color:
@@ -474,8 +497,12 @@ func (m Model) helpBar() string {
 
 func (m Model) fullHelp(h int) string {
 	k := m.c.Keys
+	views := []key.Binding{k.Devices, k.Friendliness, k.Pareto}
+	if m.views > Compare {
+		views = append(views, k.Compare)
+	}
 	groups := [][]key.Binding{
-		{k.Devices, k.Friendliness, k.Pareto, k.NextView, k.Export, k.Help, k.Quit},
+		append(views, k.NextView, k.Export, k.Help, k.Quit),
 		{k.Up, k.Down, k.Left, k.Right},
 		{k.Pause, k.Cancel},
 		friendliness.Bindings(k),

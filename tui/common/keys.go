@@ -6,7 +6,7 @@ import "charm.land/bubbles/v2/key"
 // the help bar.
 type KeyMap struct {
 	// Global.
-	Quit, Help, Devices, Friendliness, Pareto, NextView, Export, Back key.Binding
+	Quit, Help, Devices, Friendliness, Pareto, Compare, NextView, Export, Back key.Binding
 	// Movement.
 	Up, Down, Left, Right key.Binding
 	// Devices view.
@@ -31,6 +31,7 @@ func DefaultKeyMap() *KeyMap {
 		Devices:      b([]string{"1"}, "1", "devices"),
 		Friendliness: b([]string{"2"}, "2", "friendliness"),
 		Pareto:       b([]string{"3"}, "3", "pareto"),
+		Compare:      b([]string{"4"}, "4", "compare devices"),
 		NextView:     b([]string{"shift+tab"}, "shift+tab", "next view"),
 		Export:       b([]string{"e"}, "e", "export"),
 		Back:         b([]string{"esc"}, "esc", "close"),
