@@ -21,9 +21,9 @@ const (
 )
 
 type recordedLine struct {
-	Space   string          `json:"space"`
-	Arch    json.RawMessage `json:"arch"`
-	Fixed   json.RawMessage `json:"fixed"`
+	Space string          `json:"space"`
+	Arch  json.RawMessage `json:"arch"`
+	Fixed json.RawMessage `json:"fixed"`
 	// Fix is an A_{u,l,b}'s fixed location ("u2.l3=e6k7"), written by
 	// blockprof export-data (the shared format has whole-unit fixes only).
 	Fix     string `json:"fix"`

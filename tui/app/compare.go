@@ -70,4 +70,3 @@ func compareData(c *session.DeviceComparison) compareview.Data {
 	}
 	return d
 }
-

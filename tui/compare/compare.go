@@ -295,10 +295,13 @@ func (m Model) View() string {
 			lines = append(lines, st.Error.Render("last update failed: "+m.err.Error()))
 		}
 	}
-	for i := range lines {
-		lines[i] = ansi.Truncate(lines[i], w, "…")
+	var out []string
+	for _, l := range lines {
+		for _, x := range strings.Split(l, "\n") {
+			out = append(out, ansi.Truncate(x, w, "…"))
+		}
 	}
-	return common.Block(strings.Join(lines, "\n"), w, h-1) + "\n" + common.Fit(st.Status.Render(m.status()), w)
+	return common.Block(strings.Join(out, "\n"), w, h-1) + "\n" + common.Fit(st.Status.Render(m.status()), w)
 }
 
 func (m Model) index(name string) int {
