@@ -129,10 +129,12 @@ type Traffic struct {
 	// Helper pushes (the binary) and their bytes.
 	Pushes      int
 	PushedBytes int64
-	// Models built on the target, the request bytes sent and the hello
-	// and reply bytes read.
+	// Models built on the target, the request bytes sent (DefineBytes of
+	// them space definitions, sent once per space and helper process) and
+	// the hello and reply bytes read.
 	Built        int
 	RequestBytes int64
+	DefineBytes  int64
 	ReplyBytes   int64
 }
 
@@ -255,6 +257,9 @@ func (o *onDevice) build(ctx context.Context, d *Device, net *model.Network) (st
 	req := ondevice.Request{Space: sp.Name, Arch: net.Arch, Format: "onnx", Seed: weightSeed, Batch: d.batch, Out: ModelName}
 	if !o.defined[sp.Name] {
 		req.Define = sp
+		if b, err := json.Marshal(sp); err == nil {
+			o.traffic.DefineBytes += int64(len(b)) + int64(len(`,"define":`))
+		}
 	}
 	rep, err := o.exchange(ctx, req)
 	if err != nil {
@@ -430,6 +435,9 @@ func (o *onDevice) localHelper(goos, goarch string) (string, error) {
 			return "", fmt.Errorf("no helper set and this blockprof is not a CGO_ENABLED=0 build: set helper = \"PATH\" to `CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -o PATH .`", goos, goarch)
 		}
 		p = exe
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("helper %s: no such file: build it with `CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -o %s .`", p, goos, goarch, p)
 	}
 	bi, err := buildinfo.ReadFile(p)
 	if err != nil {
