@@ -113,7 +113,7 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*D
 	}
 	d := &Device{name: cfg.Name, tr: tr, argv: slices.Clone(cfg.Argv), parser: p, tool: toolName(cfg.Argv, p),
 		batch: batch, threads: cfg.Threads, protocol: protocol, timeout: timeout, lock: lock,
-		od: &onDevice{cfg: hc, device: cfg.Name}}
+		od: &onDevice{cfg: hc}}
 	d.info = devices.Info{
 		Name:       cfg.Name,
 		Kind:       "command",

@@ -35,6 +35,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"blockprof/devices"
 	"blockprof/devices/ondevice"
@@ -163,8 +164,7 @@ const (
 
 // onDevice is the device's helper on the target.
 type onDevice struct {
-	cfg    helperConfig
-	device string
+	cfg helperConfig
 
 	mu      sync.Mutex
 	spaces  *model.Spaces
@@ -178,12 +178,28 @@ type onDevice struct {
 	defined map[string]bool // spaces the running helper process knows
 	checked bool            // the first model was compared with a local export
 	traffic Traffic
+	status  atomic.Pointer[string] // what describe says
 }
 
-// describe is Info.Helper: how models reach the target.
+// describe is Info.Helper: how models reach the target. It does not wait
+// for a measurement in flight (which holds mu).
 func (o *onDevice) describe() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	if p := o.status.Load(); p != nil {
+		return *p
+	}
+	if o.cfg.mode == BuildNever {
+		return ""
+	}
+	return "build_on_device = " + o.cfg.mode + ": helper not checked yet"
+}
+
+// publish updates what describe says; mu is held.
+func (o *onDevice) publish() {
+	s := o.status0()
+	o.status.Store(&s)
+}
+
+func (o *onDevice) status0() string {
 	switch {
 	case o.cfg.mode == BuildNever:
 		return ""
@@ -214,6 +230,7 @@ func (d *Device) placeModel(ctx context.Context, net *model.Network) (string, er
 func (o *onDevice) fallBack(format string, args ...any) error {
 	o.reason = fmt.Sprintf(format, args...)
 	o.state = helperUnusable
+	o.publish()
 	o.stopProc()
 	if o.cfg.mode == BuildAlways {
 		return fmt.Errorf("build_on_device = \"always\": %s", o.reason)
@@ -331,6 +348,7 @@ func (o *onDevice) setup(ctx context.Context, tr transport.Transport) error {
 	o.remote = path.Join(o.cfg.dir, HelperName)
 	if h, err := o.version(ctx, tr); err == nil && h.Build == build && h.Protocol == ondevice.Protocol {
 		o.hello, o.state = h, helperReady
+		o.publish()
 		return nil
 	} else if ctx.Err() != nil {
 		return ctx.Err()
@@ -358,6 +376,7 @@ func (o *onDevice) setup(ctx context.Context, tr transport.Transport) error {
 		return o.fallBack("the helper at %s reports build %.12s protocol %d after the push, want %.12s protocol %d", o.remote, h.Build, h.Protocol, build, ondevice.Protocol)
 	}
 	o.hello, o.state = h, helperReady
+	o.publish()
 	return nil
 }
 
