@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 
 	"blockprof/devices/ondevice"
+	"blockprof/devices/safetext"
+	"blockprof/engine/session"
 )
 
 // runHelper is the model builder a command device starts on its target
@@ -25,4 +29,19 @@ func runHelper(env *Env, args []string) error {
 		return json.NewEncoder(env.Stdout).Encode(hello)
 	}
 	return ondevice.Serve(env.Ctx, env.Stdin, env.Stdout, *dir, hello)
+}
+
+// helperNotes says, after a run, how each command device with
+// build_on_device got its models to the target: built there by the
+// helper, or copied and why (the fallback's warning).
+func helperNotes(env *Env, sess *session.Session, names []string) {
+	for _, name := range names {
+		d, _, err := sess.Device(context.WithoutCancel(env.Ctx), name)
+		if err != nil {
+			continue
+		}
+		if h := d.Info().Helper; h != "" {
+			fmt.Fprintf(env.Stderr, "profile: %s: %s\n", name, safetext.Line(h))
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"blockprof/devices"
+	"blockprof/devices/backends"
 	"blockprof/devices/ondevice"
 )
 
@@ -115,5 +117,42 @@ resolution = 160
 	}
 	if !strings.Contains(out.String(), "board: ok: ") || !strings.Contains(out.String(), "models copied: the helper cannot build them on the target") {
 		t.Errorf("text check:\n%s", out)
+	}
+}
+
+// noteDevice is a fake device whose models travel as helper says.
+type noteDevice struct {
+	*fakeDevice
+	helper string
+}
+
+func (d noteDevice) Info() devices.Info {
+	info := d.fakeDevice.Info()
+	info.Helper = d.helper
+	return info
+}
+
+// TestProfileHelperNotes: after a run, profile says on stderr how each
+// device's models reached the target (the fallback's warning), and says
+// nothing for devices without build_on_device.
+func TestProfileHelperNotes(t *testing.T) {
+	embedded, cfgPath := testConfig(t)
+	db := filepath.Join(t.TempDir(), "p.db")
+	open := func(_ context.Context, cfg devices.Config, _ backends.Options) (devices.Device, error) {
+		d := &fakeDevice{name: cfg.Name}
+		if cfg.Name == "cpu" {
+			return noteDevice{d, "models copied: the helper cannot build them on the target: \x1b[2Jnoexec"}, nil
+		}
+		return d, nil
+	}
+	env, _, errw := testEnv(context.Background(), embedded)
+	if err := profile(env, []string{"--config", cfgPath, "--store", db, "--plan", "uniform=2"}, open); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errw.String(), "profile: cpu: models copied: the helper cannot build them on the target: \\x1b[2Jnoexec\n") {
+		t.Errorf("stderr lacks the helper note, escaped:\n%s", errw)
+	}
+	if strings.Count(errw.String(), ": models ") != 1 {
+		t.Errorf("a device without build_on_device got a note:\n%s", errw)
 	}
 }
