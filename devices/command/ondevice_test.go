@@ -13,6 +13,7 @@ import (
 
 	"blockprof/devices"
 	"blockprof/devices/ondevice"
+	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/devices/transport/sshtest"
 	"blockprof/model"
@@ -376,4 +377,25 @@ func TestTargetPlatform(t *testing.T) {
 			t.Errorf("%q: error carries a terminal escape: %q", c.uname, err)
 		}
 	}
+}
+
+// FuzzTargetPlatform: whatever `uname -sm` prints, the result is a known
+// Go platform or an error that is safe to print.
+func FuzzTargetPlatform(f *testing.F) {
+	for _, s := range []string{"Linux aarch64\n", "Linux x86_64", "Linux armv8l", "Darwin arm64", "", "Linux \x1b]0;x\x07", "a b c"} {
+		f.Add(s)
+	}
+	known := map[string]bool{"arm64": true, "amd64": true, "arm": true, "386": true, "riscv64": true}
+	f.Fuzz(func(t *testing.T, uname string) {
+		goos, goarch, err := targetPlatform(uname)
+		if err != nil {
+			if !safetext.Safe(err.Error()) {
+				t.Errorf("unsafe error %q", err)
+			}
+			return
+		}
+		if goos != "linux" || !known[goarch] {
+			t.Errorf("%q: %s/%s", uname, goos, goarch)
+		}
+	})
 }
