@@ -7,8 +7,8 @@ package command
 // local helper's), starts `blockprof helper --dir RUNDIR` on the target
 // and sends each arch as one JSON line (devices/ondevice); the helper
 // writes the model file beside where the copy would have gone and replies
-// with its path, size and SHA-256. The first model of every helper
-// process is also exported here and its hash compared, so a helper from
+// with its path, size and SHA-256. The first model a device builds on the
+// target is also exported here and its hash compared, so a helper from
 // another revision whose models differ is never used: the model the tool
 // times is byte-identical to the one copied, and the device's fingerprint
 // keeps its meaning (build_on_device, helper and helper_dir are not part
@@ -262,6 +262,9 @@ func (o *onDevice) build(ctx context.Context, d *Device, net *model.Network) (st
 		// A network no configured space rebuilds (a reduced space's, a
 		// test's): copy this one.
 		if o.cfg.mode == BuildAlways {
+			if o.spaces == nil {
+				return "", fmt.Errorf("build_on_device = \"always\": the device was opened without the configured spaces, so it cannot send %s's space to the helper", net.Arch)
+			}
 			return "", fmt.Errorf("build_on_device = \"always\": space %q of the configuration does not rebuild %s", net.Space, net.Arch)
 		}
 		return "", nil
