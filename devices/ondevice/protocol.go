@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 
+	"blockprof/devices"
 	"blockprof/model"
 )
 
@@ -73,9 +74,8 @@ type Reply struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// MaxBatch bounds a request's batch (as devices.MaxBatch bounds the
-// config's).
-const MaxBatch = 1024
+// MaxBatch bounds a request's batch: the config's bound.
+const MaxBatch = devices.MaxBatch
 
 var outRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 
