@@ -63,6 +63,17 @@ type Config struct {
 	Parser string   `toml:"parser"`
 	Regex  string   `toml:"regex"`
 	Unit   string   `toml:"unit"`
+	// command: build each model on the target with a static blockprof
+	// helper instead of copying it ("never" (default), "auto": fall back
+	// to copying when the helper cannot run there, "always": fail
+	// instead); Helper is the local helper binary to push ({goos} and
+	// {goarch} name the target's; default: this binary when it is a
+	// CGO_ENABLED=0 build), HelperDir the directory on the target that
+	// keeps it between runs (default /data/local/tmp over adb, else
+	// /tmp). See devices/command/ondevice.go.
+	BuildOnDevice string `toml:"build_on_device"`
+	Helper        string `toml:"helper"`
+	HelperDir     string `toml:"helper_dir"`
 
 	// replay: a recorded file in the format of ../shared/data/*.jsonl and
 	// the latency_ms key to read.

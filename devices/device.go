@@ -47,6 +47,11 @@ type Info struct {
 	// Local says the device times on this machine's cores, so it must hold
 	// the host lock while timing.
 	Local bool `json:"local,omitempty"`
+	// Helper says how a command device's models reach the target (built
+	// there by the blockprof helper, or copied and why); empty when
+	// build_on_device is off. Not part of the fingerprint: the model is
+	// the same either way.
+	Helper string `json:"helper,omitempty"`
 }
 
 // Measurement is one end-to-end measurement of one network. Statistics are

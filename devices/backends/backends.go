@@ -89,6 +89,7 @@ func Open(ctx context.Context, cfg devices.Config, opts Options) (devices.Device
 		if err != nil {
 			return nil, err
 		}
+		d.UseSpaces(opts.Spaces)
 		return d, nil
 	case "":
 		return nil, fmt.Errorf("device %s: no kind (want one of %s)", cfg.Name, strings.Join(devices.Kinds(), ", "))

@@ -55,6 +55,7 @@ type Device struct {
 	timeout  time.Duration
 	lock     *devices.HostLock
 	info     devices.Info
+	od       *onDevice // build_on_device (ondevice.go)
 }
 
 // Open opens the command device cfg describes, with its transport.
@@ -106,8 +107,13 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*D
 	if err != nil {
 		return nil, err
 	}
+	hc, err := parseHelperConfig(cfg)
+	if err != nil {
+		return fail("%w", err)
+	}
 	d := &Device{name: cfg.Name, tr: tr, argv: slices.Clone(cfg.Argv), parser: p, tool: toolName(cfg.Argv, p),
-		batch: batch, threads: cfg.Threads, protocol: protocol, timeout: timeout, lock: lock}
+		batch: batch, threads: cfg.Threads, protocol: protocol, timeout: timeout, lock: lock,
+		od: &onDevice{cfg: hc}}
 	d.info = devices.Info{
 		Name:       cfg.Name,
 		Kind:       "command",
@@ -211,7 +217,11 @@ func (d *Device) Argv(modelPath, dir string, r int) []string {
 func (d *Device) Name() string { return d.name }
 
 // Info describes the device.
-func (d *Device) Info() devices.Info { return d.info }
+func (d *Device) Info() devices.Info {
+	info := d.info
+	info.Helper = d.od.describe()
+	return info
+}
 
 // errTimeout is the cause of a context ended by the device timeout.
 var errTimeout = errors.New("device timeout")
@@ -241,13 +251,9 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 }
 
 func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
-	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.batch})
+	modelPath, err := d.placeModel(ctx, net)
 	if err != nil {
-		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
-	}
-	modelPath, err := d.tr.Put(ctx, ModelName, data)
-	if err != nil {
-		return devices.Measurement{}, d.ctxErr(ctx, net, "copying the model", err)
+		return devices.Measurement{}, d.ctxErr(ctx, net, "placing the model on the target", err)
 	}
 	dir, err := d.tr.Dir(ctx)
 	if err != nil {
@@ -271,6 +277,23 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 	return devices.Measurement{SamplesMs: r.SamplesMs, Warmup: r.Warmup, Mode: safetext.Line(mode), Summary: r.Summary, Raw: r.Raw}, nil
 }
 
+// copyModel exports net here and copies the file to the target.
+func (d *Device) copyModel(ctx context.Context, net *model.Network) (string, error) {
+	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.batch})
+	if err != nil {
+		return "", err
+	}
+	p, err := d.tr.Put(ctx, ModelName, data)
+	if err != nil {
+		return "", fmt.Errorf("copying the model: %w", err)
+	}
+	d.od.mu.Lock()
+	d.od.traffic.Copies++
+	d.od.traffic.CopiedBytes += int64(len(data))
+	d.od.mu.Unlock()
+	return p, nil
+}
+
 // ctxErr explains a failed step, saying whether the device timeout or the
 // caller ended it. Transport errors keep their kind (a lost connection
 // stays transient).
@@ -286,6 +309,9 @@ func (d *Device) ctxErr(ctx context.Context, net *model.Network, when string, er
 }
 
 // Close closes the transport, removing the run directory on the target.
-func (d *Device) Close() error { return d.tr.Close() }
+func (d *Device) Close() error {
+	d.od.close()
+	return d.tr.Close()
+}
 
 var _ devices.Device = (*Device)(nil)

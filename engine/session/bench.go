@@ -204,6 +204,7 @@ func (b *Bench) Check(ctx context.Context, device string) Check {
 		return res
 	}
 	res.OK, res.Measured = true, &m
+	info = d.Info() // what the measurement found out (a command device's helper)
 	return res
 }
 

@@ -51,6 +51,7 @@ func Commands() []Command {
 		{"analyze", "block-friendliness tables (Eq. 1-3 and the regression estimator) from a store or a recorded file", runAnalyze},
 		{"blockwise", "the paper's block-wise response M_b (Eq. 1) of a space on one device, as in its Fig. 2-4", runBlockwise},
 		{"search", "evolutionary search in the original and a reduced space; Pareto fronts compared by hypervolume", runSearch},
+		{"helper", "build models on a command device's target from arch strings (JSON lines on stdin; started by the host)", runHelper},
 	}
 }
 

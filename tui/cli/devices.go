@@ -155,6 +155,9 @@ func describeInfo(c *deviceCheck) string {
 		if in.Host != "" {
 			parts = append(parts, "host "+in.Host)
 		}
+		if in.Helper != "" {
+			parts = append(parts, in.Helper)
+		}
 	}
 	if c.Probe != "" {
 		parts = append(parts, fmt.Sprintf("%s: %.3f ms", c.Probe, c.LatencyMs))

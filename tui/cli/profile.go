@@ -113,6 +113,7 @@ func profile(env *Env, args []string, open openDevice) error {
 		return err
 	}
 	sum := follow(env.Stderr, run, sub)
+	helperNotes(env, sess, run.Devices())
 
 	if *asJSON {
 		if err := writeSummaryJSON(env.Stdout, sum, untimed); err != nil {
