@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -214,22 +215,27 @@ func BenchmarkView10k(b *testing.B) {
 	}
 }
 
-// TestView10kBudget holds the view to its budget: under 10 ms a frame with
-// 10,000 points (skipped under the race detector and -short, which slow
-// everything down).
-func TestView10kBudget(t *testing.T) {
-	if raceEnabled || testing.Short() {
-		t.Skip("timing budget not checked under -race or -short")
-	}
+// TestView10kFrameCost holds a frame with 10,000 points to a bounded
+// amount of work, counted in allocations and bytes, which do not depend on
+// how busy the machine is (the frame time itself is BenchmarkView10k's, in
+// docs/benchmarks.md: 2.1 ms on this project's 2-core machine, budget 10 ms).
+// Measured: 1,170 allocations and 203 KB a frame. The bounds are about
+// twice that: a view that rebuilt per-point state every frame (10,000+
+// allocations, megabytes) fails.
+func TestView10kFrameCost(t *testing.T) {
 	m := view10k(t)
-	res := testing.Benchmark(func(b *testing.B) {
-		for b.Loop() {
-			_ = m.View()
-		}
-	})
-	per := time.Duration(res.NsPerOp())
-	t.Logf("View with 10,000 points: %v per frame (%d frames)", per, res.N)
-	if per >= 10*time.Millisecond {
-		t.Errorf("View takes %v with 10,000 points, budget 10ms", per)
+	_ = m.View() // warm caches outside the count
+	const frames = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	allocs := testing.AllocsPerRun(frames, func() { _ = m.View() })
+	runtime.ReadMemStats(&after)
+	bytes := float64(after.TotalAlloc-before.TotalAlloc) / float64(frames+1) // AllocsPerRun adds one warm-up run
+	t.Logf("View with 10,000 points: %.0f allocations, %.0f bytes per frame", allocs, bytes)
+	if allocs > 2500 {
+		t.Errorf("View allocates %.0f times a frame with 10,000 points, want ≤ 2500", allocs)
+	}
+	if bytes > 512<<10 {
+		t.Errorf("View allocates %.0f bytes a frame with 10,000 points, want ≤ 512 KiB", bytes)
 	}
 }

@@ -1,5 +1,0 @@
-//go:build !race
-
-package pareto_test
-
-const raceEnabled = false
