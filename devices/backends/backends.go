@@ -166,6 +166,7 @@ func Settings(cfg devices.Config) string {
 		add("threads", cfg.Threads)
 		add("batch", cfg.Batch)
 		add("optimization", cfg.Optimization)
+		add("precision", cfg.Precision)
 		add("library", cfg.Library)
 	case "agent":
 		add("transport", cfg.Transport)
@@ -181,6 +182,8 @@ func Settings(cfg devices.Config) string {
 		add("host", cfg.Host)
 		add("serial", cfg.Serial)
 		add("parser", cfg.Parser)
+		add("format", cfg.Format)
+		add("precision", cfg.Precision)
 		add("argv", cfg.Argv)
 	}
 	switch cfg.Kind {
