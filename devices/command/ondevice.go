@@ -42,7 +42,6 @@ import (
 	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/model"
-	"blockprof/model/onnx"
 )
 
 // build_on_device values.
@@ -274,7 +273,8 @@ func (o *onDevice) build(ctx context.Context, d *Device, net *model.Network) (st
 			return "", o.failed(ctx, "starting the helper", err)
 		}
 	}
-	req := ondevice.Request{Space: sp.Name, Arch: net.Arch, Format: "onnx", Seed: weightSeed, Batch: d.batch, Out: ModelName}
+	name := ModelName(d.spec.Format)
+	req := ondevice.Request{Space: sp.Name, Arch: net.Arch, Format: d.spec.Format, Precision: d.spec.Precision, Seed: weightSeed, Batch: d.batch, Out: name}
 	if !o.defined[sp.Name] {
 		req.Define = sp
 		if b, err := json.Marshal(sp); err == nil {
@@ -296,11 +296,11 @@ func (o *onDevice) build(ctx context.Context, d *Device, net *model.Network) (st
 	if err != nil {
 		return "", err
 	}
-	if rep.Path != dir+"/"+ModelName {
-		return "", o.fallBack("the helper wrote %q, not %s/%s", transport.Excerpt(rep.Path, 200), dir, ModelName)
+	if rep.Path != dir+"/"+name {
+		return "", o.fallBack("the helper wrote %q, not %s/%s", transport.Excerpt(rep.Path, 200), dir, name)
 	}
 	if !o.checked {
-		data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.batch})
+		data, err := d.write(ctx, net)
 		if err != nil {
 			return "", err
 		}

@@ -102,7 +102,7 @@ func measureBuilt(t *testing.T, d *Device, ss *model.Spaces, archs []model.Arch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(dir, ModelName))
+		got, err := os.ReadFile(filepath.Join(dir, ModelName("onnx")))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,25 +14,22 @@ import (
 	"runtime"
 
 	"blockprof/model"
-	"blockprof/model/onnx"
+	"blockprof/model/export"
 )
 
-// Formats lists the formats Write supports.
-func Formats() []string { return []string{"onnx"} }
+// Formats lists the formats Write supports: model/export's writers, the
+// same the host uses, so a model built here is byte for byte the one the
+// host would copy.
+func Formats() []string { return export.New().Formats() }
 
-// Write serialises net in the requested format and precision. Only ONNX
-// fp32 exists for now; the switch is where other writers (TFLite, int8)
-// go, and anything else is an error naming what is supported.
-func Write(net *model.Network, format, precision string, seed uint64, batch int) ([]byte, error) {
-	switch format {
-	case "", "onnx":
-		switch precision {
-		case "", "fp32":
-			return onnx.Export(net, onnx.Options{Seed: seed, Batch: batch})
-		}
-		return nil, fmt.Errorf("precision %q is not supported by this helper for onnx (supported: fp32)", precision)
+// Write serialises net in the requested format and precision with
+// model/export's writers (an unknown format or a precision the format
+// cannot hold is an error naming what is supported).
+func Write(ctx context.Context, net *model.Network, format, precision string, seed uint64, batch int) ([]byte, error) {
+	if format == "" {
+		format = "onnx"
 	}
-	return nil, fmt.Errorf("format %q is not supported by this helper (supported: onnx)", format)
+	return export.New().Write(ctx, net, export.Request{Format: format, Precision: precision, Seed: seed, Batch: batch})
 }
 
 // BuildID is the SHA-256 of the file at path (the helper's executable).
@@ -94,7 +91,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, dir string, hello H
 			send(Reply{Error: err.Error()})
 			return err
 		}
-		if err := send(s.handle(req)); err != nil {
+		if err := send(s.handle(ctx, req)); err != nil {
 			return err
 		}
 	}
@@ -111,7 +108,7 @@ type server struct {
 	spaces map[string]*model.Space
 }
 
-func (s *server) handle(req Request) Reply {
+func (s *server) handle(ctx context.Context, req Request) Reply {
 	fail := func(err error) Reply { return Reply{Error: fmt.Sprintf("%s: %v", clip(req.Arch), err)} }
 	if req.Define != nil {
 		if err := req.Define.Validate(); err != nil {
@@ -131,7 +128,7 @@ func (s *server) handle(req Request) Reply {
 	if err != nil {
 		return fail(err)
 	}
-	data, err := Write(net, req.Format, req.Precision, req.Seed, req.Batch)
+	data, err := Write(ctx, net, req.Format, req.Precision, req.Seed, req.Batch)
 	if err != nil {
 		return fail(err)
 	}

@@ -45,6 +45,7 @@ func Commands() []Command {
 		{"devices", "list the configured devices; --check opens each and reports what it found", runDevices},
 		{"profile", "measure the plan on the configured devices into the store (resumable)", runProfile},
 		{"measure", "measure one architecture on one device and print its samples", runMeasure},
+		{"export-model", "write the model file (ONNX or TFLite; fp32, fp16 or int8) of architectures", runExportModel},
 		{"predict-eval", "check a latency or accuracy predictor on recorded data (train/test files or a split)", runPredictEval},
 		{"compare", "devices side by side: effects with intervals, where they agree, rank correlations, cuts good for all", runCompare},
 		{"export-data", "write the store's measurements (every sample, provenance, fingerprint) as JSON lines in the shared data format", runExportData},
