@@ -17,7 +17,7 @@ import (
 	"blockprof/devices/transport"
 	"blockprof/devices/transport/sshtest"
 	"blockprof/model"
-	"blockprof/model/onnx"
+	"blockprof/model/export"
 )
 
 // buildHelper cross-builds blockprof for this machine's architecture as
@@ -106,7 +106,7 @@ func measureBuilt(t *testing.T, d *Device, ss *model.Spaces, archs []model.Arch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := onnx.Export(network(t, sp, a), onnx.Options{Seed: weightSeed, Batch: 1})
+		want, err := export.ONNX(context.Background(), network(t, sp, a), export.Request{Format: "onnx", Seed: weightSeed, Batch: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +299,7 @@ func logTraffic(t *testing.T, via string, tr Traffic, archs []model.Arch, ss *mo
 	var copied int64
 	for _, a := range archs {
 		sp, _ := ss.Get(a.Space)
-		data, err := onnx.Export(network(t, sp, a), onnx.Options{Seed: weightSeed, Batch: 1})
+		data, err := export.ONNX(context.Background(), network(t, sp, a), export.Request{Format: "onnx", Seed: weightSeed, Batch: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"blockprof/model"
-	"blockprof/model/onnx"
+	"blockprof/model/export"
 )
 
 func testSpaces(t testing.TB) *model.Spaces {
@@ -88,7 +88,7 @@ func TestServeWritesTheExport(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, err := onnx.Export(net, onnx.Options{Seed: 7, Batch: batch})
+				want, err := export.ONNX(context.Background(), net, export.Request{Format: "onnx", Seed: 7, Batch: batch})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -139,8 +139,8 @@ func TestServeRequestErrors(t *testing.T) {
 	}{
 		{"undefined space", Request{Space: "other", Arch: arch, Out: "m.onnx"}, "never defined"},
 		{"bad arch", Request{Space: sp.Name, Define: sp, Arch: "ofa-mbv3:224:zz", Out: "m.onnx"}, "ofa-mbv3:224:zz"},
-		{"tflite", Request{Space: sp.Name, Define: sp, Arch: arch, Format: "tflite", Out: "m.onnx"}, `format "tflite" is not supported`},
-		{"int8", Request{Space: sp.Name, Define: sp, Arch: arch, Precision: "int8", Out: "m.onnx"}, `precision "int8"`},
+		{"unknown format", Request{Space: sp.Name, Define: sp, Arch: arch, Format: "coreml", Out: "m.onnx"}, `format: "coreml": want one of onnx, tflite`},
+		{"unknown precision", Request{Space: sp.Name, Define: sp, Arch: arch, Precision: "int4", Out: "m.onnx"}, `precision: "int4": format onnx holds`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			reps, err := serve(t, t.TempDir(), line(t, c.req), line(t, good))
