@@ -167,18 +167,18 @@ type TransferOptions struct {
 // per-(unit, block) costs are Σ_k s_k·cost_k + δ: the scaled prior effects
 // where the N measurements say nothing else.
 type Transfer struct {
-	basis     *transferBasis
-	beta      []float64
-	ainv      *mat.SymDense // (ΦᵀΦ + Λ)⁻¹
-	sigma2    float64
-	dof       int
-	lambda    float64
-	lambdaS   float64
-	n         int
-	df        float64
-	counts    []float64
-	depthN    []map[int]int
-	logLik    float64
+	basis   *transferBasis
+	beta    []float64
+	ainv    *mat.SymDense // (ΦᵀΦ + Λ)⁻¹
+	sigma2  float64
+	dof     int
+	lambda  float64
+	lambdaS float64
+	n       int
+	df      float64
+	counts  []float64
+	depthN  []map[int]int
+	logLik  float64
 }
 
 // FitTransfer fits the transfer model of a new device from its measured
