@@ -150,7 +150,7 @@ type TransferOptions struct {
 	// relative to the noise (σ²/τ²); 0 chooses it from 1e-3..1e5.
 	Lambda float64
 	// LambdaS fixes the precision of the scales s_k around 1/K; 0 chooses
-	// it from 1e-4..1e2.
+	// it from 1e-4..1 (a scale is never believed to within less than the noise).
 	LambdaS float64
 }
 
@@ -230,7 +230,7 @@ func FitTransfer(sp *model.Space, priors []TransferPrior, archs []model.Arch, y 
 		lambdas = logGrid(1e-3, 1e5, 17)
 	}
 	if opts.LambdaS == 0 {
-		lambdaSs = logGrid(1e-4, 1e2, 7)
+		lambdaSs = logGrid(1e-4, 1, 5)
 	}
 	mu := b.priorMean()
 	var best *Transfer
