@@ -172,7 +172,7 @@ func EvaluateShots(sp *model.Space, train, test []Record, key, modelName string,
 			return out, err
 		}
 		p = m
-		out.Detail = fmt.Sprintf("log latency ≈ c + Σ s·prior + δ; scales %s; λ=%.3g, λ_s=%.3g (marginal likelihood); σ=%.3g (log)", fmtScales(m.Scales()), m.Lambda(), m.LambdaS(), m.Sigma())
+		out.Detail = fmt.Sprintf("log latency ≈ c + Σ s·prior + δ; scales %s; most likely λ=%.3g, λ_s=%.3g (averaged over the grid by marginal likelihood); σ=%.3g (log)", fmtScales(m.Scales()), m.Lambda(), m.LambdaS(), m.Sigma())
 		out.Label = m.Label()
 		out.Lo, out.Hi = make([]float64, len(ate)), make([]float64, len(ate))
 		for i, a := range ate {

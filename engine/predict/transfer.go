@@ -162,23 +162,36 @@ type TransferOptions struct {
 // s_k a per-device scale, c an intercept and δ the new device's departures
 // from the scaled prior effects, per additive-design column. It is Bayesian
 // linear regression: s_k ~ N(1/K, σ²/λ_s), δ ~ N(0, σ²/λ), a flat
-// intercept; λ and λ_s maximise the marginal likelihood of the
-// measurements (σ² profiled out) unless fixed. So the new device's
-// per-(unit, block) costs are Σ_k s_k·cost_k + δ: the scaled prior effects
-// where the N measurements say nothing else.
+// intercept, σ² profiled out. So the new device's per-(unit, block) costs
+// are Σ_k s_k·cost_k + δ: the scaled prior effects where the N measurements
+// say nothing else.
+//
+// The shrinkage (λ, λ_s) is not picked but averaged over: every setting of
+// a log grid (λ 1e-3..1e5, λ_s 1e-4..1) is weighted by its marginal
+// likelihood, and predictions, effects and intervals are the weighted
+// mixture. With few measurements the likelihood barely tells the settings
+// apart, and the intervals then stay as wide as the settings disagree
+// (choosing the single most likely setting made them far too narrow).
 type Transfer struct {
-	basis   *transferBasis
+	basis  *transferBasis
+	fits   []*transferFit // weights sum to 1
+	best   *transferFit   // the most likely setting
+	dof    int
+	n      int
+	counts []float64
+	depthN []map[int]int
+}
+
+// transferFit is the posterior for one shrinkage setting.
+type transferFit struct {
 	beta    []float64
 	ainv    *mat.SymDense // (ΦᵀΦ + Λ)⁻¹
 	sigma2  float64
-	dof     int
 	lambda  float64
 	lambdaS float64
-	n       int
 	df      float64
-	counts  []float64
-	depthN  []map[int]int
 	logLik  float64
+	weight  float64
 }
 
 // FitTransfer fits the transfer model of a new device from its measured
@@ -233,36 +246,56 @@ func FitTransfer(sp *model.Space, priors []TransferPrior, archs []model.Arch, y 
 		lambdaSs = logGrid(1e-4, 1, 5)
 	}
 	mu := b.priorMean()
-	var best *Transfer
+	var fits []*transferFit
+	var best *transferFit
 	for _, lam := range lambdas {
 		for _, lamS := range lambdaSs {
-			m, err := solveTransfer(b, gram, xty, phi, t, mu, lam, lamS)
+			f, err := solveTransfer(b, gram, xty, phi, t, mu, lam, lamS)
 			if err != nil {
 				continue
 			}
-			if best == nil || m.logLik > best.logLik {
-				best = m
+			fits = append(fits, f)
+			if best == nil || f.logLik > best.logLik {
+				best = f
 			}
 		}
 	}
 	if best == nil {
 		return nil, errors.New("transfer: every shrinkage setting gave a singular system (are the measured archs valid and distinct?)")
 	}
-	best.counts = make([]float64, len(b.d.cols))
-	best.depthN = make([]map[int]int, len(sp.Units))
-	for u := range best.depthN {
-		best.depthN[u] = map[int]int{}
+	m := &Transfer{basis: b, best: best, dof: len(t) - 1, n: len(t)}
+	total := 0.0
+	for _, f := range fits {
+		f.weight = math.Exp(f.logLik - best.logLik)
+		total += f.weight
+	}
+	for _, f := range fits {
+		if f.weight /= total; f.weight > 1e-6 {
+			m.fits = append(m.fits, f)
+		}
+	}
+	total = 0
+	for _, f := range m.fits {
+		total += f.weight
+	}
+	for _, f := range m.fits {
+		f.weight /= total
+	}
+	m.counts = make([]float64, len(b.d.cols))
+	m.depthN = make([]map[int]int, len(sp.Units))
+	for u := range m.depthN {
+		m.depthN[u] = map[int]int{}
 	}
 	off := 1 + len(priors)
 	for i, a := range archs {
-		for j := range best.counts {
-			best.counts[j] += phi[i][off+j]
+		for j := range m.counts {
+			m.counts[j] += phi[i][off+j]
 		}
 		for u, blocks := range a.Units {
-			best.depthN[u][len(blocks)]++
+			m.depthN[u][len(blocks)]++
 		}
 	}
-	return best, nil
+	return m, nil
 }
 
 func logGrid(lo, hi float64, n int) []float64 {
@@ -279,7 +312,7 @@ func logGrid(lo, hi float64, n int) []float64 {
 //	ℓ = −½[(n−1)·log(S/(n−1)) + log|ΦᵀΦ+Λ| − Σ_penalised log Λ_jj]
 //
 // where S = |t − Φβ̂|² + (β̂−μ)ᵀΛ(β̂−μ) is the penalised residual sum.
-func solveTransfer(b *transferBasis, gram *mat.SymDense, xty []float64, phi [][]float64, t, mu []float64, lam, lamS float64) (*Transfer, error) {
+func solveTransfer(b *transferBasis, gram *mat.SymDense, xty []float64, phi [][]float64, t, mu []float64, lam, lamS float64) (*transferFit, error) {
 	p := b.dim()
 	pr := b.precision(lam, lamS)
 	a := mat.NewSymDense(p, nil)
@@ -325,16 +358,30 @@ func solveTransfer(b *transferBasis, gram *mat.SymDense, xty []float64, phi [][]
 	var prod mat.Dense
 	prod.Mul(&inv, gram)
 	df := mat.Trace(&prod)
-	return &Transfer{basis: b, beta: mat.Col(nil, 0, &beta), ainv: &inv, sigma2: s / float64(dof), dof: dof,
-		lambda: lam, lambdaS: lamS, n: n, df: df, logLik: ll}, nil
+	return &transferFit{beta: mat.Col(nil, 0, &beta), ainv: &inv, sigma2: s / float64(dof),
+		lambda: lam, lambdaS: lamS, df: df, logLik: ll}, nil
 }
 
-func (m *Transfer) mean(phi []float64) float64 { return dot(phi, m.beta) }
+// mix combines per-setting estimates and standard errors into the
+// mixture's mean and standard deviation.
+func (m *Transfer) mix(est func(f *transferFit) (mean, sd float64)) (float64, float64) {
+	mu, second := 0.0, 0.0
+	for _, f := range m.fits {
+		e, sd := est(f)
+		mu += f.weight * e
+		second += f.weight * (sd*sd + e*e)
+	}
+	return mu, math.Sqrt(max(second-mu*mu, 0))
+}
 
-// predVar is the predictive variance of a new measurement's log latency:
-// σ²(1 + φᵀ(ΦᵀΦ+Λ)⁻¹φ), noise plus parameter uncertainty.
-func (m *Transfer) predVar(phi []float64) float64 {
-	return m.sigma2 * (1 + quad(m.ainv, phi))
+// logPredict is the mean and predictive standard deviation of a new
+// measurement's log latency: per setting σ²(1 + φᵀ(ΦᵀΦ+Λ)⁻¹φ), noise plus
+// parameter uncertainty, mixed over the settings.
+func (m *Transfer) logPredict(a model.Arch) (float64, float64) {
+	phi := m.basis.phi(a)
+	return m.mix(func(f *transferFit) (float64, float64) {
+		return dot(phi, f.beta), math.Sqrt(f.sigma2 * (1 + quad(f.ainv, phi)))
+	})
 }
 
 func quad(s *mat.SymDense, w []float64) float64 {
@@ -344,19 +391,26 @@ func quad(s *mat.SymDense, w []float64) float64 {
 
 // Predict is the predicted latency of a (the exponentiated posterior mean
 // of its log latency: a median, not a mean).
-func (m *Transfer) Predict(a model.Arch) float64 { return math.Exp(m.mean(m.basis.phi(a))) }
+func (m *Transfer) Predict(a model.Arch) float64 {
+	mu, _ := m.logPredict(a)
+	return math.Exp(mu)
+}
 
 // Interval is the predictive interval at level (e.g. 0.95) for a new
-// measurement of a: exp(mean ± t·√(σ²(1 + φᵀA⁻¹φ))), with t the Student-t
-// quantile on n−1 degrees of freedom. It covers residual noise and the
-// uncertainty of the fitted scales and departures, not the prior devices'
-// own fitting error (their models are fitted on many more records).
+// measurement of a: exp(mean ± t·sd) with sd the mixture's predictive
+// standard deviation of the log latency and t the Student-t quantile on
+// n−1 degrees of freedom. It covers residual noise and the uncertainty of
+// the fitted scales, departures and shrinkage, not the prior devices' own
+// fitting error (their models are fitted on many more records).
 func (m *Transfer) Interval(a model.Arch, level float64) (lo, hi float64) {
-	phi := m.basis.phi(a)
-	mu, sd := m.mean(phi), math.Sqrt(m.predVar(phi))
-	q := tQuantile(level, float64(m.dof))
+	mu, sd := m.logPredict(a)
+	q := m.TQuantile(level)
 	return math.Exp(mu - q*sd), math.Exp(mu + q*sd)
 }
+
+// TQuantile is the two-sided Student-t quantile at level on the fit's
+// residual degrees of freedom: an effect's interval is Estimate ± TQuantile·SE.
+func (m *Transfer) TQuantile(level float64) float64 { return tQuantile(level, float64(m.dof)) }
 
 func tQuantile(level, nu float64) float64 {
 	if !(level > 0 && level < 1) || !(nu > 0) {
@@ -374,12 +428,20 @@ func (m *Transfer) Provenance() devices.Provenance { return devices.Predicted }
 // N is the number of measurements of the new device the model was fitted on.
 func (m *Transfer) N() int { return m.n }
 
-// Lambda and LambdaS are the shrinkage precisions the fit used.
-func (m *Transfer) Lambda() float64  { return m.lambda }
-func (m *Transfer) LambdaS() float64 { return m.lambdaS }
+// Lambda and LambdaS are the most likely shrinkage setting (the design's
+// prior for the next picks).
+func (m *Transfer) Lambda() float64  { return m.best.lambda }
+func (m *Transfer) LambdaS() float64 { return m.best.lambdaS }
 
-// Sigma is the residual standard deviation in log units (≈ relative noise).
-func (m *Transfer) Sigma() float64 { return math.Sqrt(m.sigma2) }
+// Sigma is the residual standard deviation in log units (≈ relative noise
+// and misfit), averaged over the settings.
+func (m *Transfer) Sigma() float64 {
+	v := 0.0
+	for _, f := range m.fits {
+		v += f.weight * f.sigma2
+	}
+	return math.Sqrt(v)
+}
 
 // PriorNames lists the prior devices.
 func (m *Transfer) PriorNames() []string {
@@ -394,7 +456,10 @@ func (m *Transfer) PriorNames() []string {
 func (m *Transfer) Scales() []Effect {
 	out := make([]Effect, len(m.basis.priors))
 	for k, p := range m.basis.priors {
-		out[k] = Effect{Name: p.Name, Effect: m.beta[1+k], SE: math.Sqrt(m.sigma2 * m.ainv.At(1+k, 1+k))}
+		e, se := m.mix(func(f *transferFit) (float64, float64) {
+			return f.beta[1+k], math.Sqrt(f.sigma2 * f.ainv.At(1+k, 1+k))
+		})
+		out[k] = Effect{Name: p.Name, Effect: e, SE: se}
 	}
 	return out
 }
@@ -411,19 +476,14 @@ func (m *Transfer) Label() string { return fmt.Sprintf("%s (%s)", devices.Predic
 
 // Effects are the new device's effects in log scale: each block's cost is
 // Σ_k s_k·cost_k + δ. Standard errors propagate the posterior covariance of
-// (c, s, δ), the prior devices' effects taken as known.
+// (c, s, δ) and the spread over the shrinkage settings, the prior devices'
+// effects taken as known. Lambda is the most likely setting's λ.
 func (m *Transfer) Effects() Effects {
 	b := m.basis
 	K := len(b.priors)
 	pcols := len(b.d.cols)
-	coef := make([]float64, pcols)
-	for j := range coef {
-		coef[j] = m.beta[1+K+j]
-		for k, pr := range b.priors {
-			coef[j] += m.beta[1+k] * pr.Model.fit.Coef[j]
-		}
-	}
-	// lift maps a combination w of design coefficients to one of (c, s, δ).
+	// lift maps a combination w of design coefficients (and base·intercept)
+	// to one of (c, s, δ).
 	lift := func(w []float64, base float64) []float64 {
 		full := make([]float64, b.dim())
 		full[0] = base
@@ -433,14 +493,32 @@ func (m *Transfer) Effects() Effects {
 		copy(full[1+K:], w)
 		return full
 	}
-	se := func(w []float64) float64 { return math.Sqrt(m.sigma2 * quad(m.ainv, lift(w, 0))) }
+	contrast := func(w []float64, base float64) (float64, float64) {
+		l := lift(w, base)
+		return m.mix(func(f *transferFit) (float64, float64) {
+			return dot(l, f.beta), math.Sqrt(f.sigma2 * quad(f.ainv, l))
+		})
+	}
+	coef := make([]float64, pcols)
+	unit := make([]float64, pcols)
+	for j := range coef {
+		unit[j] = 1
+		coef[j], _ = contrast(unit, 0)
+		unit[j] = 0
+	}
+	// effectsOf takes dot(w, coef) as the estimate: the mixture's mean is
+	// linear, so that equals the mixed contrast.
+	se := func(w []float64) float64 {
+		_, s := contrast(w, 0)
+		return s
+	}
 	e := effectsOf(b.d, coef, se, m.counts, m.depthN)
 	e.Scale = ScaleLog
-	e.Base = m.beta[0]
-	for k, pr := range b.priors {
-		e.Base += m.beta[1+k] * pr.Model.fit.Intercept
+	e.Base, e.BaseSE = contrast(make([]float64, pcols), 1)
+	df := 0.0
+	for _, f := range m.fits {
+		df += f.weight * f.df
 	}
-	e.BaseSE = math.Sqrt(m.sigma2 * quad(m.ainv, lift(make([]float64, pcols), 1)))
-	e.N, e.Lambda, e.DF, e.Sigma = m.n, m.lambda, m.df, math.Sqrt(m.sigma2)
+	e.N, e.Lambda, e.DF, e.Sigma = m.n, m.best.lambda, df, m.Sigma()
 	return e
 }
