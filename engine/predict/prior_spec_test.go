@@ -12,9 +12,11 @@ func TestParsePriorSpecs(t *testing.T) {
 		want    []PriorSpec
 		wantErr string
 	}{
-		{"h100.jsonl:gpu-b1-fp32-graph", []PriorSpec{{"h100.jsonl", "gpu-b1-fp32-graph"}}, ""},
-		{"a.jsonl:k1, b.jsonl:k2", []PriorSpec{{"a.jsonl", "k1"}, {"b.jsonl", "k2"}}, ""},
-		{"C:/data/a.jsonl:k", []PriorSpec{{"C:/data/a.jsonl", "k"}}, ""},
+		{"h100.jsonl:gpu-b1-fp32-graph", []PriorSpec{{File: "h100.jsonl", Key: "gpu-b1-fp32-graph"}}, ""},
+		{"a.jsonl:k1, b.jsonl:k2", []PriorSpec{{File: "a.jsonl", Key: "k1"}, {File: "b.jsonl", Key: "k2"}}, ""},
+		{"C:/data/a.jsonl:k", []PriorSpec{{File: "C:/data/a.jsonl", Key: "k"}}, ""},
+		{"a.jsonl:k,macs", []PriorSpec{{File: "a.jsonl", Key: "k"}, {MACs: true}}, ""},
+		{"macs,macs", nil, "--prior macs is given twice"},
 		{"", nil, "--prior is empty"},
 		{"a.jsonl", nil, `--prior item "a.jsonl": want FILE:KEY`},
 		{"a.jsonl:", nil, "want FILE:KEY"},
@@ -45,7 +47,7 @@ func TestParsePriorSpecs(t *testing.T) {
 }
 
 func FuzzParsePriorSpecs(f *testing.F) {
-	for _, s := range []string{"h100.jsonl:gpu-b1-fp32-graph", "a:b,c:d", "C:/x:y", ":", ",", "a:b,a:b"} {
+	for _, s := range []string{"h100.jsonl:gpu-b1-fp32-graph", "a:b,c:d", "C:/x:y", ":", ",", "a:b,a:b", "macs,a:b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -58,6 +60,10 @@ func FuzzParsePriorSpecs(f *testing.F) {
 		}
 		var parts []string
 		for _, p := range ps {
+			if p.MACs {
+				parts = append(parts, p.String())
+				continue
+			}
 			if p.File == "" || p.Key == "" || strings.Contains(p.Key, ":") || strings.Contains(p.Key, ",") {
 				t.Fatalf("%q: bad spec %+v", s, p)
 			}

@@ -522,3 +522,29 @@ func (m *Transfer) Effects() Effects {
 	e.N, e.Lambda, e.DF, e.Sigma = m.n, m.best.lambda, df, m.Sigma()
 	return e
 }
+
+// MACsPrior is a pseudo prior device whose "latency" is the arch's MACs:
+// the additive log-scale model of MACs over archs (e.g. a uniform sample).
+// Among the priors it lets the transfer fit how much of the new device's
+// latency follows MACs (a compute-bound device), with its own scale.
+func MACsPrior(sp *model.Space, archs []model.Arch) (TransferPrior, error) {
+	y := make([]float64, len(archs))
+	for i, a := range archs {
+		g, err := gmacs(sp, a)
+		if err != nil {
+			return TransferPrior{}, fmt.Errorf("macs prior: %w", err)
+		}
+		y[i] = g
+	}
+	return FitTransferPrior(sp, "macs", archs, y)
+}
+
+// MACsPriorOfRecords is MACsPrior over the archs of records (MACs are
+// computed from the space, not read from the records).
+func MACsPriorOfRecords(sp *model.Space, recs []Record) (TransferPrior, error) {
+	archs := make([]model.Arch, len(recs))
+	for i, r := range recs {
+		archs[i] = r.Arch
+	}
+	return MACsPrior(sp, archs)
+}

@@ -153,11 +153,37 @@ func ParseTransferPlan(s string) (TransferPlan, error) {
 	return p, nil
 }
 
+// The MACs pseudo prior (prior=macs) is fitted on this many uniform archs
+// drawn with this seed.
+const (
+	macsPriorArchs = 300
+	macsPriorSeed  = 0x6d616373 // "macs"
+)
+
 // TransferPriors fits the prior devices' additive models on their stored
-// latency records (through Series, at the session's resolution).
+// latency records (through Series, at the session's resolution); the name
+// "macs" is the MACs pseudo prior (predict.MACsPrior) instead of a device.
 func (s *Session) TransferPriors(ctx context.Context, names []string) ([]predict.TransferPrior, error) {
 	var out []predict.TransferPrior
 	for _, name := range names {
+		if name == predict.MACsPriorName {
+			spec := s.spec
+			spec.Uniform, spec.PerLocation, spec.Seed = macsPriorArchs, 0, macsPriorSeed
+			plan, err := s.sp.Plan(spec)
+			if err != nil {
+				return nil, err
+			}
+			archs := make([]model.Arch, len(plan))
+			for i, it := range plan {
+				archs[i] = it.Arch
+			}
+			p, err := predict.MACsPrior(s.sp, archs)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+			continue
+		}
 		ser, err := s.Series(ctx, SeriesRequest{Device: name, Metric: MetricLatency})
 		if err != nil {
 			return nil, fmt.Errorf("prior device %s: %w", name, err)

@@ -16,6 +16,7 @@ func TestParseTransferPlan(t *testing.T) {
 		{"transfer=20,prior=h100,h200,pool=500,seed=3", TransferPlan{N: 20, Priors: []string{"h100", "h200"}, Step: 1, Pool: 500, Seed: 3}, ""},
 		{"prior=a,b, transfer=5", TransferPlan{N: 5, Priors: []string{"a", "b"}, Step: 1, Pool: DefaultTransferPool}, ""},
 		{"confident=5,budget=40,prior=h100,step=4", TransferPlan{N: 40, Width: 5, Priors: []string{"h100"}, Step: 4, Pool: DefaultTransferPool}, ""},
+		{"transfer=20,prior=h100,macs", TransferPlan{N: 20, Priors: []string{"h100", "macs"}, Step: 1, Pool: DefaultTransferPool}, ""},
 		{"transfer=20", TransferPlan{}, "no prior=DEV"},
 		{"prior=h100", TransferPlan{}, "no transfer=N"},
 		{"transfer=2,prior=a", TransferPlan{}, `transfer="2": want a whole number from 3 to 10000`},

@@ -21,7 +21,7 @@ type peShotsFlags struct {
 func addShotsFlags(fs *flag.FlagSet) peShotsFlags {
 	return peShotsFlags{
 		shots: fs.Int("shots", 0, "fit on only N archs of --train: chosen by the transfer design with --model transfer, drawn uniformly (by --seed) with additive or macs"),
-		prior: fs.String("prior", "", "prior devices for --model transfer: FILE:KEY[,FILE:KEY] (records of the same space; KEY a latency_ms key)"),
+		prior: fs.String("prior", "", "prior devices for --model transfer: FILE:KEY[,FILE:KEY] (records of the same space; KEY a latency_ms key); the item macs adds the MACs of the archs as a pseudo device"),
 	}
 }
 
@@ -61,6 +61,15 @@ func evalShots(env *Env, f peShotsFlags, sp *model.Space, train, test []predict.
 			return fmt.Errorf("predict-eval: %w", err)
 		}
 		for _, s := range specs {
+			if s.MACs {
+				p, err := predict.MACsPriorOfRecords(sp, train)
+				if err != nil {
+					return fmt.Errorf("predict-eval: --prior macs: %w", err)
+				}
+				priors = append(priors, p)
+				names = append(names, p.Name)
+				continue
+			}
 			recs, err := peReadRecords(env, s.File, sp)
 			if err != nil {
 				return err

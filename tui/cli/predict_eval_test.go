@@ -134,6 +134,7 @@ func TestPredictEvalShotsGolden(t *testing.T) {
 	}{
 		{"shots_transfer_text", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "transfer", "--shots", "10", "--prior", prior}},
 		{"shots_transfer_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "transfer", "--shots", "10", "--prior", prior, "--json"}},
+		{"shots_transfer_macs_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "transfer", "--shots", "10", "--prior", prior + ",macs", "--json"}},
 		{"shots_additive_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--shots", "10", "--json"}},
 		{"shots_macs_text", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "macs", "--shots", "10"}},
 	}

@@ -78,6 +78,15 @@ func TestProfileTransferPlan(t *testing.T) {
 		}
 	}
 
+	// The MACs pseudo prior joins the stored device.
+	env, out, errw = testEnv(context.Background(), embedded)
+	if err := profile(env, append(base, "--devices", "sim2", "--plan", "transfer=3,prior=cpu,macs,pool=200"), transferFakes().open); err != nil {
+		t.Fatalf("%v\n%s", err, errw)
+	}
+	if !strings.Contains(out.String(), "sim2: friendliness predicted (transfer from cpu+macs, 18 measured)") || !strings.Contains(out.String(), "macs ×") {
+		t.Errorf("table with the macs prior:\n%s", out)
+	}
+
 	env, _, _ = testEnv(context.Background(), embedded)
 	err := profile(env, append(base, "--devices", "cpu", "--plan", "transfer=3,prior=cpu"), transferFakes().open)
 	if err == nil || !strings.Contains(err.Error(), "device cpu is both the new device and a prior") {
