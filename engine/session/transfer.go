@@ -11,6 +11,7 @@ import (
 
 	"blockprof/engine"
 	"blockprof/engine/predict"
+	"blockprof/engine/store"
 	"blockprof/model"
 )
 
@@ -186,6 +187,12 @@ func (s *Session) TransferPriors(ctx context.Context, names []string) ([]predict
 		}
 		ser, err := s.Series(ctx, SeriesRequest{Device: name, Metric: MetricLatency})
 		if err != nil {
+			if ser.Records == 0 {
+				if other := s.otherSpaces(ctx, name); len(other) > 0 {
+					return nil, fmt.Errorf("prior device %s was measured in space %s, not in %s: a prior must be of the new device's space (pass --space %s, or profile %s in %s first)",
+						name, strings.Join(other, ", "), s.sp.Name, other[0], name, s.sp.Name)
+				}
+			}
 			return nil, fmt.Errorf("prior device %s: %w", name, err)
 		}
 		archs, y := make([]model.Arch, len(ser.Obs)), make([]float64, len(ser.Obs))
@@ -409,4 +416,20 @@ func (s *Session) ConfidentStep(ctx context.Context, device string, tp TransferP
 		}
 	}
 	return prep, table, false, nil
+}
+
+// otherSpaces lists the spaces other than the session's in which the store
+// holds plan records of device (none on any error: it only sharpens an
+// error message).
+func (s *Session) otherSpaces(ctx context.Context, device string) []string {
+	var out []string
+	for r, err := range s.st.Records(ctx, store.Query{Device: device, Kind: store.KindPlan}) {
+		if err != nil {
+			return nil
+		}
+		if r.Space != s.sp.Name && !slices.Contains(out, r.Space) {
+			out = append(out, r.Space)
+		}
+	}
+	return out
 }

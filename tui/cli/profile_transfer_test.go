@@ -131,6 +131,10 @@ func TestProfileTransferErrors(t *testing.T) {
 	if err := profile(env, append(base, "--devices", "cpu", "--plan", "uniform=12"), transferFakes().open); err != nil {
 		t.Fatalf("%v\n%s", err, errw)
 	}
+	env, _, errw = testEnv(context.Background(), embedded)
+	if err := profile(env, append(base, "--devices", "off", "--space", "ofa-pn-w1.3", "--plan", "uniform=4"), transferFakes().open); err != nil {
+		t.Fatalf("%v\n%s", err, errw)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -142,6 +146,7 @@ func TestProfileTransferErrors(t *testing.T) {
 		{"prior with too few records", []string{"--devices", "sim2", "--plan", "transfer=5,prior=cpu"}, "prior device cpu: 12 records; a prior needs at least 30"},
 		{"prior is the device", []string{"--devices", "cpu", "--plan", "transfer=5,prior=cpu"}, "prior device cpu: 12 records"},
 		{"no prior", []string{"--devices", "sim2", "--plan", "transfer=5"}, "no prior=DEV"},
+		{"prior of another space", []string{"--devices", "sim2", "--plan", "transfer=5,prior=off"}, "prior device off was measured in space ofa-pn-w1.3, not in ofa-mbv3-w1.0"},
 		{"bad size", []string{"--devices", "sim2", "--plan", "transfer=2,prior=cpu"}, `transfer="2": want a whole number from 3 to 10000`},
 	}
 	for _, tc := range tests {
