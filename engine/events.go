@@ -65,6 +65,18 @@ type Progress struct {
 	// Intent is the last pause, resume or cancel of the device with who
 	// sent it and when ("paused by alice at 17:03:12"); empty when none.
 	Intent string
+	// Interval is, in a profile-until-confident plan, how wide the
+	// predicted friendliness table's 95% intervals were after the last
+	// fit; nil otherwise.
+	Interval *IntervalWidth
+}
+
+// IntervalWidth is the width of a predicted friendliness table's 95%
+// block intervals, in percent of the relative effect, after a fit on
+// Measured archs; Target is the width the plan stops at.
+type IntervalWidth struct {
+	Max, Mean, Target float64
+	Measured          int
 }
 
 // Measured is one stored measurement.

@@ -575,6 +575,24 @@ func (r *Run) intent(device, verb, who string, f func(w *worker)) error {
 	return nil
 }
 
+// SetInterval attaches the predicted friendliness table's interval widths
+// to the device's Progress (a profile-until-confident plan sets them after
+// each fit); every subscriber sees them now.
+func (r *Run) SetInterval(device string, iw IntervalWidth) error {
+	w, err := r.worker(device)
+	if err != nil {
+		return err
+	}
+	var p Progress
+	w.mu.Lock()
+	w.interval = &iw
+	w.prog.Interval = &iw
+	p = w.prog
+	w.mu.Unlock()
+	r.events.Publish(p)
+	return nil
+}
+
 // ProgressOf is a snapshot of one device's latest Progress.
 func (r *Run) ProgressOf(device string) (Progress, bool) {
 	w, ok := r.byName[device]

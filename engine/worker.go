@@ -47,6 +47,7 @@ type worker struct {
 	refBase                float64 // first reference median on this device (0: none yet)
 	drift                  float64
 	driftKnown             bool
+	interval               *IntervalWidth // under mu
 	state                  State
 	lastErr                string
 	lastMs, lastSpread     float64
@@ -115,6 +116,7 @@ func (w *worker) publish() {
 	p.LastSpread = w.lastSpread
 	w.mu.Lock()
 	p.Intent = w.intent
+	p.Interval = w.interval
 	w.prog = p
 	w.snap.measured, w.snap.refs, w.snap.timed, w.snap.inDevice = w.measured, w.refs, w.timed, w.inDevice
 	w.mu.Unlock()

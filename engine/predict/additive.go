@@ -269,8 +269,17 @@ type Effect struct {
 
 // Effects returns the fitted effects with standard errors.
 func (m *Additive) Effects() Effects {
-	d := m.design
-	e := Effects{Scale: m.scale, Base: m.fit.Intercept, BaseSE: m.fit.InterceptSE, N: m.n, Lambda: m.fit.Lambda, DF: m.fit.DF, Sigma: m.fit.Sigma}
+	e := effectsOf(m.design, m.fit.Coef, m.fit.ContrastSE, m.counts, m.depthN)
+	e.Scale, e.Base, e.BaseSE, e.N, e.Lambda, e.DF, e.Sigma = m.scale, m.fit.Intercept, m.fit.InterceptSE, m.n, m.fit.Lambda, m.fit.DF, m.fit.Sigma
+	return e
+}
+
+// effectsOf reads the per-(unit, block), per-(unit, depth) and other
+// effects off coefficients coef of design d; se gives the standard error of
+// a combination Σ w[j]·coef[j]. counts and depthN are the training column
+// sums and depth counts (Layers, Archs).
+func effectsOf(d *additiveDesign, coef []float64, se func(w []float64) float64, counts []float64, depthN []map[int]int) Effects {
+	var e Effects
 	p := len(d.cols)
 	for u, unit := range d.units {
 		nb := float64(len(unit.Blocks))
@@ -288,9 +297,9 @@ func (m *Additive) Effects() Effects {
 			}
 			e.Blocks = append(e.Blocks, BlockEffect{
 				Unit: u + 1, Block: b, Key: b.Key(),
-				Cost: m.fit.Coef[c], SE: m.fit.ContrastSE(unitv),
-				Rel: dot(rel, m.fit.Coef), RelSE: m.fit.ContrastSE(rel),
-				Layers: int(m.counts[c]),
+				Cost: coef[c], SE: se(unitv),
+				Rel: dot(rel, coef), RelSE: se(rel),
+				Layers: int(counts[c]),
 			})
 		}
 		for _, dep := range unit.Depths {
@@ -301,14 +310,14 @@ func (m *Additive) Effects() Effects {
 			if col, ok := d.depthCol[u][dep]; ok {
 				c[col] = 1
 			}
-			e.Depths = append(e.Depths, DepthEffect{Unit: u + 1, Depth: dep, Effect: dot(c, m.fit.Coef), SE: m.fit.ContrastSE(c), Archs: m.depthN[u][dep]})
+			e.Depths = append(e.Depths, DepthEffect{Unit: u + 1, Depth: dep, Effect: dot(c, coef), SE: se(c), Archs: depthN[u][dep]})
 		}
 	}
 	for j, col := range d.cols {
 		if col.Kind == colStem || col.Kind == colRes {
 			c := make([]float64, p)
 			c[j] = 1
-			e.Other = append(e.Other, Effect{Name: col.Name, Effect: m.fit.Coef[j], SE: m.fit.ContrastSE(c)})
+			e.Other = append(e.Other, Effect{Name: col.Name, Effect: coef[j], SE: se(c)})
 		}
 	}
 	return e

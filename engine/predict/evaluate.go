@@ -3,6 +3,9 @@ package predict
 import (
 	"fmt"
 	"strconv"
+	"strings"
+
+	"blockprof/devices"
 
 	"blockprof/model"
 )
@@ -104,4 +107,120 @@ func EvaluateTop1(sp *model.Space, train, test []Record, opts Top1Options) (Top1
 	out.Features = ch.Features
 	out.Lambda, _ = strconv.ParseFloat(strconv.FormatFloat(ch.Lambda, 'g', 3, 64), 64)
 	return out, nil
+}
+
+// ShotsEval is a few-shot latency evaluation: a model fitted on N archs of
+// the training records (chosen by the transfer design, or uniformly for the
+// from-scratch models) and its predictions of held-out test records.
+type ShotsEval struct {
+	LatencyEval
+	// Chosen are the training records' lines that were "measured".
+	Chosen []int
+	// Lo and Hi are 95% predictive intervals of the test records (transfer
+	// only; nil otherwise).
+	Lo, Hi []float64
+	// Label is the values' label, e.g. "predicted (transfer from h100, 20
+	// measured)".
+	Label string
+}
+
+// EvaluateShots fits modelName on shots archs of train and predicts test:
+//   - "transfer": the shots archs are chosen by ChooseTransferArchs from
+//     train (the pool) given priors, and FitTransfer is fitted on their
+//     recorded latencies of key;
+//   - "additive", "macs": the from-scratch models on shots archs drawn
+//     uniformly (without replacement, by seed) from train.
+//
+// Test records are never used for choosing, fitting or tuning.
+func EvaluateShots(sp *model.Space, train, test []Record, key, modelName string, shots int, priors []TransferPrior, seed uint64) (ShotsEval, error) {
+	atr, ytr, err := Latencies(train, key)
+	if err != nil {
+		return ShotsEval{}, fmt.Errorf("train: %w", err)
+	}
+	ate, yte, err := Latencies(test, key)
+	if err != nil {
+		return ShotsEval{}, fmt.Errorf("test: %w", err)
+	}
+	if shots < 3 || shots > len(atr) {
+		return ShotsEval{}, fmt.Errorf("--shots %d: want 3..%d (the training records)", shots, len(atr))
+	}
+	var idx []int
+	switch modelName {
+	case "transfer":
+		if len(priors) == 0 {
+			return ShotsEval{}, fmt.Errorf("--model transfer needs at least one prior device (--prior FILE:KEY)")
+		}
+		idx, err = ChooseTransferArchs(sp, priors, nil, atr, shots, TransferDesignOptions{})
+		if err != nil {
+			return ShotsEval{}, err
+		}
+	case "additive", "macs":
+		idx = newRand(seed).Perm(len(atr))[:shots]
+	default:
+		return ShotsEval{}, fmt.Errorf("--model %q with --shots: want transfer, additive or macs", modelName)
+	}
+	archs, y := pick(atr, idx), pick(ytr, idx)
+	out := ShotsEval{LatencyEval: LatencyEval{NTrain: shots, NTest: len(ate), Truth: yte}}
+	for _, i := range idx {
+		out.Chosen = append(out.Chosen, train[i].Line)
+	}
+	var p Predictor
+	switch modelName {
+	case "transfer":
+		m, err := FitTransfer(sp, priors, archs, y, TransferOptions{})
+		if err != nil {
+			return out, err
+		}
+		p = m
+		out.Detail = fmt.Sprintf("log latency ≈ c + Σ s·prior + δ; scales %s; most likely λ=%.3g, λ_s=%.3g (averaged over the grid by marginal likelihood); σ=%.3g (log)", fmtScales(m.Scales()), m.Lambda(), m.LambdaS(), m.Sigma())
+		out.Label = m.Label()
+		out.Lo, out.Hi = make([]float64, len(ate)), make([]float64, len(ate))
+		for i, a := range ate {
+			out.Lo[i], out.Hi[i] = m.Interval(a, 0.95)
+		}
+	case "additive":
+		m, err := FitAdditive(sp, archs, y, AdditiveOptions{Seed: seed})
+		if err != nil {
+			return out, err
+		}
+		p = m
+		out.Detail = fmt.Sprintf("from scratch on %d uniform archs; scale %s, λ=%.3g (5-fold CV)", shots, m.Scale(), m.CV().Chosen.Lambda)
+		out.Label = fmt.Sprintf("%s (additive, %d measured)", devices.Predicted, shots)
+	case "macs":
+		m, err := FitMACs(sp, archs, y)
+		if err != nil {
+			return out, err
+		}
+		p = m
+		out.Detail = fmt.Sprintf("latency ≈ %.4g + %.4g·GMACs on %d uniform archs", m.A, m.B, shots)
+		out.Label = fmt.Sprintf("%s (macs, %d measured)", devices.Predicted, shots)
+	}
+	out.Pred = make([]float64, len(ate))
+	for i, a := range ate {
+		out.Pred[i] = p.Predict(a)
+	}
+	out.Provenance = string(p.Provenance())
+	return out, nil
+}
+
+func fmtScales(s []Effect) string {
+	parts := make([]string, len(s))
+	for i, e := range s {
+		parts[i] = fmt.Sprintf("%s %.3f±%.3f", e.Name, e.Effect, e.SE)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Coverage is the fraction of truth inside [lo, hi] (NaN without intervals).
+func Coverage(lo, hi, truth []float64) float64 {
+	if len(lo) == 0 {
+		return nan()
+	}
+	in := 0
+	for i, v := range truth {
+		if v >= lo[i] && v <= hi[i] {
+			in++
+		}
+	}
+	return float64(in) / float64(len(truth))
 }

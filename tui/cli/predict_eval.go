@@ -41,7 +41,7 @@ type predictEvalTop1 struct {
 }
 
 func runPredictEval(env *Env, args []string) error {
-	fs := newFlags(env, "predict-eval", "--space S (--train FILE | --store DB --device D) [--test FILE | --split 2/3] [--device KEY] [--model additive|macs] [--metric latency|top1] [--features F] [--json]")
+	fs := newFlags(env, "predict-eval", "--space S (--train FILE | --store DB --device D) [--test FILE | --split 2/3] [--device KEY] [--model additive|macs|transfer] [--shots N] [--prior FILE:KEY[,FILE:KEY]] [--metric latency|top1] [--features F] [--json]")
 	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
 	spaceName := fs.String("space", "", "search space of the records")
 	device := fs.String("device", "", "latency_ms key to predict (its median), e.g. gpu-b1-fp32-graph")
@@ -49,13 +49,14 @@ func runPredictEval(env *Env, args []string) error {
 	dbPath := fs.String("store", "", "instead of --train: the results store; fits on --device's plan measurements (as export-data writes them)")
 	testPath := fs.String("test", "", "test records (never used for fitting or tuning)")
 	split := fs.String("split", "", "without --test: fit on the first fraction of --train, test on the rest, e.g. 2/3")
-	modelName := fs.String("model", "additive", "latency predictor: additive (per-(unit, block) costs + depth) or macs (a + b·MACs)")
+	modelName := fs.String("model", "additive", "latency predictor: additive (per-(unit, block) costs + depth), macs (a + b·MACs) or transfer (from --prior devices, with --shots)")
 	metric := fs.String("metric", "latency", "latency (a latency_ms key) or top1 (an accuracy table)")
 	scale := fs.String("scale", "auto", "additive fit scale: auto (chosen by CV on the training records), linear or log")
 	features := fs.String("features", "auto", "top1: candidate feature sets, comma-separated ("+strings.Join(predict.Top1FeatureSets(), ", ")+"), or auto for all")
 	knn := fs.String("knn", "auto", "top1: nearest-neighbour residual correction: auto (k chosen by CV, 0 allowed) or off")
 	seed := fs.Uint64("seed", 1, "seed of the cross-validation folds")
 	asJSON := fs.Bool("json", false, "print JSON")
+	shotsF := addShotsFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +101,9 @@ func runPredictEval(env *Env, args []string) error {
 	}
 	switch *metric {
 	case "latency":
+		if shotsF.active(*modelName) {
+			return evalShots(env, shotsF, sp, train, test, *device, *modelName, *seed, *asJSON, *trainPath, where)
+		}
 		return evalLatency(env.Stdout, sp, train, test, *device, *modelName, *scale, *seed, *asJSON, *trainPath, where)
 	case "top1":
 		if *modelName != "additive" {

@@ -125,3 +125,56 @@ func TestPredictEvalErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPredictEvalShotsGolden(t *testing.T) {
+	prior := peLatency + ":gpu-b64-fp16-graph"
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"shots_transfer_text", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "transfer", "--shots", "10", "--prior", prior}},
+		{"shots_transfer_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "transfer", "--shots", "10", "--prior", prior, "--json"}},
+		{"shots_transfer_macs_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "transfer", "--shots", "10", "--prior", prior + ",macs", "--json"}},
+		{"shots_additive_json", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--shots", "10", "--json"}},
+		{"shots_macs_text", []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3", "--model", "macs", "--shots", "10"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := peRun(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestPredictEvalShotsErrors(t *testing.T) {
+	base := []string{"--space", "ofa-mbv3-w1.0", "--device", "gpu-b1-fp32-graph", "--train", peLatency, "--split", "2/3"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"transfer without prior", []string{"--model", "transfer", "--shots", "10"}, "--model transfer needs --prior FILE:KEY"},
+		{"transfer without shots", []string{"--model", "transfer", "--prior", peLatency + ":cpu-b1-fp32"}, "--shots N is required"},
+		{"prior without transfer", []string{"--shots", "10", "--prior", peLatency + ":cpu-b1-fp32"}, "--prior is for --model transfer; --model additive"},
+		{"too few shots", []string{"--model", "transfer", "--shots", "2", "--prior", peLatency + ":cpu-b1-fp32"}, "--shots 2: want 3..30"},
+		{"too many shots", []string{"--shots", "31"}, "--shots 31: want 3..30"},
+		{"negative shots", []string{"--shots", "-4"}, "--shots -4: want 3..30"},
+		{"prior key missing", []string{"--model", "transfer", "--shots", "10", "--prior", peLatency + ":npu"}, `prior predict-eval-latency.jsonl:npu: no record has latency_ms["npu"] (keys in every record of predict-eval-latency.jsonl: cpu-b1-fp32,`},
+		{"prior with too few records", []string{"--model", "transfer", "--shots", "10", "--prior", "testdata/predict-eval-latency-10.jsonl:cpu-b1-fp32"}, "prior device predict-eval-latency-10.jsonl:cpu-b1-fp32: 10 records; a prior needs at least 30"},
+		{"prior of another space", []string{"--model", "transfer", "--shots", "10", "--prior", "testdata/predict-eval-prior-pn.jsonl:cpu-b1-fp32"}, `predict-eval-prior-pn.jsonl:1: record of space "ofa-pn-w1.3", want "ofa-mbv3-w1.0"`},
+		{"prior file missing", []string{"--model", "transfer", "--shots", "10", "--prior", "testdata/nope.jsonl:cpu-b1-fp32"}, "nope.jsonl"},
+		{"bad prior spec", []string{"--model", "transfer", "--shots", "10", "--prior", "h100.jsonl"}, `--prior item "h100.jsonl": want FILE:KEY`},
+		{"unknown model with shots", []string{"--model", "gp", "--shots", "10"}, `--model "gp" with --shots: want transfer, additive or macs`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := peRun(t, append(append([]string{}, base...), tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

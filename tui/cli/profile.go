@@ -28,10 +28,10 @@ const defaultStore = "blockprof.db"
 func runProfile(env *Env, args []string) error { return profile(env, args, nil) }
 
 func profile(env *Env, args []string, open openDevice) error {
-	fs := newFlags(env, "profile", "[--config F] [--store DB] [--plan uniform=N,fixed=M] [--devices a,b] [--space S] [--estimate] [--remeasure] [--json]")
+	fs := newFlags(env, "profile", "[--config F] [--store DB] [--plan uniform=N,fixed=M | transfer=N,prior=DEV[,DEV] | confident=W,budget=N,prior=DEV] [--devices a,b] [--space S] [--estimate] [--remeasure] [--json]")
 	cfgPath := fs.String("config", "", "config file (default: the embedded config.toml)")
 	storePath := fs.String("store", defaultStore, "results store (SQLite); a re-run resumes what it holds")
-	planFlag := fs.String("plan", "", "plan sizes overriding [plan]: uniform=N (uniform archs), fixed=M (A_{u,l,b} per unit, layer and block), resolution=R, seed=K")
+	planFlag := fs.String("plan", "", "plan sizes overriding [plan]: uniform=N (uniform archs), fixed=M (A_{u,l,b} per unit, layer and block), resolution=R, seed=K; or transfer=N,prior=DEV[,DEV] (N archs chosen by design from the prior devices' stored records; one --devices), or confident=W,budget=N,prior=DEV (measure until the widest block interval is W%)")
 	devList := fs.String("devices", "", "comma-separated device names (default: every device with profile = true)")
 	spaceName := fs.String("space", "", "search space (default: [plan] space)")
 	estimateOnly := fs.Bool("estimate", false, "print the estimated duration and stop (it times the smallest and largest arch, which stay stored)")
@@ -43,6 +43,9 @@ func profile(env *Env, args []string, open openDevice) error {
 	cfg, err := loadConfig(env, *cfgPath)
 	if err != nil {
 		return err
+	}
+	if session.IsTransferPlan(*planFlag) {
+		return profileTransfer(env, cfg, transferArgs{plan: *planFlag, devices: *devList, space: *spaceName, store: *storePath, json: *asJSON}, open)
 	}
 	spec := cfg.PlanSpec()
 	if spec, err = ParsePlan(*planFlag, spec); err != nil {
@@ -263,6 +266,9 @@ func progressLine(p engine.Progress) string {
 	}
 	if p.Errors > 0 {
 		fmt.Fprintf(&sb, "  %d errors", p.Errors)
+	}
+	if iw := p.Interval; iw != nil {
+		fmt.Fprintf(&sb, "  intervals max %.1f%% mean %.1f%% (target %.1f%%, %d measured)", iw.Max, iw.Mean, iw.Target, iw.Measured)
 	}
 	sb.WriteString("  " + string(p.State))
 	if p.State == engine.StateFailed && p.LastErr != "" {

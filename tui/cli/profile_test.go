@@ -24,9 +24,11 @@ import (
 
 // fakeDevice stands in for backends.Open's devices: latency from MACs.
 type fakeDevice struct {
-	name  string
-	fail  error
-	hook  func(n int)
+	name string
+	fail error
+	hook func(n int)
+	// ms, when set, is the device's latency of a network (default MACs/1e8).
+	ms    func(net *model.Network) float64
 	mu    sync.Mutex
 	calls int
 }
@@ -51,6 +53,9 @@ func (f *fakeDevice) Measure(ctx context.Context, net *model.Network) (devices.M
 		return devices.Measurement{}, f.fail
 	}
 	ms := float64(net.MACs()) / 1e8
+	if f.ms != nil {
+		ms = f.ms(net)
+	}
 	return devices.Measurement{SamplesMs: []float64{ms, ms * 1.02, ms * 0.99, ms * 1.01}, Warmup: 3, Mode: "fake"}, nil
 }
 

@@ -664,6 +664,10 @@ func (m Model) detail() string {
 		drift = "reference drift " + sign(p.Drift) + common.Percent(p.Drift)
 	}
 	lines = append(lines, last+" · "+drift+" · rate "+rate(p.Rate)+" · ETA "+eta(p))
+	if iw := p.Interval; iw != nil { // a profile-until-confident plan
+		lines = append(lines, fmt.Sprintf("predicted friendliness: 95%% block intervals max %.1f%% mean %.1f%% wide after %d measured (stops at %.1f%%)",
+			iw.Max, iw.Mean, iw.Measured, iw.Target))
+	}
 	if r.lastErr != "" {
 		lines = append(lines, st.Error.Render("last error: "+r.lastErr))
 	}

@@ -255,3 +255,25 @@ func TestRemeasureKey(t *testing.T) {
 		t.Errorf("status:\n%s", m.View())
 	}
 }
+
+// A profile-until-confident run's progress carries the predicted table's
+// interval widths, and the detail shows them shrinking.
+func TestIntervalWidthShown(t *testing.T) {
+	m, _ := newView(120, 40, true)
+	m = m.Apply(engine.Progress{Device: "cpu", Done: 4, Total: 4, State: engine.StateMeasuring,
+		Interval: &engine.IntervalWidth{Max: 12.5, Mean: 4.25, Target: 5, Measured: 10}})
+	if out := m.View(); !strings.Contains(out, "95% block intervals max 12.5% mean 4.2%") || !strings.Contains(out, "after 10 measured (stops at 5.0%)") {
+		t.Errorf("no interval widths in the detail:\n%s", out)
+	}
+	m = m.Apply(engine.Progress{Device: "cpu", Done: 4, Total: 4, State: engine.StateMeasuring,
+		Interval: &engine.IntervalWidth{Max: 6.1, Mean: 2, Target: 5, Measured: 14}})
+	if out := m.View(); !strings.Contains(out, "max 6.1%") || strings.Contains(out, "max 12.5%") {
+		t.Errorf("the latest widths are not shown:\n%s", out)
+	}
+	// Without a confident plan there is no such line.
+	m, _ = newView(120, 40, true)
+	m = apply(m, events())
+	if strings.Contains(m.View(), "block intervals") {
+		t.Error("interval line without a confident plan")
+	}
+}
