@@ -11,6 +11,7 @@ import (
 
 	"blockprof/model"
 	"blockprof/model/onnx/onnxpb"
+	"blockprof/model/quant"
 	fb "blockprof/model/tflite/tflitefb"
 )
 
@@ -402,6 +403,20 @@ func (c *converter) pad(x *tensor, name string, pads [][2]int32) *tensor {
 	for i, p := range pads {
 		shape[i] += p[0] + p[1]
 	}
+	if c.opts.Precision == INT8 && c.opts.floatPad {
+		// Pad in float between DEQUANTIZE and QUANTIZE: the same values
+		// (the padding zeros are exact), for runtimes whose int8 PAD
+		// fills with the raw value 0 instead of the zero point.
+		f := c.activation(name+".pad_in", x.shape, "")
+		c.op(fb.BuiltinOperatorDEQUANTIZE, []int32{x.idx}, f, &fb.BuiltinOptionsT{Type: fb.BuiltinOptionsDequantizeOptions, Value: &fb.DequantizeOptionsT{}})
+		g := c.activation(name+".pad_f", shape, "")
+		c.op(fb.BuiltinOperatorPAD, []int32{f.idx, pt}, g, &fb.BuiltinOptionsT{Type: fb.BuiltinOptionsPadOptions, Value: &fb.PadOptionsT{}})
+		y := c.activation(name+".pad", shape, "")
+		y.lo, y.hi = min(x.lo, 0), max(x.hi, 0)
+		c.setQuant(y)
+		c.op(fb.BuiltinOperatorQUANTIZE, []int32{g.idx}, y, &fb.BuiltinOptionsT{Type: fb.BuiltinOptionsQuantizeOptions, Value: &fb.QuantizeOptionsT{}})
+		return y
+	}
 	y := c.activation(name+".pad", shape, "")
 	y.lo, y.hi = min(x.lo, 0), max(x.hi, 0)
 	c.setQuant(y)
@@ -504,34 +519,36 @@ func (c *converter) conv(n *onnxpb.NodeProto) error {
 	if err := c.setRange(y); err != nil {
 		return err
 	}
-	// OIHW → OHWI (conv) or 1×K×K×O (depthwise: I = 1, O = C·multiplier).
-	var wt []float32
+	// OIHW → OHWI (conv) or 1×K×K×O (depthwise: I = 1, O = C·multiplier):
+	// dst[perm[i]] = w[i].
+	perm := make([]int, len(w))
 	var wshape []int32
 	qdim := int32(0)
 	if depthwise {
-		wt = make([]float32, len(w))
 		for oc := range int(o) {
 			for ky := range int(k) {
 				for kx := range int(k) {
-					wt[(ky*int(k)+kx)*int(o)+oc] = w[(oc*int(k)+ky)*int(k)+kx]
+					perm[(oc*int(k)+ky)*int(k)+kx] = (ky*int(k)+kx)*int(o) + oc
 				}
 			}
 		}
 		wshape, qdim = []int32{1, k, k, o}, 3
 	} else {
-		wt = make([]float32, len(w))
 		for oc := range int(o) {
 			for ic := range int(ig) {
 				for ky := range int(k) {
 					for kx := range int(k) {
-						wt[((oc*int(k)+ky)*int(k)+kx)*int(ig)+ic] = w[((oc*int(ig)+ic)*int(k)+ky)*int(k)+kx]
+						perm[((oc*int(ig)+ic)*int(k)+ky)*int(k)+kx] = ((oc*int(k)+ky)*int(k)+kx)*int(ig) + ic
 					}
 				}
 			}
 		}
 		wshape = []int32{o, k, k, ig}
 	}
-	wi, bi := c.weights(n.GetName()+".weight", wt, wshape, qdim, true, bias, x)
+	wi, bi, err := c.weights(n.GetName()+".weight", w, perm, wshape, qdim, true, bias, x)
+	if err != nil {
+		return err
+	}
 	if depthwise {
 		c.op(fb.BuiltinOperatorDEPTHWISE_CONV_2D, []int32{x.idx, wi, bi}, y, &fb.BuiltinOptionsT{Type: fb.BuiltinOptionsDepthwiseConv2DOptions, Value: &fb.DepthwiseConv2DOptionsT{
 			Padding: pk, StrideW: s, StrideH: s, DepthMultiplier: o / cin, FusedActivationFunction: act, DilationWFactor: 1, DilationHFactor: 1,
@@ -680,12 +697,10 @@ func (c *converter) pool(n *onnxpb.NodeProto) error {
 		oh, ow = outSize(x.shape[1], k, s, 0, 0, false), outSize(x.shape[2], k, s, 0, 0, false)
 	}
 	y := c.activation(out0(n), []int32{x.shape[0], oh, ow, x.shape[3]}, out0(n))
-	if op == fb.BuiltinOperatorMAX_POOL_2D {
-		y.lo, y.hi = x.lo, x.hi // int8 max pool keeps the input's scale
-		c.setQuant(y)
-	} else if err := c.setRange(y); err != nil {
-		return err
-	}
+	// int8 pools keep the input's scale and zero point (TFLite's kernels
+	// require it; the outputs stay within the input's range).
+	y.lo, y.hi = x.lo, x.hi
+	c.setQuant(y)
 	c.op(op, []int32{x.idx}, y, &fb.BuiltinOptionsT{Type: fb.BuiltinOptionsPool2DOptions, Value: &fb.Pool2DOptionsT{
 		Padding: pk, StrideW: s, StrideH: s, FilterWidth: k, FilterHeight: k,
 	}})
@@ -743,7 +758,10 @@ func (c *converter) gemm(n *onnxpb.NodeProto) error {
 	if err := c.setRange(y); err != nil {
 		return err
 	}
-	wi, bi := c.weights(n.GetName()+".weight", w, []int32{o, x.shape[1]}, 0, false, bias, x)
+	wi, bi, err := c.weights(n.GetName()+".weight", w, nil, []int32{o, x.shape[1]}, 0, false, bias, x)
+	if err != nil {
+		return err
+	}
 	c.op(fb.BuiltinOperatorFULLY_CONNECTED, []int32{x.idx, wi, bi}, y, &fb.BuiltinOptionsT{Type: fb.BuiltinOptionsFullyConnectedOptions, Value: &fb.FullyConnectedOptionsT{FusedActivationFunction: act}})
 	return nil
 }
@@ -781,7 +799,7 @@ func (c *converter) constFloat(name string, v []float32, shape []int32) int32 {
 	if c.opts.Precision == FP16 {
 		h := make([]byte, 2*len(v))
 		for i, x := range v {
-			binary.LittleEndian.PutUint16(h[2*i:], float16(x))
+			binary.LittleEndian.PutUint16(h[2*i:], quant.Float16(x))
 		}
 		ci := c.constant(name+".fp16", fb.TensorTypeFLOAT16, shape, h, nil)
 		d := c.activation(name, shape, "")
@@ -821,42 +839,6 @@ func (c *converter) opVersion(code fb.BuiltinOperator) int32 {
 		return 1
 	}
 	return 2
-}
-
-// float16 rounds x to the nearest IEEE half (ties to even).
-func float16(x float32) uint16 {
-	b := math.Float32bits(x)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23&0xff) - 127 + 15
-	mant := b & 0x7fffff
-	switch {
-	case b&0x7fffffff == 0:
-		return sign
-	case exp >= 31:
-		if b&0x7f800000 == 0x7f800000 && mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp <= 0:
-		if exp < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint32(14 - exp)
-		h := mant >> shift
-		rem := mant & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(exp)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // may carry into the exponent, up to infinity: correct
-	}
-	return sign | uint16(h)
 }
 
 func dimsOf(vi *onnxpb.ValueInfoProto) []int64 {

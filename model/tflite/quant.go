@@ -1,48 +1,80 @@
 package tflite
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
+
+	"blockprof/model"
+	"blockprof/model/onnx"
+	"blockprof/model/onnx/infer"
+	"blockprof/model/quant"
 
 	fb "blockprof/model/tflite/tflitefb"
 )
 
-// Range is the calibrated [Min, Max] of one activation tensor.
-type Range struct{ Min, Max float32 }
-
 // Calibration holds the activation ranges of a network's fp32 ONNX export,
-// keyed by ONNX tensor name (node output names), observed on Inputs inputs
-// described by Data. int8 export quantizes each activation to the range of
-// the ONNX tensor it equals.
+// keyed by ONNX tensor name (what infer.Calibrate returns), observed on
+// Inputs inputs described by Data. int8 export quantizes each activation to
+// the range of the ONNX tensor it equals (after a fused ReLU, the ReLU's).
 type Calibration struct {
-	Ranges map[string]Range
+	Ranges infer.Ranges
 	// Inputs is the number of calibration inputs.
 	Inputs int
-	// Data describes them ("uniform random in [-1, 1], seed 7", a file).
+	// Data describes them ("uniform random in [-1, 1), seed 7", a file).
 	Data string
+}
+
+// Calibrate runs the fp32 ONNX export of net (seed, batch) in the pure-Go
+// reference interpreter on inputs (NCHW, the ONNX input's shape) and returns
+// every tensor's min/max. With no inputs it uses infer.DefaultSamples
+// uniform random ones drawn from seed. data describes the inputs for the
+// recipe ("" for the random default).
+func Calibrate(ctx context.Context, net *model.Network, seed uint64, batch int, inputs []*infer.Tensor, data string) (*Calibration, error) {
+	if net == nil {
+		return nil, fmt.Errorf("tflite calibrate: no network")
+	}
+	m, err := onnx.Build(net, onnx.Options{Seed: seed, Batch: batch})
+	if err != nil {
+		return nil, fmt.Errorf("tflite calibrate: %w", err)
+	}
+	im, err := infer.New(m)
+	if err != nil {
+		return nil, fmt.Errorf("tflite calibrate %s: %w", net.Arch, err)
+	}
+	if len(inputs) == 0 {
+		inputs = infer.RandomInputs(im.InputShape(), infer.DefaultSamples, seed)
+		data = fmt.Sprintf("uniform random in [-1, 1), seed %d", seed)
+	}
+	if len(inputs) > infer.MaxSamples {
+		return nil, fmt.Errorf("tflite calibrate %s: %d inputs, at most %d", net.Arch, len(inputs), infer.MaxSamples)
+	}
+	r, err := infer.Calibrate(ctx, im, inputs)
+	if err != nil {
+		return nil, fmt.Errorf("tflite calibrate %s: %w", net.Arch, err)
+	}
+	return &Calibration{Ranges: r, Inputs: len(inputs), Data: data}, nil
 }
 
 // Recipe is the quantization recipe written into int8 models' metadata.
 func (c *Calibration) Recipe() string {
 	return fmt.Sprintf("full-integer post-training quantization: int8 per-channel symmetric conv weights, "+
 		"per-tensor symmetric fully-connected weights, int32 biases (scale = input scale × weight scale), "+
-		"int8 asymmetric activations from min/max over %d calibration inputs (%s), float input and output "+
-		"(QUANTIZE/DEQUANTIZE)", c.Inputs, c.Data)
+		"int8 asymmetric activations from %s min/max over %d calibration inputs (%s), float input and output "+
+		"(QUANTIZE/DEQUANTIZE)", infer.Method, c.Inputs, c.Data)
 }
 
 // range8 returns the scale and zero point of the int8 range [lo, hi]
-// (widened to hold 0).
+// (widened to hold 0, as quant.Activation does).
 func range8(lo, hi float32) (float32, int64) {
-	lo, hi = min(lo, 0), max(hi, 0)
-	scale := (hi - lo) / 255
-	if !(scale > 0) || math.IsInf(float64(scale), 0) {
-		scale = 1e-8
+	scale, zp, err := quant.Activation(lo, hi)
+	if err != nil {
+		// Ranges are checked finite and ordered before they get here.
+		return 1, 0
 	}
-	zp := int64(math.Round(float64(-128 - lo/scale)))
-	return scale, max(-128, min(127, zp))
+	return scale, int64(zp)
 }
 
 // setRange gives y (equal to an ONNX tensor) its calibrated range in int8
@@ -115,73 +147,57 @@ func (c *converter) constScalar(name string, v float32) int32 {
 		&fb.QuantizationParametersT{Scale: []float32{scale}, ZeroPoint: []int64{zp}})
 }
 
-// weights adds a weight tensor w of the given shape and its bias: float32,
-// float16 (+DEQUANTIZE) or int8 with scales per channel along qdim
-// (perChannel) or one scale, and an int32 bias with scale input scale ×
-// weight scale.
-func (c *converter) weights(name string, w []float32, shape []int32, qdim int32, perChannel bool, bias []float32, x *tensor) (int32, int32) {
+// weights adds a weight tensor w (output channel on axis 0, as ONNX stores
+// it) laid out by perm (dst[perm[i]] = w[i]; nil keeps the order) with the
+// given shape, and its bias: float32, float16 (+DEQUANTIZE) or int8 with a
+// scale per output channel (perChannel; qdim is the channel axis of shape)
+// or one scale, and an int32 bias with scale input scale × weight scale.
+func (c *converter) weights(name string, w []float32, perm []int, shape []int32, qdim int32, perChannel bool, bias []float32, x *tensor) (int32, int32, error) {
+	bname := strings.TrimSuffix(name, ".weight") + ".bias"
 	if c.opts.Precision != INT8 {
-		return c.constFloat(name, w, shape), c.constFloat(strings.TrimSuffix(name, ".weight")+".bias", bias, []int32{int32(len(bias))})
-	}
-	nc := int(shape[qdim])
-	// channel of element i
-	inner := 1
-	for d := int(qdim) + 1; d < len(shape); d++ {
-		inner *= int(shape[d])
-	}
-	ch := func(i int) int { return (i / inner) % nc }
-	if !perChannel {
-		ch = func(int) int { return 0 }
-	}
-	ns := nc
-	if !perChannel {
-		ns = 1
-	}
-	amax := make([]float64, ns)
-	for i, v := range w {
-		amax[ch(i)] = max(amax[ch(i)], math.Abs(float64(v)))
-	}
-	scales := make([]float32, ns)
-	for i, a := range amax {
-		scales[i] = float32(a / 127)
-		if !(scales[i] > 0) {
-			scales[i] = 1
+		wt := w
+		if perm != nil {
+			wt = make([]float32, len(w))
+			for i, v := range w {
+				wt[perm[i]] = v
+			}
 		}
+		return c.constFloat(name, wt, shape), c.constFloat(bname, bias, []int32{int32(len(bias))}), nil
+	}
+	channels := len(bias)
+	if !perChannel {
+		channels = 1
+	}
+	qw, err := quant.PerChannel(w, channels)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", name, err)
 	}
 	q := make([]byte, len(w))
-	for i, v := range w {
-		r := math.Round(float64(v) / float64(scales[ch(i)]))
-		q[i] = byte(int8(max(-127, min(127, r))))
+	for i, v := range qw.Q {
+		j := i
+		if perm != nil {
+			j = perm[i]
+		}
+		q[j] = byte(v)
 	}
-	zps := make([]int64, ns)
-	wq := &fb.QuantizationParametersT{Scale: scales, ZeroPoint: zps, QuantizedDimension: qdim}
-	if !perChannel {
-		wq.QuantizedDimension = 0
+	wq := &fb.QuantizationParametersT{Scale: qw.Scales, ZeroPoint: make([]int64, len(qw.Scales))}
+	if perChannel {
+		wq.QuantizedDimension = qdim
 	}
 	wi := c.constant(name, fb.TensorTypeINT8, shape, q, wq)
-	xs := c.scaleOf(x)
-	bs := make([]float32, len(bias))
-	bq := make([]byte, 4*len(bias))
-	for i, b := range bias {
-		s := scales[0]
-		if perChannel {
-			s = scales[i]
-		}
-		bs[i] = xs * s
-		r := math.Round(float64(b) / float64(bs[i]))
-		binary.LittleEndian.PutUint32(bq[4*i:], uint32(int32(max(math.MinInt32, min(math.MaxInt32, r)))))
+	qb, bs, err := quant.Bias(bias, c.scaleOf(x), qw.Scales)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", bname, err)
 	}
-	bi := c.constant(strings.TrimSuffix(name, ".weight")+".bias", fb.TensorTypeINT32, []int32{int32(len(bias))}, bq,
-		&fb.QuantizationParametersT{Scale: bs, ZeroPoint: make([]int64, len(bias))})
-	return wi, bi
-}
-
-// names returns the sorted keys of the calibration (for errors and tests).
-func (c *Calibration) names() []string {
-	out := make([]string, 0, len(c.Ranges))
-	for k := range c.Ranges {
-		out = append(out, k)
+	bq := make([]byte, 4*len(qb))
+	for i, v := range qb {
+		binary.LittleEndian.PutUint32(bq[4*i:], uint32(v))
 	}
-	sort.Strings(out)
-	return out
+	bqp := &fb.QuantizationParametersT{Scale: bs, ZeroPoint: make([]int64, len(bias))}
+	if !perChannel {
+		// One weight scale, one bias scale (Arm NN checks they agree).
+		bqp = &fb.QuantizationParametersT{Scale: bs[:1], ZeroPoint: []int64{0}}
+	}
+	bi := c.constant(bname, fb.TensorTypeINT32, []int32{int32(len(bias))}, bq, bqp)
+	return wi, bi, nil
 }

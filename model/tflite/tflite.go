@@ -91,6 +91,10 @@ type Options struct {
 	// Calib holds the activation ranges for int8; required for int8 and
 	// ignored otherwise. See Calibrate.
 	Calib *Calibration
+
+	// floatPad writes int8 PAD as DEQUANTIZE → PAD → QUANTIZE (tests only:
+	// Arm NN 20.08's reference PAD fills int8 with 0, not the zero point).
+	floatPad bool
 }
 
 // Export writes net as a .tflite flatbuffer.
