@@ -291,10 +291,7 @@ func TestMatchesONNXInArmNN(t *testing.T) {
 // folded model checks the written float16 values and the graph around them.
 func fold16(t *testing.T, data []byte) []byte {
 	t.Helper()
-	m, _, err := tflite.Read(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := fb.GetRootAsModel(data, 0).UnPack()
 	sg := m.Subgraphs[0]
 	var ops []*fb.OperatorT
 	folded := 0

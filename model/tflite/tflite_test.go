@@ -107,7 +107,8 @@ func TestStructure(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					m, meta, err := tflite.Read(b)
+					meta, err := tflite.Read(b)
+					m := fb.GetRootAsModel(b, 0).UnPack()
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -172,7 +173,8 @@ func TestInt8Structure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, meta, err := tflite.Read(b)
+	meta, err := tflite.Read(b)
+	m := fb.GetRootAsModel(b, 0).UnPack()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +307,8 @@ func FuzzExport(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s: a valid network fails: %v", a, err)
 		}
-		m, meta, err := tflite.Read(b)
+		meta, err := tflite.Read(b)
+		m := fb.GetRootAsModel(b, 0).UnPack()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +337,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("1234TFL3"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, _, err := tflite.Read(data); err != nil {
+		if _, err := tflite.Read(data); err != nil {
 			return
 		}
 		_, _ = tflite.Describe(data)
