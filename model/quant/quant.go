@@ -18,6 +18,11 @@ const (
 	// WMax bounds symmetric weights: [-127, 127], so that the range is
 	// symmetric around the zero point 0 (TFLite's and ORT's choice).
 	WMax = 127
+	// WMaxReduced bounds 7-bit weights ([-64, 64], ONNX Runtime's
+	// reduce_range): on x86 CPUs without VNNI, ONNX Runtime's int8 kernels
+	// add pairs of u8×s8 products in int16 (vpmaddubsw), which saturates
+	// with full-range weights.
+	WMaxReduced = 64
 )
 
 // Weights are per-channel symmetric int8 weights.
@@ -31,6 +36,15 @@ type Weights struct {
 // scale = max|w| / 127 (1 for an all-zero channel), q = round(w/scale)
 // clamped to [-127, 127].
 func PerChannel(w []float32, channels int) (Weights, error) {
+	return PerChannelRange(w, channels, WMax)
+}
+
+// PerChannelRange is PerChannel with weights in [-wmax, wmax] (WMax, or
+// WMaxReduced for reduce_range).
+func PerChannelRange(w []float32, channels, wmax int) (Weights, error) {
+	if wmax < 1 || wmax > WMax {
+		return Weights{}, fmt.Errorf("quantize weights: bound %d outside 1..%d", wmax, WMax)
+	}
 	if channels < 1 || len(w)%channels != 0 {
 		return Weights{}, fmt.Errorf("quantize weights: %d values do not split into %d channels", len(w), channels)
 	}
@@ -44,13 +58,13 @@ func PerChannel(w []float32, channels int) (Weights, error) {
 			}
 			m = max(m, math.Abs(float64(v)))
 		}
-		s := float32(m / WMax)
+		s := float32(m / float64(wmax))
 		if s == 0 {
 			s = 1
 		}
 		out.Scales[c] = s
 		for i, v := range w[c*per : (c+1)*per] {
-			out.Q[c*per+i] = int8(clamp(roundEven(float64(v)/float64(s)), -WMax, WMax))
+			out.Q[c*per+i] = int8(clamp(roundEven(float64(v)/float64(s)), -float64(wmax), float64(wmax)))
 		}
 	}
 	return out, nil

@@ -29,6 +29,17 @@ func TestPerChannel(t *testing.T) {
 			t.Errorf("w[%d]: error %g above half a step", i, d)
 		}
 	}
+	// reduce_range: 7-bit weights in [-64, 64].
+	r, err := PerChannelRange(w, 3, WMaxReduced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int8{32, -64, 16, 64, 0, 0, 0, 0, 35, -64, 0, 16}; !slices.Equal(r.Q, want) || r.Scales[0] != 1.0/64 {
+		t.Errorf("reduced q %v scales %v, want %v and 1/64", r.Q, r.Scales, want)
+	}
+	if _, err := PerChannelRange(w, 3, 200); err == nil {
+		t.Error("a bound above 127 accepted")
+	}
 	if _, err := PerChannel(w, 5); err == nil {
 		t.Error("12 values in 5 channels")
 	}
