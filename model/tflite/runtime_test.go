@@ -43,7 +43,9 @@ func missing(t *testing.T, format string, args ...any) {
 // libarmnntfliteparser22, libarmnn-cpuref-backend22) can be imported.
 func armnn(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command(python, "-c", "import numpy, pyarmnn; pyarmnn.ITfLiteParser()").CombinedOutput()
+	const probe = "import numpy, pyarmnn as a; a.ITfLiteParser(); " +
+		"assert 'CpuRef' in str(a.IRuntime(a.CreationOptions()).GetDeviceSpec()), 'no CpuRef backend'"
+	out, err := exec.Command(python, "-c", probe).CombinedOutput()
 	if err != nil {
 		missing(t, "needs Arm NN's TFLite parser (apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22): %v: %s", err, out)
 	}
