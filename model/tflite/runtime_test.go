@@ -43,8 +43,8 @@ func missing(t *testing.T, format string, args ...any) {
 // libarmnntfliteparser22, libarmnn-cpuref-backend22) can be imported.
 func armnn(t *testing.T) {
 	t.Helper()
-	const probe = "import numpy, pyarmnn as a; a.ITfLiteParser(); " +
-		"assert 'CpuRef' in str(a.IRuntime(a.CreationOptions()).GetDeviceSpec()), 'no CpuRef backend'"
+	const probe = "import numpy, pyarmnn as a; a.ITfLiteParser(); r = a.IRuntime(a.CreationOptions()); " +
+		"assert 'CpuRef' in str(r.GetDeviceSpec()), 'no CpuRef backend'"
 	out, err := exec.Command(python, "-c", probe).CombinedOutput()
 	if err != nil {
 		missing(t, "needs Arm NN's TFLite parser (apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22): %v: %s", err, out)
