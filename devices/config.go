@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -51,18 +52,25 @@ type Config struct {
 
 	// agent: the agent's argv on the target (default: python3 torch_agent.py
 	// shipped in devices/agent), and its settings.
-	Command   []string `toml:"command"`
-	Target    string   `toml:"target"`    // cuda or cpu
-	Precision string   `toml:"precision"` // fp32 or fp16
-	Mode      string   `toml:"mode"`      // graph or eager
+	Command []string `toml:"command"`
+	Target  string   `toml:"target"` // cuda or cpu
+	// Precision is the model's precision: fp32 (default), fp16 or int8
+	// on ort and command devices (int8: post-training quantized, see
+	// model/onnx/quantize), fp32 or fp16 on agent devices.
+	Precision string `toml:"precision"`
+	Mode      string `toml:"mode"` // graph or eager
 
 	// command: a benchmark tool's argv template ({model}, {threads},
 	// {batch}) and the parser of its output (trtexec,
 	// onnxruntime_perf_test, benchmark_model, benchmark_app or regex).
 	Argv   []string `toml:"argv"`
 	Parser string   `toml:"parser"`
-	Regex  string   `toml:"regex"`
-	Unit   string   `toml:"unit"`
+	// Format is the model file the command device writes: onnx or
+	// tflite; "" infers it from the parser (benchmark_model: tflite;
+	// trtexec, onnxruntime_perf_test, benchmark_app: onnx).
+	Format string `toml:"format"`
+	Regex  string `toml:"regex"`
+	Unit   string `toml:"unit"`
 
 	// replay: a recorded file in the format of ../shared/data/*.jsonl and
 	// the latency_ms key to read.
@@ -197,6 +205,16 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	switch c.Precision {
+	case "", "fp32", "fp16", "int8":
+	default:
+		return keyErr("precision", "%q: want fp32, fp16 or int8", c.Precision)
+	}
+	switch c.Format {
+	case "", "onnx", "tflite":
+	default:
+		return keyErr("format", "%q: want onnx or tflite", c.Format)
+	}
 	if p := c.Protocol(); p.MaxRuns < p.MinRuns {
 		return keyErr("max_repeat", "%d is below repeat %d (the default when repeat is unset is 50); raise max_repeat or lower repeat", p.MaxRuns, p.MinRuns)
 	}
@@ -295,6 +313,20 @@ func (c Config) Timing() (batch int, p Protocol, timeout time.Duration, err erro
 	}
 	return batch, p, timeout, nil
 }
+
+// ModelSpec says which model file a device times: its format (onnx,
+// tflite), precision (fp32, fp16, int8), batch and weights seed.
+type ModelSpec struct {
+	Format    string
+	Precision string
+	Batch     int
+	Seed      uint64
+}
+
+// ModelWriter writes the model file of a network. The command device gets
+// one from package backends; it is how formats other than ONNX (TFLite)
+// reach a device without the device importing their writer.
+type ModelWriter func(ctx context.Context, net *model.Network, spec ModelSpec) ([]byte, error)
 
 // Kinds lists the device kinds blockprof knows.
 func Kinds() []string { return []string{"ort", "agent", "command", "replay", "lut", "sim"} }

@@ -39,6 +39,10 @@ func TestConfigValidate(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.Timeout = "0s" }, "timeout"},
 		{"negative timeout", func(c *Config) { c.Timeout = "-5s" }, "timeout"},
 		{"absurd timeout", func(c *Config) { c.Timeout = "10000h" }, "timeout"},
+		{"int8", func(c *Config) { c.Precision = "int8" }, ""},
+		{"tflite", func(c *Config) { c.Kind, c.Format = "command", "tflite" }, ""},
+		{"precision", func(c *Config) { c.Precision = "int4" }, "precision"},
+		{"format", func(c *Config) { c.Format = "pb" }, "format"},
 		{"sim gmacs", func(c *Config) { c.Kind, c.Sim.GMACs = "sim", -400 }, "sim.gmacs"},
 		{"sim kernel factor key", func(c *Config) { c.Kind, c.Sim.KernelFactor = "sim", map[string]float64{"x": 1} }, "sim.kernel_factor"},
 	}

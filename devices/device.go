@@ -30,14 +30,17 @@ const (
 
 // Info describes a device and how it measures.
 type Info struct {
-	Name       string     `json:"name"`
-	Kind       string     `json:"kind"`
-	Host       string     `json:"host,omitempty"`
-	Runtime    string     `json:"runtime,omitempty"`
-	Version    string     `json:"version,omitempty"`
-	Hardware   string     `json:"hardware,omitempty"`
-	Threads    int        `json:"threads,omitempty"`
-	Precision  string     `json:"precision,omitempty"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Host      string `json:"host,omitempty"`
+	Runtime   string `json:"runtime,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Hardware  string `json:"hardware,omitempty"`
+	Threads   int    `json:"threads,omitempty"`
+	Precision string `json:"precision,omitempty"`
+	// Format is the model format the device times (onnx, tflite), for
+	// devices that write model files.
+	Format     string     `json:"format,omitempty"`
 	Batch      int        `json:"batch,omitempty"`
 	Mode       string     `json:"mode,omitempty"`
 	Provenance Provenance `json:"provenance"`

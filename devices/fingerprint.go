@@ -100,7 +100,13 @@ func Fingerprint(cfg Config, info Info) string {
 	add("target", cfg.Target)
 	addInt("threads", orInt(info.Threads, cfg.Threads))
 	add("opt", cfg.Optimization)
-	add("precision", or(info.Precision, cfg.Precision))
+	// A command device reports its precision (fp32 by default) but
+	// only a configured one counts here, so that records made before it
+	// had the setting stay current.
+	if k := or(cfg.Kind, info.Kind); k != "command" || cfg.Precision != "" {
+		add("precision", or(info.Precision, cfg.Precision))
+	}
+	add("format", cfg.Format)
 	add("mode", cfg.Mode)
 	addInt("batch", orInt(info.Batch, cfg.Batch))
 	addList("command", cfg.Command)

@@ -2,6 +2,7 @@ package devices
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -90,6 +91,10 @@ func TestFingerprintChanges(t *testing.T) {
 		{"threads", func(c *Config, i *Info) { c.Threads, i.Threads = 2, 2 }, true},
 		{"optimization", func(c *Config, _ *Info) { c.Optimization = "basic" }, true},
 		{"precision", func(_ *Config, i *Info) { i.Precision = "fp16" }, true},
+		{"int8", func(c *Config, i *Info) { c.Precision, i.Precision = "int8", "int8" }, true},
+		{"format", func(c *Config, _ *Info) { c.Format = "tflite" }, true},
+		{"format spelled out", func(c *Config, i *Info) { c.Format, i.Format = "onnx", "onnx" }, true},
+		{"a reported format alone (inferred from the parser, which counts)", func(_ *Config, i *Info) { i.Format = "tflite" }, false},
 		{"batch", func(_ *Config, i *Info) { i.Batch = 8 }, true},
 		{"host", func(c *Config, _ *Info) { c.Host = "box2" }, true},
 		{"serial", func(c *Config, _ *Info) { c.Serial = "R58" }, true},
@@ -134,5 +139,21 @@ func TestProvenanceOfKind(t *testing.T) {
 		if p, ok := ProvenanceOfKind(k); ok || p != "" {
 			t.Errorf("ProvenanceOfKind(%q) = %q, %v; want none", k, p, ok)
 		}
+	}
+}
+
+// TestFingerprintCommandPrecision: a command device reports fp32 by
+// default, which leaves its fingerprint as before the setting existed; a
+// configured precision counts.
+func TestFingerprintCommandPrecision(t *testing.T) {
+	cfg := Config{Name: "phone", Kind: "command", Argv: []string{"benchmark_model", "--graph={model}"}, Parser: "benchmark_model"}
+	old := Fingerprint(cfg, Info{Kind: "command", Runtime: "benchmark_model"})
+	if got := Fingerprint(cfg, Info{Kind: "command", Runtime: "benchmark_model", Precision: "fp32", Format: "tflite"}); got != old {
+		t.Errorf("default precision changed the fingerprint:\n%s\n%s", old, got)
+	}
+	cfg.Precision = "int8"
+	got := Fingerprint(cfg, Info{Kind: "command", Runtime: "benchmark_model", Precision: "int8", Format: "tflite"})
+	if got == old || !strings.Contains(got, "precision=int8") {
+		t.Errorf("configured int8: %s", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"blockprof/devices/replay"
 	"blockprof/devices/sim"
 	"blockprof/model"
+	"blockprof/model/export"
 )
 
 // Options is what every backend may need besides its own configuration.
@@ -34,6 +35,16 @@ type Options struct {
 	Dir string
 	// Spaces are the configured search spaces (replay reads archs of them).
 	Spaces *model.Spaces
+	// Writer writes the model files command devices time; nil uses
+	// model/export's writers (ONNX; TFLite once registered in export.New).
+	Writer devices.ModelWriter
+}
+
+// Writer adapts model/export's writers to a devices.ModelWriter.
+func Writer(w *export.Writers) devices.ModelWriter {
+	return func(ctx context.Context, net *model.Network, spec devices.ModelSpec) ([]byte, error) {
+		return w.Write(ctx, net, export.Request{Format: spec.Format, Precision: spec.Precision, Batch: spec.Batch, Seed: spec.Seed})
+	}
 }
 
 // DirOf is the Options.Dir of a configuration loaded from path ("" for the
@@ -85,7 +96,11 @@ func Open(ctx context.Context, cfg devices.Config, opts Options) (devices.Device
 		}
 		return d, nil
 	case "command":
-		d, err := command.Open(cfg, opts.Lock)
+		w := opts.Writer
+		if w == nil {
+			w = Writer(export.New())
+		}
+		d, err := command.Open(cfg, opts.Lock, command.Options{Writer: w})
 		if err != nil {
 			return nil, err
 		}
@@ -166,6 +181,7 @@ func Settings(cfg devices.Config) string {
 		add("threads", cfg.Threads)
 		add("batch", cfg.Batch)
 		add("optimization", cfg.Optimization)
+		add("precision", cfg.Precision)
 		add("library", cfg.Library)
 	case "agent":
 		add("transport", cfg.Transport)
@@ -181,6 +197,8 @@ func Settings(cfg devices.Config) string {
 		add("host", cfg.Host)
 		add("serial", cfg.Serial)
 		add("parser", cfg.Parser)
+		add("format", cfg.Format)
+		add("precision", cfg.Precision)
 		add("argv", cfg.Argv)
 	}
 	switch cfg.Kind {

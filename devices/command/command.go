@@ -1,8 +1,16 @@
-// Package command is the "command" device: it exports each network to
-// ONNX (model/onnx), copies it to the target (local, ssh or adb; see
-// devices/transport) and runs a benchmark tool on it, reading the latency
-// from the tool's output with a parser of devices/parse (trtexec,
-// onnxruntime_perf_test, benchmark_model, benchmark_app or a regex).
+// Package command is the "command" device: it writes each network's model
+// file — ONNX or TFLite, fp32, fp16 or int8, the format following the
+// tool (benchmark_model reads .tflite; trtexec, onnxruntime_perf_test and
+// benchmark_app read .onnx) or the format key — copies it to the target
+// (local, ssh or adb; see devices/transport) and runs a benchmark tool on
+// it, reading the latency from the tool's output with a parser of
+// devices/parse (trtexec, onnxruntime_perf_test, benchmark_model,
+// benchmark_app or a regex).
+//
+// Over adb, before each timing it reads the phone's state — screen
+// (dumpsys power), thermal status (dumpsys thermalservice) and the CPU
+// governors (/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor) — and
+// records the readings in the measurement's mode, escaped.
 //
 // The tool's command line is an argv template: each element is one
 // argument, with {model} (the model file on the target), {threads},
@@ -30,11 +38,32 @@ import (
 	"blockprof/devices/safetext"
 	"blockprof/devices/transport"
 	"blockprof/model"
-	"blockprof/model/onnx"
+	"blockprof/model/export"
 )
 
-// ModelName is the file name of the exported network on the target.
-const ModelName = "model.onnx"
+// ModelName is the file name of the exported network on the target, by
+// format.
+func ModelName(format string) string { return "model" + export.Ext(format) }
+
+// FormatOf is the model format a tool reads (the parser's tool, or the
+// program of a regex device's argv): tflite for benchmark_model, onnx for
+// trtexec, onnxruntime_perf_test and benchmark_app, "" for any other.
+func FormatOf(tool string) string {
+	switch tool {
+	case "benchmark_model":
+		return "tflite"
+	case "trtexec", "onnxruntime_perf_test", "benchmark_app":
+		return "onnx"
+	}
+	return ""
+}
+
+// Options are what a command device gets besides its configuration.
+type Options struct {
+	// Writer writes model files; nil writes ONNX itself (model/export)
+	// and refuses other formats.
+	Writer devices.ModelWriter
+}
 
 // weightSeed seeds the exported weights; they do not change the latency.
 const weightSeed = 1
@@ -55,15 +84,19 @@ type Device struct {
 	timeout  time.Duration
 	lock     *devices.HostLock
 	info     devices.Info
+	spec     devices.ModelSpec
+	writer   devices.ModelWriter
+	// checks reads the target's state before timing (adb); nil: none.
+	checks []string
 }
 
 // Open opens the command device cfg describes, with its transport.
-func Open(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
+func Open(cfg devices.Config, lock *devices.HostLock, o Options) (*Device, error) {
 	tr, err := transport.Open(cfg)
 	if err != nil {
 		return nil, err
 	}
-	d, err := New(cfg, tr, lock)
+	d, err := NewWith(cfg, tr, lock, o)
 	if err != nil {
 		tr.Close()
 		return nil, err
@@ -75,6 +108,11 @@ func Open(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 // (Close closes it). lock is the process's host lock, held while a local
 // tool runs (nil: none).
 func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*Device, error) {
+	return NewWith(cfg, tr, lock, Options{})
+}
+
+// NewWith is New with options (the model writer).
+func NewWith(cfg devices.Config, tr transport.Transport, lock *devices.HostLock, o Options) (*Device, error) {
 	if cfg.Kind != "" && cfg.Kind != "command" {
 		return nil, fmt.Errorf("device %s: kind %q is not command", cfg.Name, cfg.Kind)
 	}
@@ -106,16 +144,32 @@ func New(cfg devices.Config, tr transport.Transport, lock *devices.HostLock) (*D
 	if err != nil {
 		return nil, err
 	}
+	format, tool := cfg.Format, toolName(cfg.Argv, p)
+	if format == "" {
+		if format = FormatOf(tool); format == "" {
+			return fail("format: the model format cannot be inferred from the tool %q (parser %s); set format = \"onnx\" or \"tflite\" (what the tool reads)", tool, p.Name())
+		}
+	}
+	precision := cfg.Precision
+	if precision == "" {
+		precision = "fp32"
+	}
 	d := &Device{name: cfg.Name, tr: tr, argv: slices.Clone(cfg.Argv), parser: p, tool: toolName(cfg.Argv, p),
-		batch: batch, threads: cfg.Threads, protocol: protocol, timeout: timeout, lock: lock}
+		batch: batch, threads: cfg.Threads, protocol: protocol, timeout: timeout, lock: lock,
+		spec: devices.ModelSpec{Format: format, Precision: precision, Batch: batch, Seed: weightSeed}, writer: o.Writer}
+	if _, ok := tr.(*transport.ADB); ok {
+		d.checks = ADBChecks
+	}
 	d.info = devices.Info{
 		Name:       cfg.Name,
 		Kind:       "command",
 		Host:       tr.String(),
 		Runtime:    safetext.Line(d.tool),
 		Threads:    cfg.Threads,
+		Precision:  precision,
+		Format:     format,
 		Batch:      batch,
-		Mode:       safetext.Line(fmt.Sprintf("%s, parser %s", transport.Excerpt(transport.QuoteArgs(cfg.Argv), 200), p.Name())),
+		Mode:       safetext.Line(fmt.Sprintf("%s %s, %s, parser %s", format, precision, transport.Excerpt(transport.QuoteArgs(cfg.Argv), 200), p.Name())),
 		Provenance: devices.Measured,
 		Label:      safetext.Line(Label(d.tool)),
 		Local:      tr.Local(),
@@ -240,18 +294,38 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 	return m, held.Stalled(err)
 }
 
-func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
-	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.batch})
-	if err != nil {
-		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
+// write writes net's model file in the device's format and precision.
+func (d *Device) write(ctx context.Context, net *model.Network) ([]byte, error) {
+	if d.writer != nil {
+		return d.writer(ctx, net, d.spec)
 	}
-	modelPath, err := d.tr.Put(ctx, ModelName, data)
+	if d.spec.Format != "onnx" {
+		return nil, fmt.Errorf("format %s: the %s writer is not available here (only onnx without a model writer)", d.spec.Format, d.spec.Format)
+	}
+	return export.ONNX(ctx, net, export.Request{Format: "onnx", Precision: d.spec.Precision, Seed: d.spec.Seed, Batch: d.spec.Batch})
+}
+
+func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
+	data, err := d.write(ctx, net)
+	if err != nil {
+		if ctx.Err() != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "writing the model", err)
+		}
+		return devices.Measurement{}, fmt.Errorf("device %s: %s: write the %s %s model: %w", d.name, net.Arch, d.spec.Precision, d.spec.Format, err)
+	}
+	modelPath, err := d.tr.Put(ctx, ModelName(d.spec.Format), data)
 	if err != nil {
 		return devices.Measurement{}, d.ctxErr(ctx, net, "copying the model", err)
 	}
 	dir, err := d.tr.Dir(ctx)
 	if err != nil {
 		return devices.Measurement{}, d.ctxErr(ctx, net, "copying the model", err)
+	}
+	readings := ""
+	if d.checks != nil {
+		if readings, err = d.readState(ctx); err != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "reading the device state", err)
+		}
 	}
 	res, err := d.tr.Run(ctx, d.Argv(modelPath, dir, net.Resolution))
 	if err != nil {
@@ -267,6 +341,12 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 	mode := d.tool
 	if r.Metric != "" {
 		mode += " (" + r.Metric + ")"
+	}
+	if d.spec.Precision != "fp32" || d.spec.Format != FormatOf(d.tool) {
+		mode += ", " + d.spec.Format + " " + d.spec.Precision
+	}
+	if readings != "" {
+		mode += "; " + readings
 	}
 	return devices.Measurement{SamplesMs: r.SamplesMs, Warmup: r.Warmup, Mode: safetext.Line(mode), Summary: r.Summary, Raw: r.Raw}, nil
 }

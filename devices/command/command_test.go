@@ -16,7 +16,7 @@ import (
 	"blockprof/devices/transport"
 	"blockprof/devices/transport/sshtest"
 	"blockprof/model"
-	"blockprof/model/onnx"
+	"blockprof/model/export"
 )
 
 func testSpace(t testing.TB) *model.Space {
@@ -92,7 +92,7 @@ func checkMeasure(t *testing.T, d *Device, sp *model.Space, archs ...model.Arch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: 1})
+		data, err := export.ONNX(context.Background(), net, export.Request{Format: "onnx", Seed: weightSeed, Batch: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func checkMeasure(t *testing.T, d *Device, sp *model.Space, archs ...model.Arch)
 		if got := median(m.SamplesMs); math.Abs(got-want) > 1e-9 {
 			t.Errorf("%s: median %v ms, want %v (the size of its export)", a, got, want)
 		}
-		if !m.Summary || len(m.SamplesMs) != 3 || m.Warmup != 412 || m.Mode != "trtexec (GPU Compute Time)" || !strings.Contains(m.Raw, "GPU Compute Time") {
+		if !m.Summary || len(m.SamplesMs) != 3 || m.Warmup != 412 || !strings.HasPrefix(m.Mode, "trtexec (GPU Compute Time)") || !strings.Contains(m.Raw, "GPU Compute Time") {
 			t.Errorf("%s: measurement %+v", a, m)
 		}
 	}
@@ -217,7 +217,7 @@ func TestMeasureOverADB(t *testing.T) {
 }
 
 func TestRegexParserLabel(t *testing.T) {
-	cfg := devices.Config{Name: "r", Parser: "regex", Regex: `Inference \(avg\): (\S+)`, Unit: "us",
+	cfg := devices.Config{Name: "r", Parser: "regex", Regex: `Inference \(avg\): (\S+)`, Unit: "us", Format: "tflite",
 		Argv: []string{"env", "LD_LIBRARY_PATH=/data/local/tmp", "/data/local/tmp/my_bench", "--graph={model}"}}
 	d := newDevice(t, cfg, transport.NewLocal())
 	if d.Info().Label != "measured (my_bench)" || ToolName(cfg) != "my_bench" {
@@ -242,6 +242,7 @@ func TestNewRejects(t *testing.T) {
 		{devices.Config{Name: "x", Parser: "regex", Argv: []string{"t", "{model}"}}, "regex"},
 		{devices.Config{Name: "x", Parser: "trtexec", Batch: -2, Argv: []string{"t", "{model}"}}, "batch"},
 		{devices.Config{Name: "x", Parser: "trtexec", Timeout: "-1s", Argv: []string{"t", "{model}"}}, "timeout"},
+		{devices.Config{Name: "x", Parser: "regex", Regex: `(\d+) ms`, Argv: []string{"my_bench", "{model}"}}, `format: the model format cannot be inferred from the tool "my_bench"`},
 	} {
 		_, err := New(c.cfg, transport.NewLocal(), nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "x") {

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 const hangScript = `sleep 300 >/dev/null 2>&1 & echo $! >"$1/bg.tmp" && mv "$1/bg.tmp" "$1/bg"; echo $$ >"$1/tool.tmp" && mv "$1/tool.tmp" "$1/tool"; sleep 300`
 
 func hangConfig() devices.Config {
-	return devices.Config{Name: "hang", Kind: "command", Parser: "regex", Regex: `latency (\S+)`, Unit: "ms", Timeout: "10m",
+	return devices.Config{Name: "hang", Kind: "command", Parser: "regex", Regex: `latency (\S+)`, Unit: "ms", Timeout: "10m", Format: "onnx",
 		Argv: []string{"sh", "-c", hangScript, "sh", "{dir}", "{model}"}}
 }
 

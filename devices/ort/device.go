@@ -13,7 +13,9 @@ import (
 
 	"blockprof/devices"
 	"blockprof/model"
+	"blockprof/model/export"
 	"blockprof/model/onnx"
+	"blockprof/model/onnx/quantize"
 )
 
 // Mode is the Measurement.Mode of the ort device.
@@ -33,6 +35,10 @@ type Device struct {
 	timeout  time.Duration
 	lock     *devices.HostLock
 	info     devices.Info
+	// model is what each network is written as: ONNX in the device's
+	// precision (int8: QDQ, calibrated on random inputs, 7-bit weights
+	// where quantize.ReduceRangeAdvised says this CPU needs them).
+	model export.Request
 
 	// probeMu guards the probe session, made on first use and kept for the
 	// device's life (one session, so its own layout is a constant factor).
@@ -60,6 +66,15 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Format != "" && cfg.Format != "onnx" {
+		return nil, fmt.Errorf("device %s: format: %q: an ort device times ONNX models (remove the key or set it to \"onnx\")", cfg.Name, cfg.Format)
+	}
+	precision := cfg.Precision
+	if precision == "" {
+		precision = "fp32"
+	}
+	req := export.Request{Format: "onnx", Precision: precision, Seed: weightSeed, Batch: opts.Batch}
+	req.ReduceRange = precision == "int8" && quantize.ReduceRangeAdvised()
 	path, err := FindLibrary(cfg.Library)
 	if err != nil {
 		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
@@ -69,7 +84,7 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
 	}
 	host, _ := os.Hostname()
-	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock}
+	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req}
 	d.info = devices.Info{
 		Name:       cfg.Name,
 		Kind:       "ort",
@@ -78,14 +93,27 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 		Version:    rt.Version(),
 		Hardware:   cpuModel(),
 		Threads:    opts.IntraOpThreads,
-		Precision:  "fp32",
+		Precision:  precision,
+		Format:     "onnx",
 		Batch:      opts.Batch,
-		Mode:       fmt.Sprintf("%s, optimization %s, %s%s", Mode, opts.Optimization, threadsLabel(opts.IntraOpThreads), probeLabel(protocol.ProbeEvery)),
+		Mode:       fmt.Sprintf("%s, %s, optimization %s, %s%s", Mode, precisionLabel(req), opts.Optimization, threadsLabel(opts.IntraOpThreads), probeLabel(protocol.ProbeEvery)),
 		Provenance: devices.Measured,
 		Label:      string(devices.Measured),
 		Local:      true,
 	}
 	return d, nil
+}
+
+// precisionLabel says how the model is written, e.g. "int8 QDQ (7-bit
+// weights)".
+func precisionLabel(r export.Request) string {
+	switch {
+	case r.Precision == "int8" && r.ReduceRange:
+		return "int8 QDQ (7-bit weights: reduce_range, this CPU has no VNNI)"
+	case r.Precision == "int8":
+		return "int8 QDQ"
+	}
+	return r.Precision
 }
 
 func probeLabel(every int) string {
@@ -138,12 +166,12 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 }
 
 func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
-	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
-	if err != nil {
-		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
-	}
+	data, err := export.ONNX(ctx, net, d.model)
 	if err := ctx.Err(); err != nil {
 		return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
+	}
+	if err != nil {
+		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
 	}
 	sess, err := d.rt.NewSession(data, d.opts)
 	if err != nil {
@@ -169,6 +197,9 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
 	m.Mode = Mode
+	if d.model.Precision != "fp32" {
+		m.Mode += " " + d.model.Precision
+	}
 	return m, nil
 }
 

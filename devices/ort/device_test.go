@@ -50,6 +50,8 @@ func TestNewRejects(t *testing.T) {
 		{"negative threads", devices.Config{Name: "x", Kind: "ort", Threads: -1}, []string{"threads"}},
 		{"bad protocol", devices.Config{Name: "x", Kind: "ort", Repeat: 10, MaxRepeat: 5}, []string{"max_repeat"}},
 		{"bad timeout", devices.Config{Name: "x", Kind: "ort", Timeout: "soon"}, []string{"timeout"}},
+		{"tflite", devices.Config{Name: "x", Kind: "ort", Format: "tflite"}, []string{"format", "ONNX"}},
+		{"int4", devices.Config{Name: "x", Kind: "ort", Precision: "int4"}, []string{"precision", "int8"}},
 		{"missing library", devices.Config{Name: "x", Kind: "ort", Library: missing}, []string{missing, "setup-ort.sh"}},
 	}
 	for _, tc := range tests {
@@ -90,6 +92,28 @@ func TestDeviceMeasure(t *testing.T) {
 		if !(v > 0 && v < 60_000) {
 			t.Errorf("sample %d = %v ms", i, v)
 		}
+	}
+}
+
+// TestDevicePrecision times the fp16 and int8 (QDQ) models of a network:
+// the precision is in the device's info, its mode and every measurement's
+// mode.
+func TestDevicePrecision(t *testing.T) {
+	for _, p := range []string{"fp16", "int8"} {
+		t.Run(p, func(t *testing.T) {
+			cfg := devices.Config{Name: "cpu-" + p, Kind: "ort", Threads: 1, Precision: p, Warmup: 1, Repeat: 2, MaxRepeat: 2}
+			d := testDevice(t, cfg, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")))
+			if info := d.Info(); info.Precision != p || info.Format != "onnx" || !strings.Contains(info.Mode, p) {
+				t.Errorf("Info() = %+v", info)
+			}
+			m, err := d.Measure(context.Background(), smallNet(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.SamplesMs) != 2 || m.Mode != Mode+" "+p {
+				t.Errorf("measurement %+v: want 2 samples, mode %q", m, Mode+" "+p)
+			}
+		})
 	}
 }
 

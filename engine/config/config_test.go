@@ -61,9 +61,9 @@ func TestParseErrors(t *testing.T) {
 		{"negative target_spread", "target_spread = 0.05", "target_spread = -0.5", "devices.1.target_spread: device cpu: -0.5 outside [0, 1]", ""},
 		{"negative retries", "retries = 2", "retries = -7", "plan.retries: -7 outside 0..100", ""},
 		{"max_repeat below the default repeat", "repeat = 50\nmax_repeat = 100", "max_repeat = 10", "devices.1.max_repeat: device cpu: 10 is below repeat 50", ""},
-		{"sim key in an inline table", `sim = { preset = "npu" }`, `sim = { preset = "npu", gmacs = -400 }`, "devices.2.sim.gmacs: device sim-npu: -400 outside [0, 1e+07]", ""},
-		{"sim key in a sub-table", `sim = { preset = "npu" }`, "[devices.sim]\npreset = \"npu\"\nkernel_factor = { 4 = 3.0 }", "devices.2.sim.kernel_factor: device sim-npu: key \"4\"", "kernel_factor"},
-		{"device name with an escape", `name = "sim-npu"`, `name = "sim\u001b[2J"`, `devices.2.name: device name sim\x1b[2J holds control characters`, ""},
+		{"sim key in an inline table", `sim = { preset = "npu" }`, `sim = { preset = "npu", gmacs = -400 }`, "devices.3.sim.gmacs: device sim-npu: -400 outside [0, 1e+07]", ""},
+		{"sim key in a sub-table", `sim = { preset = "npu" }`, "[devices.sim]\npreset = \"npu\"\nkernel_factor = { 4 = 3.0 }", "devices.3.sim.kernel_factor: device sim-npu: key \"4\"", "kernel_factor"},
+		{"device name with an escape", `name = "sim-npu"`, `name = "sim\u001b[2J"`, `devices.3.name: device name sim\x1b[2J holds control characters`, ""},
 		{"plan too large", "per_location = 0", "per_location = 100000", "plan.per_location: plan: uniform 150 + per_location 100000 × 180 locations", ""},
 		{"search budget", "children = 200\ngenerations = 10", "children = 2000\ngenerations = 10000", "search.generations: initial 100 + children 2000 × generations 10000 = 20000100 evaluations", "generations"},
 	}

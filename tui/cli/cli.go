@@ -45,6 +45,7 @@ func Commands() []Command {
 		{"devices", "list the configured devices; --check opens each and reports what it found", runDevices},
 		{"profile", "measure the plan on the configured devices into the store (resumable)", runProfile},
 		{"measure", "measure one architecture on one device and print its samples", runMeasure},
+		{"export-model", "write the model file (ONNX or TFLite; fp32, fp16 or int8) of architectures", runExportModel},
 		{"predict-eval", "check a latency or accuracy predictor on recorded data (train/test files or a split)", runPredictEval},
 		{"analyze", "block-friendliness tables (Eq. 1-3 and the regression estimator) from a store or a recorded file", runAnalyze},
 		{"blockwise", "the paper's block-wise response M_b (Eq. 1) of a space on one device, as in its Fig. 2-4", runBlockwise},

@@ -20,14 +20,18 @@ type measureOut struct {
 	Kind       string             `json:"kind"`
 	Label      string             `json:"label"`
 	Provenance devices.Provenance `json:"provenance"`
-	Space      string             `json:"space"`
-	Arch       string             `json:"arch"`
-	Resolution int                `json:"resolution"`
-	MACs       int64              `json:"macs"`
-	Params     int64              `json:"params"`
-	SamplesMs  []float64          `json:"samples_ms"`
-	N          int                `json:"n"`
-	MedianMs   float64            `json:"median_ms"`
+	// Precision and Format are the model the device timed (fp32, fp16,
+	// int8; onnx, tflite), where the device writes one.
+	Precision  string    `json:"precision,omitempty"`
+	Format     string    `json:"format,omitempty"`
+	Space      string    `json:"space"`
+	Arch       string    `json:"arch"`
+	Resolution int       `json:"resolution"`
+	MACs       int64     `json:"macs"`
+	Params     int64     `json:"params"`
+	SamplesMs  []float64 `json:"samples_ms"`
+	N          int       `json:"n"`
+	MedianMs   float64   `json:"median_ms"`
 	// Spread is IQR/median.
 	Spread  float64 `json:"spread"`
 	MinMs   float64 `json:"min_ms"`
@@ -94,7 +98,7 @@ func measure(env *Env, args []string, open openDevice) error {
 	if label == "" {
 		label = string(info.Provenance)
 	}
-	out := measureOut{Device: m.Device, Kind: info.Kind, Label: label, Provenance: info.Provenance, Space: sp.Name, Arch: a.String(),
+	out := measureOut{Device: m.Device, Kind: info.Kind, Label: label, Provenance: info.Provenance, Precision: info.Precision, Format: info.Format, Space: sp.Name, Arch: a.String(),
 		Resolution: a.Resolution, MACs: net.MACs(), Params: net.Params(), SamplesMs: m.SamplesMs, N: st.N, MedianMs: st.Median,
 		Spread: st.Spread, MinMs: st.Min, MaxMs: st.Max, MeanMs: st.Mean, Warmup: m.Warmup, Mode: m.Mode, Summary: m.Summary,
 		WallMs: float64(wall.Microseconds()) / 1000}
@@ -109,8 +113,12 @@ func measure(env *Env, args []string, open openDevice) error {
 	if m.Summary {
 		kind = "summary values"
 	}
-	fmt.Fprintf(env.Stdout, "%s: %s\n  median %.4g ms, spread %.1f%% (IQR/median), min %.4g ms, max %.4g ms\n  %d %s after %d warm-up runs, mode %s, %s; %.1f MMACs, %.2f M params; took %s\n",
-		out.Device, out.Arch, out.MedianMs, 100*out.Spread, out.MinMs, out.MaxMs, out.N, kind, out.Warmup, safetext.Line(orDash(out.Mode)), safetext.Line(out.Label),
+	prec := ""
+	if out.Precision != "" {
+		prec = " " + safetext.Line(out.Precision)
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s\n  median %.4g ms%s, spread %.1f%% (IQR/median), min %.4g ms, max %.4g ms\n  %d %s after %d warm-up runs, mode %s, %s; %.1f MMACs, %.2f M params; took %s\n",
+		out.Device, out.Arch, out.MedianMs, prec, 100*out.Spread, out.MinMs, out.MaxMs, out.N, kind, out.Warmup, safetext.Line(orDash(out.Mode)), safetext.Line(out.Label),
 		float64(out.MACs)/1e6, float64(out.Params)/1e6, shortDur(wall))
 	if out.Relative > 0 {
 		fmt.Fprintf(env.Stdout, "  probe (%s) timed %d times in the same window: median %.4g ms; arch/probe %.4g (blocks of %d runs)\n",

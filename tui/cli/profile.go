@@ -78,11 +78,15 @@ func profile(env *Env, args []string, open openDevice) error {
 	}
 	fmt.Fprintf(env.Stderr, "profile: run %d: %s at %d px, %d archs (uniform %d, A_{u,l,b} %d per location) on %s; store %s\n",
 		run.ID(), sp.Name, spec.Resolution, prep.Plan, spec.Uniform, spec.PerLocation, strings.Join(run.Devices(), ", "), sess.Store().Path())
-	untimed := map[string]string{} // device → why it has no overhead
+	untimed := map[string]string{}   // device → why it has no overhead
+	precision := map[string]string{} // device → the precision it times (ort, command, agent)
 	for _, name := range run.Devices() {
 		d, _, err := sess.Device(ctx, name)
 		if err != nil {
 			return err
+		}
+		if info := d.Info(); info.Precision != "" && info.Provenance == devices.Measured {
+			precision[name] = info.Precision
 		}
 		if why := noWindow(d.Info()); why != "" {
 			untimed[name] = why
@@ -115,11 +119,11 @@ func profile(env *Env, args []string, open openDevice) error {
 	sum := follow(env.Stderr, run, sub)
 
 	if *asJSON {
-		if err := writeSummaryJSON(env.Stdout, sum, untimed); err != nil {
+		if err := writeSummaryJSON(env.Stdout, sum, untimed, precision); err != nil {
 			return err
 		}
 	} else {
-		writeSummary(env.Stdout, sum, untimed)
+		writeSummary(env.Stdout, sum, untimed, precision)
 	}
 	for _, d := range sum.Devices {
 		if d.Failed {
@@ -290,8 +294,9 @@ func noWindow(info devices.Info) string {
 
 // writeSummary prints one row per device; untimed maps the devices
 // without a timed window to the reason, printed below the table in place
-// of their timed time and overhead.
-func writeSummary(w io.Writer, s engine.Summary, untimed map[string]string) {
+// of their timed time and overhead; precision maps a device to the model
+// precision it times, printed beside its median.
+func writeSummary(w io.Writer, s engine.Summary, untimed, precision map[string]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "device\tstate\tmeasured\tresumed\terrors\tmedian\twall\ttimed\toverhead\tdrift")
 	for _, d := range s.Devices {
@@ -302,6 +307,9 @@ func writeSummary(w io.Writer, s engine.Summary, untimed map[string]string) {
 		median := "-"
 		if d.MedianMs > 0 {
 			median = fmt.Sprintf("%.3g ms", d.MedianMs)
+			if p := precision[d.Device]; p != "" {
+				median += " " + p
+			}
 		}
 		timed, overhead := shortDur(d.Timed), "-"
 		if d.Timed > 0 {
@@ -321,7 +329,7 @@ func writeSummary(w io.Writer, s engine.Summary, untimed map[string]string) {
 	}
 }
 
-func writeSummaryJSON(w io.Writer, s engine.Summary, untimed map[string]string) error {
+func writeSummaryJSON(w io.Writer, s engine.Summary, untimed, precision map[string]string) error {
 	type dev struct {
 		Device     string   `json:"device"`
 		State      string   `json:"state"`
@@ -331,6 +339,7 @@ func writeSummaryJSON(w io.Writer, s engine.Summary, untimed map[string]string) 
 		Errors     int      `json:"errors"`
 		References int      `json:"references"`
 		MedianMs   float64  `json:"median_of_medians_ms"`
+		Precision  string   `json:"precision,omitempty"`
 		WallS      float64  `json:"wall_s"`
 		TimedS     *float64 `json:"timed_s"`
 		InDeviceS  float64  `json:"in_device_s"`
@@ -347,7 +356,7 @@ func writeSummaryJSON(w io.Writer, s engine.Summary, untimed map[string]string) 
 	}{Run: s.Run, WallS: s.Wall.Seconds(), Dropped: s.Dropped}
 	for _, d := range s.Devices {
 		o := dev{Device: d.Device, State: string(d.State), Total: d.Total, Resumed: d.Resumed, Measured: d.Measured, Errors: d.Errors,
-			References: d.References, MedianMs: d.MedianMs, WallS: d.Wall.Seconds(), InDeviceS: d.InDevice.Seconds(), LastErr: d.LastErr}
+			References: d.References, MedianMs: d.MedianMs, Precision: precision[d.Device], WallS: d.Wall.Seconds(), InDeviceS: d.InDevice.Seconds(), LastErr: d.LastErr}
 		if why, ok := untimed[d.Device]; ok {
 			o.NoWindow = why
 		} else {

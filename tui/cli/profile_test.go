@@ -354,8 +354,11 @@ func TestProgressLineAndSummary(t *testing.T) {
 			Timed: 4944 * time.Millisecond, Overhead: 2.0/4.944 - 1},
 		{Device: "h100-graph", State: engine.StateDone, Total: 105, Measured: 105, MedianMs: 0.724, Wall: 246 * time.Millisecond,
 			Timed: 227 * time.Millisecond, Overhead: 246.0/227 - 1},
+		{Device: "cpu-int8", State: engine.StateDone, Total: 120, Measured: 120, MedianMs: 6.93, Wall: 70 * time.Second,
+			Timed: 52 * time.Second, Overhead: 70.0/52 - 1},
 	}}, map[string]string{"note10": noWindow(devices.Info{Kind: "lut", Provenance: devices.Table}),
-		"h100-graph": noWindow(devices.Info{Kind: "replay", Provenance: devices.Replayed})})
+		"h100-graph": noWindow(devices.Info{Kind: "replay", Provenance: devices.Replayed})},
+		map[string]string{"cpu": "fp32", "cpu-int8": "int8"})
 	golden.RequireEqual(t, sb.String())
 }
 

@@ -626,6 +626,9 @@ func conv(ctx context.Context, n *onnxpb.NodeProto, in []*Tensor) (*Tensor, erro
 	out := NewTensor(N, M, OH, OW)
 	mg := M / group
 	pointwise := KH == 1 && KW == 1 && st[0] == 1 && st[1] == 1 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0
+	if pointwise && group == 1 {
+		return out, pointwiseConv(ctx, x, w, bias, out)
+	}
 	err := parallel(ctx, N*M, func(job int) {
 		b, m := job/M, job%M
 		g := m / mg
@@ -673,6 +676,51 @@ func conv(ctx context.Context, n *onnxpb.NodeProto, in []*Tensor) (*Tensor, erro
 		}
 	})
 	return out, err
+}
+
+// pwBlock is the number of output channels a 1×1 convolution computes
+// together: each input value is loaded once for all of them.
+const pwBlock = 4
+
+// pointwiseConv is a 1×1, stride-1, unpadded, ungrouped convolution: per
+// batch item a matrix product, in blocks of pwBlock output channels.
+func pointwiseConv(ctx context.Context, x, w *Tensor, bias []float32, out *Tensor) error {
+	N, C, HW := x.Shape[0], x.Shape[1], x.Shape[2]*x.Shape[3]
+	M := w.Shape[0]
+	blocks := (M + pwBlock - 1) / pwBlock
+	return parallel(ctx, N*blocks, func(job int) {
+		b, m0 := job/blocks, (job%blocks)*pwBlock
+		m1 := min(m0+pwBlock, M)
+		dst := func(m int) []float32 { return out.Data[(b*M+m)*HW : (b*M+m+1)*HW] }
+		if bias != nil {
+			for m := m0; m < m1; m++ {
+				d := dst(m)
+				for i := range d {
+					d[i] = bias[m]
+				}
+			}
+		}
+		if m1-m0 < pwBlock {
+			for m := m0; m < m1; m++ {
+				for c := range C {
+					axpy(dst(m), x.Data[(b*C+c)*HW:(b*C+c+1)*HW], w.Data[m*C+c])
+				}
+			}
+			return
+		}
+		d0, d1, d2, d3 := dst(m0), dst(m0+1), dst(m0+2), dst(m0+3)
+		for c := range C {
+			src := x.Data[(b*C+c)*HW : (b*C+c+1)*HW]
+			w0, w1, w2, w3 := w.Data[m0*C+c], w.Data[(m0+1)*C+c], w.Data[(m0+2)*C+c], w.Data[(m0+3)*C+c]
+			d0, d1, d2, d3 := d0[:len(src)], d1[:len(src)], d2[:len(src)], d3[:len(src)]
+			for i, v := range src {
+				d0[i] += w0 * v
+				d1[i] += w1 * v
+				d2[i] += w2 * v
+				d3[i] += w3 * v
+			}
+		}
+	})
 }
 
 // validRange is the range [lo, hi) of output columns o with 0 ≤ o·stride +

@@ -64,7 +64,7 @@ func Float16(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 		nodes = append(nodes, node("Cast", y+"_to_fp32", []string{y + "_fp16"}, []string{y}, to(onnxpb.TensorProto_FLOAT)))
 	}
 	g.Node = nodes
-	setMeta(m, "precision", "fp16")
-	setMeta(m, "quantization", Float16Recipe)
+	SetMeta(m, "precision", "fp16")
+	SetMeta(m, "quantization", Float16Recipe)
 	return m, nil
 }

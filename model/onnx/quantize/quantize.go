@@ -167,9 +167,9 @@ func (c *Calibrated) Int8(opts Options) (*onnxpb.ModelProto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("int8 quantization: %w", err)
 	}
-	setMeta(q, "precision", "int8")
-	setMeta(q, "quantization", opts.Recipe())
-	setMeta(q, "calibration", c.Source)
+	SetMeta(q, "precision", "int8")
+	SetMeta(q, "quantization", opts.Recipe())
+	SetMeta(q, "calibration", c.Source)
 	return q, nil
 }
 
@@ -184,8 +184,8 @@ func Int8(ctx context.Context, m *onnxpb.ModelProto, cal Calibration, opts Optio
 	return c.Int8(opts)
 }
 
-// setMeta sets a metadata_props entry, replacing one with the same key.
-func setMeta(m *onnxpb.ModelProto, key, value string) {
+// SetMeta sets a metadata_props entry, replacing one with the same key.
+func SetMeta(m *onnxpb.ModelProto, key, value string) {
 	for _, p := range m.MetadataProps {
 		if p.GetKey() == key {
 			p.Value = proto.String(value)
@@ -296,7 +296,7 @@ func FoldBatchNorm(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 	}
 	g.Node = kept
 	pruneInitializers(g)
-	setMeta(m, "batchnorm", "folded into Conv")
+	SetMeta(m, "batchnorm", "folded into Conv")
 	return m, nil
 }
 
