@@ -828,6 +828,9 @@ func (c *converter) op(code fb.BuiltinOperator, ins []int32, y *tensor, opts *fb
 // float or int8 kernel of code.
 func (c *converter) opVersion(code fb.BuiltinOperator) int32 {
 	if c.opts.Precision != INT8 {
+		if code == fb.BuiltinOperatorDEQUANTIZE && c.opts.Precision == FP16 {
+			return 3 // float16 input
+		}
 		return 1
 	}
 	switch code {
