@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"blockprof/model"
+	"blockprof/model/export"
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
 	"blockprof/model/tflite"
@@ -350,4 +351,30 @@ func FuzzRead(f *testing.F) {
 		}
 		_, _ = tflite.Describe(data)
 	})
+}
+
+// TestWriter writes through model/export's registry as export-model does.
+func TestWriter(t *testing.T) {
+	ws := export.New()
+	ws.Register("tflite", tflite.Writer())
+	net := netOf(t, "ofa-mbv3-w1.0", false, 160)
+	for _, p := range []string{"fp32", "fp16", "int8"} {
+		b, err := ws.Write(context.Background(), net, export.Request{Format: "tflite", Precision: p, Seed: 6, Samples: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		meta, err := tflite.Read(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meta.Precision != p || meta.Seed != 6 || meta.Arch != net.Arch {
+			t.Errorf("%s: metadata %+v", p, meta)
+		}
+		if p == "int8" && !strings.Contains(meta.Quantization, "1 calibration inputs") {
+			t.Errorf("int8 recipe %q: want the one calibration input", meta.Quantization)
+		}
+	}
+	if _, err := ws.Write(context.Background(), net, export.Request{Format: "tflite", Precision: "int8", ReduceRange: true}); err == nil || !strings.Contains(err.Error(), "reduce-range") {
+		t.Errorf("reduce-range: error %v", err)
+	}
 }
