@@ -22,6 +22,7 @@ import (
 	"blockprof/devices/sim"
 	"blockprof/model"
 	"blockprof/model/export"
+	"blockprof/model/writers"
 )
 
 // Options is what every backend may need besides its own configuration.
@@ -36,7 +37,7 @@ type Options struct {
 	// Spaces are the configured search spaces (replay reads archs of them).
 	Spaces *model.Spaces
 	// Writer writes the model files command devices time; nil uses
-	// model/export's writers (ONNX; TFLite once registered in export.New).
+	// model/writers (ONNX and TFLite).
 	Writer devices.ModelWriter
 }
 
@@ -98,7 +99,7 @@ func Open(ctx context.Context, cfg devices.Config, opts Options) (devices.Device
 	case "command":
 		w := opts.Writer
 		if w == nil {
-			w = Writer(export.New())
+			w = Writer(writers.New())
 		}
 		d, err := command.Open(cfg, opts.Lock, command.Options{Writer: w})
 		if err != nil {

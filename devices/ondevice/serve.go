@@ -15,12 +15,13 @@ import (
 
 	"blockprof/model"
 	"blockprof/model/export"
+	"blockprof/model/writers"
 )
 
 // Formats lists the formats Write supports: model/export's writers, the
 // same the host uses, so a model built here is byte for byte the one the
 // host would copy.
-func Formats() []string { return export.New().Formats() }
+func Formats() []string { return writers.New().Formats() }
 
 // Write serialises net in the requested format and precision with
 // model/export's writers (an unknown format or a precision the format
@@ -29,7 +30,7 @@ func Write(ctx context.Context, net *model.Network, format, precision string, se
 	if format == "" {
 		format = "onnx"
 	}
-	return export.New().Write(ctx, net, export.Request{Format: format, Precision: precision, Seed: seed, Batch: batch})
+	return writers.New().Write(ctx, net, export.Request{Format: format, Precision: precision, Seed: seed, Batch: batch})
 }
 
 // BuildID is the SHA-256 of the file at path (the helper's executable).

@@ -55,9 +55,9 @@ type Writers struct {
 	m map[string]Writer
 }
 
-// New returns the writers blockprof has: onnx. A TFLite writer is added
-// with Register("tflite", …) by whoever links model/tflite in; until then
-// the format is refused with ErrUnavailable.
+// New returns the ONNX writer. model/writers.New adds TFLite (model/tflite
+// builds on this package, so it cannot be registered here); a Writers
+// without a format refuses it with ErrUnavailable.
 func New() *Writers {
 	w := &Writers{m: map[string]Writer{}}
 	w.Register("onnx", Writer{Precisions: quantize.Precisions(), Ext: ".onnx", Write: ONNX})

@@ -8,6 +8,7 @@ import (
 
 	"blockprof/model"
 	"blockprof/model/export"
+	"blockprof/model/writers"
 )
 
 func runExportModel(env *Env, args []string) error {
@@ -58,7 +59,7 @@ func runExportModel(env *Env, args []string) error {
 		}
 	}
 	req := export.Request{Format: *format, Precision: *precision, Seed: *seed, Batch: *batch, Calib: *calib, Samples: *samples, ReduceRange: *reduce}
-	written, err := export.New().Files(env.Ctx, sp, archs, req, *out, *in != "")
+	written, err := writers.New().Files(env.Ctx, sp, archs, req, *out, *in != "")
 	enc := json.NewEncoder(env.Stdout)
 	for _, w := range written {
 		if err := enc.Encode(w); err != nil {

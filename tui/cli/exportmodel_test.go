@@ -18,13 +18,15 @@ func TestExportModel(t *testing.T) {
 		args  []string
 		stdin string
 		files int
+		magic string // the file identifier at bytes 4–8 (flatbuffers)
 		err   string
 	}{
 		{name: "one arch", args: []string{"--arch", arch, "-o", filepath.Join(dir, "a.onnx")}, files: 1},
 		{name: "int8 from stdin into a directory", args: []string{"--in", "-", "--precision", "int8", "-o", filepath.Join(dir, "many")},
 			stdin: `{"arch": "` + arch + `"}` + "\n" + `{"arch": "` + arch + `"}`, files: 2},
 		{name: "unknown format", args: []string{"--arch", arch, "--format", "pb", "-o", filepath.Join(dir, "b")}, err: `--format "pb"`},
-		{name: "tflite not linked in", args: []string{"--arch", arch, "--format", "tflite", "-o", filepath.Join(dir, "b")}, err: "--format tflite"},
+		{name: "tflite int8", args: []string{"--arch", arch, "--format", "tflite", "--precision", "int8", "-o", filepath.Join(dir, "a.tflite")}, files: 1, magic: "TFL3"},
+		{name: "tflite cannot hold int4", args: []string{"--arch", arch, "--format", "tflite", "--precision", "int4", "-o", filepath.Join(dir, "b")}, err: `--precision "int4"`},
 		{name: "bad precision", args: []string{"--arch", arch, "--precision", "int4", "-o", filepath.Join(dir, "b")}, err: `--precision "int4"`},
 		{name: "calibration without int8", args: []string{"--arch", arch, "--calib", "x.npy", "-o", filepath.Join(dir, "b")}, err: "--calib x.npy"},
 		{name: "arch outside the space", args: []string{"--arch", strings.Replace(arch, "e3k3", "e9k3", 1), "-o", filepath.Join(dir, "b")}, err: "--arch"},
@@ -65,6 +67,12 @@ func TestExportModel(t *testing.T) {
 				st, err := os.Stat(w.File)
 				if err != nil || st.Size() != int64(w.Bytes) || w.Arch != arch {
 					t.Errorf("%+v: %v %v", w, st, err)
+				}
+				if tc.magic != "" {
+					b, err := os.ReadFile(w.File)
+					if err != nil || len(b) < 8 || string(b[4:8]) != tc.magic {
+						t.Errorf("%s: not a %s file (%v)", w.File, tc.magic, err)
+					}
 				}
 			}
 		})

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tflite_test
+
+const raceEnabled = false
