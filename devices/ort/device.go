@@ -138,15 +138,11 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 }
 
 func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
-	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
+	sess, err := d.open(ctx, net)
 	if err != nil {
-		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
-	}
-	sess, err := d.rt.NewSession(data, d.opts)
-	if err != nil {
+		if ctx.Err() != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
+		}
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
 	defer sess.Close()
@@ -172,6 +168,26 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 	return m, nil
 }
 
+// open exports net into a buffer outside Go's heap and loads it in a
+// session; the buffer is released as soon as ONNX Runtime has its copy.
+// ctx is checked between the two.
+func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error) {
+	release := func() {}
+	defer func() { release() }()
+	data, err := onnx.ExportTo(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch}, func(n int) []byte {
+		b, free := modelBuffer(n)
+		release = free
+		return b
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d.rt.NewSession(data, d.opts)
+}
+
 // errTimeout is the cause of a context ended by the device timeout.
 var errTimeout = errors.New("device timeout")
 
@@ -190,11 +206,7 @@ func (d *Device) newProbe() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
-	if err != nil {
-		return nil, fmt.Errorf("probe network: %w", err)
-	}
-	s, err := d.rt.NewSession(data, d.opts)
+	s, err := d.open(context.Background(), net)
 	if err != nil {
 		return nil, fmt.Errorf("probe network: %w", err)
 	}

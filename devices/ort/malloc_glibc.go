@@ -4,23 +4,33 @@ package ort
 
 /*
 #include <malloc.h>
+#include <stdlib.h>
 
-// bp_limit_arenas caps glibc's malloc arenas (a no-op without M_ARENA_MAX).
-static void bp_limit_arenas(int n) {
+// bp_malloc_settings sets glibc's malloc up for ONNX Runtime before the Go
+// runtime starts its threads: it runs as a constructor, when the process
+// loads, like the MALLOC_* variables would. A variable the user set wins.
+//
+// - One arena (MALLOC_ARENA_MAX=1): ONNX Runtime allocates on whatever OS
+//   thread a cgo call runs on, and every thread's arena keeps what was freed
+//   into it.
+// - A fixed mmap threshold of 256 KiB (MALLOC_MMAP_THRESHOLD_): glibc's
+//   dynamic threshold climbs to 32 MiB after the first large free, after
+//   which a session's weights come from the heap and stay resident when the
+//   session ends; mapped, they go back when it closes.
+static void __attribute__((constructor)) bp_malloc_settings(void) {
 #ifdef M_ARENA_MAX
-	mallopt(M_ARENA_MAX, n);
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 1);
+#endif
+#ifdef M_MMAP_THRESHOLD
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
 }
+
 */
 import "C"
 
-// ONNX Runtime allocates each session's weights with malloc on whatever OS
-// thread the Go scheduler ran the cgo call on, and glibc gives threads
-// arenas of their own that keep the memory freed into them: a profiling
-// run's resident memory grows with every thread that ever built a session
-// (391 MB for 40 archs of ofa-mbv3-w1.0). MALLOC_ARENA_MAX=1 in the
-// environment (scripts/run.sh sets it) brings that to about 215 MB at the
-// same overhead; this init does the same for threads that have not
-// malloc'ed yet when the process reaches it (about 350 MB when the
-// environment does not set it). docs/benchmarks.md has the figures.
-func init() { C.bp_limit_arenas(1) }
+// The settings are applied by the constructor above when the process loads
+// (before any Go code runs); docs/benchmarks.md (issue 14) has the resident
+// memory they give.

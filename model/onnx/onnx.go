@@ -80,11 +80,20 @@ type Options struct {
 // once into a buffer of the final size, with every weight tensor copied from
 // its value pool straight into that buffer (see write.go).
 func Export(net *model.Network, opts Options) ([]byte, error) {
+	return ExportTo(net, opts, nil)
+}
+
+// ExportTo is Export writing into memory that alloc gives: alloc(n) returns
+// a slice with capacity for the model's n bytes (say, memory mapped outside
+// Go's heap, so that the caller can release it as soon as the model is
+// loaded). The result is that slice, n bytes long. A nil alloc allocates on
+// Go's heap, as Export does.
+func ExportTo(net *model.Network, opts Options, alloc func(n int) []byte) ([]byte, error) {
 	g, m, err := build(net, opts, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := g.marshal(m)
+	b, err := g.marshal(m, alloc)
 	if err != nil {
 		return nil, fmt.Errorf("onnx export of %s: serialise: %w", net.Arch, err)
 	}

@@ -540,3 +540,45 @@ func TestExportChecksums(t *testing.T) {
 	}
 	golden.RequireEqual(t, b.String())
 }
+
+// TestExportTo checks that ExportTo writes Export's bytes into the memory
+// alloc gives, and refuses a buffer too small for the model.
+func TestExportTo(t *testing.T) {
+	s, _ := spaces(t).Get("ofa-mbv3")
+	net, err := s.Network(s.MinArch(160))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := onnx.Export(net, onnx.Options{Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		extra int // capacity beyond the model's size
+		fails bool
+	}{{"exact", 0, false}, {"larger", 100, false}, {"short", -1, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf []byte
+			got, err := onnx.ExportTo(net, onnx.Options{Seed: 2}, func(n int) []byte {
+				buf = make([]byte, 0, n+tc.extra)
+				return buf
+			})
+			if tc.fails {
+				if err == nil || !strings.Contains(err.Error(), "buffer") {
+					t.Fatalf("err = %v, want a buffer error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Error("ExportTo and Export differ")
+			}
+			if &got[0] != &buf[:1][0] {
+				t.Error("ExportTo did not write into alloc's buffer")
+			}
+		})
+	}
+}

@@ -22,7 +22,7 @@ const (
 // pooled weights copied from their pools straight into place. The bytes
 // equal a deterministic proto.Marshal of the model Build gives: fields in
 // number order, the initializers where field 5 falls among the graph's.
-func (g *graph) marshal(m *onnxpb.ModelProto) ([]byte, error) {
+func (g *graph) marshal(m *onnxpb.ModelProto, alloc func(int) []byte) ([]byte, error) {
 	mo := proto.MarshalOptions{Deterministic: true}
 	modelA, modelB := split(m, modelGraph)
 	graphA, graphB := split(m.GetGraph(), graphInitializer)
@@ -55,7 +55,14 @@ func (g *graph) marshal(m *onnxpb.ModelProto) ([]byte, error) {
 	}
 	total := mo.Size(modelA) + protowire.SizeTag(modelGraph) + protowire.SizeBytes(graphSize) + mo.Size(modelB)
 
-	b := make([]byte, 0, total)
+	var b []byte
+	if alloc == nil {
+		b = make([]byte, 0, total)
+	} else if b = alloc(total); cap(b) < total {
+		return nil, fmt.Errorf("the buffer for %d bytes holds %d", total, cap(b))
+	}
+	b = b[:0]
+	start := &b[:1][0]
 	var err error
 	appendMsg := func(m proto.Message) {
 		if err == nil && m != nil {
@@ -83,7 +90,7 @@ func (g *graph) marshal(m *onnxpb.ModelProto) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) != total {
+	if len(b) != total || &b[0] != start {
 		return nil, fmt.Errorf("wrote %d bytes, computed %d", len(b), total)
 	}
 	return b, nil
