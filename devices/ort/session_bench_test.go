@@ -15,11 +15,14 @@ import (
 	"blockprof/model/onnx"
 )
 
-// sessionVariants are session settings compared by BenchmarkNewSession.
-var sessionVariants = []struct {
+// sessionVariant is a session setting compared by BenchmarkSessionVariants.
+type sessionVariant struct {
 	name string
 	tune func(*onnxruntime.SessionOptions) error
-}{
+}
+
+// sessionVariants are the settings compared, the device's own first.
+var sessionVariants = []sessionVariant{
 	{"default", nil},
 	{"no-arena", func(so *onnxruntime.SessionOptions) error { return so.SetCpuMemArena(false) }},
 	{"no-mempattern", func(so *onnxruntime.SessionOptions) error { return so.SetMemPattern(false) }},
@@ -34,14 +37,26 @@ var sessionVariants = []struct {
 	}},
 }
 
-// BenchmarkNewSession creates sessions of every space's smallest and
-// largest net (1 thread, optimisation all, as the cpu device) under each
-// variant, round-robin so that a loaded machine's slow spells spread over
-// all of them, and reports per variant the median creation time
-// ("<variant>-create-ms") and the median of 20 runs of its sessions after
-// 2 warm-up runs ("<variant>-run-ms"): a variant that makes creation
-// cheaper must not change what is timed. -benchtime Nx sets the rounds.
+// BenchmarkNewSession creates sessions of every space's smallest arch at
+// its smallest resolution and largest at its largest (1 thread,
+// optimisation all, as the cpu device) and reports the median creation
+// time ("create-ms") and the median of 20 runs after 2 warm-up runs
+// ("run-ms"). -benchtime Nx sets the sessions per net.
 func BenchmarkNewSession(b *testing.B) {
+	benchSessions(b, "", sessionVariants[:1])
+}
+
+// BenchmarkSessionVariants compares the session settings of
+// sessionVariants on the smallest and largest ofa-mbv3-w1.0 nets, created
+// round-robin so that a loaded machine's slow spells spread over all of
+// them; per variant it reports "<variant>-create-ms" and "<variant>-run-ms"
+// as BenchmarkNewSession does: a setting that makes creation cheaper must
+// not change what is timed.
+func BenchmarkSessionVariants(b *testing.B) {
+	benchSessions(b, "ofa-mbv3-w1.0", sessionVariants)
+}
+
+func benchSessions(b *testing.B, only string, variants []sessionVariant) {
 	path, err := FindLibrary("")
 	if errors.Is(err, ErrNoLibrary) {
 		b.Skipf("skipping: needs the ONNX Runtime library: %v", err)
@@ -52,6 +67,9 @@ func BenchmarkNewSession(b *testing.B) {
 	}
 	ss := modeltest.Spaces(b)
 	for _, name := range ss.Names() {
+		if only != "" && name != only {
+			continue
+		}
 		sp, err := ss.Get(name)
 		if err != nil {
 			b.Fatal(err)
@@ -70,10 +88,10 @@ func BenchmarkNewSession(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Run(name+"/"+a.what, func(b *testing.B) {
-				create := make([][]float64, len(sessionVariants))
-				runs := make([][]float64, len(sessionVariants))
+				create := make([][]float64, len(variants))
+				runs := make([][]float64, len(variants))
 				for b.Loop() {
-					for i, v := range sessionVariants {
+					for i, v := range variants {
 						opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1, tune: v.tune}
 						t0 := time.Now()
 						s, err := rt.NewSession(data, opts)
@@ -93,9 +111,13 @@ func BenchmarkNewSession(b *testing.B) {
 						s.Close()
 					}
 				}
-				for i, v := range sessionVariants {
-					b.ReportMetric(median(create[i]), v.name+"-create-ms")
-					b.ReportMetric(median(runs[i]), v.name+"-run-ms")
+				for i, v := range variants {
+					prefix := v.name + "-"
+					if len(variants) == 1 {
+						prefix = ""
+					}
+					b.ReportMetric(median(create[i]), prefix+"create-ms")
+					b.ReportMetric(median(runs[i]), prefix+"run-ms")
 				}
 			})
 		}
