@@ -6,31 +6,23 @@ package ort
 #include <malloc.h>
 #include <stdlib.h>
 
-// bp_malloc_settings sets glibc's malloc up for ONNX Runtime before the Go
-// runtime starts its threads: it runs as a constructor, when the process
-// loads, like the MALLOC_* variables would. A variable the user set wins.
+// bp_malloc_settings caps glibc's malloc at one arena before the Go runtime
+// starts its threads: it runs as a constructor, when the process loads, as
+// MALLOC_ARENA_MAX=1 would (a MALLOC_ARENA_MAX the user set wins). ONNX
+// Runtime allocates on whatever OS thread a cgo call runs on, and every
+// thread's arena keeps what was freed into it; the package init that did
+// this before ran after the runtime's first threads had their arenas.
 //
-// - One arena (MALLOC_ARENA_MAX=1): ONNX Runtime allocates on whatever OS
-//   thread a cgo call runs on, and every thread's arena keeps what was freed
-//   into it.
-// - A fixed mmap threshold of 256 KiB (MALLOC_MMAP_THRESHOLD_): glibc's
-//   dynamic threshold climbs to 32 MiB after the first large free, after
-//   which a session's weights come from the heap and stay resident when the
-//   session ends; mapped, they go back when it closes.
+// The mmap threshold is left dynamic on purpose: a fixed 256 KiB one
+// (MALLOC_MMAP_THRESHOLD_) saved memory but doubled the run time of small
+// nets (per-run buffers mapped and faulted in on every run) and so changed
+// what is timed (docs/benchmarks.md, issue 14).
 static void __attribute__((constructor)) bp_malloc_settings(void) {
 #ifdef M_ARENA_MAX
 	if (getenv("MALLOC_ARENA_MAX") == NULL)
 		mallopt(M_ARENA_MAX, 1);
 #endif
-#ifdef M_MMAP_THRESHOLD
-	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
-		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-#endif
 }
 
 */
 import "C"
-
-// The settings are applied by the constructor above when the process loads
-// (before any Go code runs); docs/benchmarks.md (issue 14) has the resident
-// memory they give.
