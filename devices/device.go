@@ -90,6 +90,15 @@ type Device interface {
 	Close() error
 }
 
+// Preparer is implemented by devices that can get the next network ready
+// (exported, loaded) on cores their timing does not use while they time
+// the current one. Prepare returns at once; the Measure of the same arch
+// that follows uses what it prepared, and a device with too few cores
+// ignores it.
+type Preparer interface {
+	Prepare(ctx context.Context, net *model.Network)
+}
+
 // Checker is implemented by devices that can say what they found (runtime,
 // version, threads, GPU name) for `blockprof devices --check`.
 type Checker interface {

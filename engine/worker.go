@@ -149,6 +149,7 @@ func (w *worker) run(ctx context.Context) {
 		if w.done[it.canon] {
 			continue // measured by Estimate
 		}
+		w.prepareNext(ctx, i+1)
 		w.measure(ctx, it, store.KindPlan)
 		if k > 0 && w.sinceRef >= k && !w.failed && w.left() > 0 && w.runnable(ctx) {
 			w.measure(ctx, &w.r.ref, store.KindReference)
@@ -168,6 +169,23 @@ func (w *worker) run(ctx context.Context) {
 		w.setState(StateDone)
 	}
 	w.publish()
+}
+
+// prepareNext hands the first pending arch from index i that is not
+// measured yet to a device that prepares ahead (devices.Preparer).
+func (w *worker) prepareNext(ctx context.Context, i int) {
+	p, ok := w.dev.(devices.Preparer)
+	if !ok {
+		return
+	}
+	for ; i < len(w.pending); i++ {
+		if it := &w.pending[i]; !w.done[it.canon] {
+			if net, err := w.r.space.Network(it.arch); err == nil {
+				p.Prepare(ctx, net)
+			}
+			return
+		}
+	}
 }
 
 // left is the number of pending archs not yet tried.

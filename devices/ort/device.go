@@ -46,6 +46,21 @@ type Device struct {
 	// device's life (one session, so its own layout is a constant factor).
 	probeMu sync.Mutex
 	probe   *Session
+
+	// cores says whether the next arch is prepared while one is timed
+	// (planCores); prep is the preparation in flight or done, if any.
+	cores  corePlan
+	prepMu sync.Mutex
+	prep   *prepared
+}
+
+// prepared is a session made ahead of its Measure on the prepare cores.
+type prepared struct {
+	arch   string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when sess and err are set
+	sess   *Session
+	err    error
 }
 
 // New opens the ort device that cfg describes: it finds and loads the
@@ -87,6 +102,11 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 	}
 	host, _ := os.Hostname()
 	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req}
+	if cores, err := usableCores(); err == nil {
+		d.cores = planCores(cores, opts.IntraOpThreads)
+	} else {
+		d.cores = corePlan{timing: -1}
+	}
 	d.info = devices.Info{
 		Name:       cfg.Name,
 		Kind:       "ort",
@@ -168,15 +188,14 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 }
 
 func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
-	data, err := export.ONNX(ctx, net, d.model)
-	if err := ctx.Err(); err != nil {
-		return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
+	sess, err := d.take(ctx, net)
+	if sess == nil && err == nil {
+		sess, err = d.open(ctx, net)
 	}
 	if err != nil {
-		return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
-	}
-	sess, err := d.rt.NewSession(data, d.opts)
-	if err != nil {
+		if ctx.Err() != nil {
+			return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
+		}
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
 	defer sess.Close()
@@ -191,6 +210,14 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 		}
 		probe = func() error { return d.probe.Run(ctx) }
 	}
+	if d.cores.pipelined() {
+		// The next arch may be prepared on the other cores meanwhile.
+		unpin, err := pin([]int{d.cores.timing})
+		if err != nil {
+			return devices.Measurement{}, fmt.Errorf("device %s: %w", d.name, err)
+		}
+		defer unpin()
+	}
 	m, err := d.protocol.Time(ctx, nil, func() error { return sess.Run(ctx) }, probe)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -203,6 +230,105 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 		m.Mode += " " + d.model.Precision
 	}
 	return m, nil
+}
+
+// open exports net into a buffer outside Go's heap and loads it in a
+// session; the buffer is released as soon as ONNX Runtime has its copy.
+// ctx is checked between the two.
+func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error) {
+	if p := d.model.Precision; p != "" && p != "fp32" {
+		// fp16 and int8 are converted from the fp32 graph (model/export);
+		// only fp32 is written straight into memory outside Go's heap.
+		data, err := export.ONNX(ctx, net, d.model)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return d.rt.NewSession(data, d.opts)
+	}
+	release := func() {}
+	defer func() { release() }()
+	data, err := onnx.ExportTo(net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch}, func(n int) []byte {
+		b, free := modelBuffer(n)
+		release = free
+		return b
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d.rt.NewSession(data, d.opts)
+}
+
+// Prepare starts exporting net and creating its session on the prepare
+// cores, for the Measure of the same arch that follows; it returns at
+// once. On a serial core plan (fewer than pipelineCores usable cores, or
+// more than one intra-op thread) it does nothing. A preparation not yet
+// taken is discarded.
+func (d *Device) Prepare(ctx context.Context, net *model.Network) {
+	if !d.cores.pipelined() {
+		return
+	}
+	d.prepMu.Lock()
+	defer d.prepMu.Unlock()
+	d.dropLocked()
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prepared{arch: net.Arch, cancel: cancel, done: make(chan struct{})}
+	d.prep = p
+	go func() {
+		defer close(p.done)
+		unpin, err := pin(d.cores.prepare)
+		if err != nil {
+			p.err = err
+			return
+		}
+		defer unpin()
+		p.sess, p.err = d.open(ctx, net)
+	}()
+}
+
+// take returns the session prepared for net's arch, waiting for it, or
+// nil and no error when none was prepared.
+func (d *Device) take(ctx context.Context, net *model.Network) (*Session, error) {
+	d.prepMu.Lock()
+	p := d.prep
+	if p == nil || p.arch != net.Arch {
+		d.prepMu.Unlock()
+		return nil, nil
+	}
+	d.prep = nil
+	d.prepMu.Unlock()
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.cancel()
+		<-p.done // open returns soon after its context ends
+		if p.sess != nil {
+			p.sess.Close()
+		}
+		return nil, ctx.Err()
+	}
+	p.cancel()
+	return p.sess, p.err
+}
+
+// dropLocked discards the preparation in flight or not taken; d.prepMu is
+// held.
+func (d *Device) dropLocked() {
+	p := d.prep
+	if p == nil {
+		return
+	}
+	d.prep = nil
+	p.cancel()
+	<-p.done
+	if p.sess != nil {
+		p.sess.Close()
+	}
 }
 
 // errTimeout is the cause of a context ended by the device timeout.
@@ -223,11 +349,7 @@ func (d *Device) newProbe() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed, Batch: d.opts.Batch})
-	if err != nil {
-		return nil, fmt.Errorf("probe network: %w", err)
-	}
-	s, err := d.rt.NewSession(data, d.opts)
+	s, err := d.open(context.Background(), net)
 	if err != nil {
 		return nil, fmt.Errorf("probe network: %w", err)
 	}
@@ -247,6 +369,9 @@ const probeWarmup = 2
 // Close releases the probe session; other sessions live for one
 // measurement and the runtime for the process.
 func (d *Device) Close() error {
+	d.prepMu.Lock()
+	d.dropLocked()
+	d.prepMu.Unlock()
 	d.probeMu.Lock()
 	defer d.probeMu.Unlock()
 	if d.probe == nil {
@@ -276,6 +401,7 @@ func cpuModel() string {
 }
 
 var (
-	_ devices.Device  = (*Device)(nil)
-	_ devices.Checker = (*Device)(nil)
+	_ devices.Device   = (*Device)(nil)
+	_ devices.Checker  = (*Device)(nil)
+	_ devices.Preparer = (*Device)(nil)
 )

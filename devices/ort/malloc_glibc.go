@@ -4,23 +4,25 @@ package ort
 
 /*
 #include <malloc.h>
+#include <stdlib.h>
 
-// bp_limit_arenas caps glibc's malloc arenas (a no-op without M_ARENA_MAX).
-static void bp_limit_arenas(int n) {
+// bp_malloc_settings caps glibc's malloc at one arena before the Go runtime
+// starts its threads: it runs as a constructor, when the process loads, as
+// MALLOC_ARENA_MAX=1 would (a MALLOC_ARENA_MAX the user set wins). ONNX
+// Runtime allocates on whatever OS thread a cgo call runs on, and every
+// thread's arena keeps what was freed into it; the package init that did
+// this before ran after the runtime's first threads had their arenas.
+//
+// The mmap threshold is left dynamic on purpose: a fixed 256 KiB one
+// (MALLOC_MMAP_THRESHOLD_) saved memory but doubled the run time of small
+// nets (per-run buffers mapped and faulted in on every run) and so changed
+// what is timed (docs/benchmarks.md, issue 14).
+static void __attribute__((constructor)) bp_malloc_settings(void) {
 #ifdef M_ARENA_MAX
-	mallopt(M_ARENA_MAX, n);
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 1);
 #endif
 }
+
 */
 import "C"
-
-// ONNX Runtime allocates each session's weights with malloc on whatever OS
-// thread the Go scheduler ran the cgo call on, and glibc gives threads
-// arenas of their own that keep the memory freed into them: a profiling
-// run's resident memory grows with every thread that ever built a session
-// (391 MB for 40 archs of ofa-mbv3-w1.0). MALLOC_ARENA_MAX=1 in the
-// environment (scripts/run.sh sets it) brings that to about 215 MB at the
-// same overhead; this init does the same for threads that have not
-// malloc'ed yet when the process reaches it (about 350 MB when the
-// environment does not set it). docs/benchmarks.md has the figures.
-func init() { C.bp_limit_arenas(1) }

@@ -48,6 +48,9 @@ type Options struct {
 	// Batch fills a symbolic first dimension of the inputs and outputs; 0
 	// means 1. Fixed dimensions in the model are used as they are.
 	Batch int
+
+	// tune applies extra session settings (benchmarks compare them).
+	tune func(*onnxruntime.SessionOptions) error
 }
 
 // Validate checks the options.
@@ -171,6 +174,12 @@ func (r *Runtime) NewSession(model []byte, opts Options) (s *Session, err error)
 		{"intra-op threads", func() error { return so.SetIntraOpNumThreads(opts.IntraOpThreads) }},
 		{"inter-op threads", func() error { return so.SetInterOpNumThreads(inter) }},
 		{"execution mode", func() error { return so.SetExecutionMode(mode) }},
+		{"tuning", func() error {
+			if opts.tune == nil {
+				return nil
+			}
+			return opts.tune(so)
+		}},
 	} {
 		if err := set.err(); err != nil {
 			return nil, fmt.Errorf("onnxruntime session: set %s: %w", set.what, err)

@@ -3,25 +3,46 @@ package onnx_test
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"blockprof/model/onnx"
 )
 
-// BenchmarkExport exports the largest ofa-mbv3-w1.0 network at 224: the
-// export is part of each measurement's overhead on the ort device.
+// BenchmarkExport exports every space's smallest arch at its smallest
+// resolution and largest arch at its largest (extremes): the export is part
+// of each measurement's overhead on the ort device (docs/benchmarks.md).
 func BenchmarkExport(b *testing.B) {
-	s, err := spaces(b).Get("ofa-mbv3-w1.0")
-	if err != nil {
-		b.Fatal(err)
+	for _, tc := range extremes(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				data, err := onnx.Export(tc.net, onnx.Options{Seed: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(data)))
+			}
+		})
 	}
-	net, err := s.Network(s.MaxArch(224))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		data, err := onnx.Export(net, onnx.Options{Seed: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(int64(len(data)))
+}
+
+// BenchmarkExportViaBuild is the path Export took before it wrote the bytes
+// itself: Build, then a deterministic proto.Marshal of the ModelProto.
+func BenchmarkExportViaBuild(b *testing.B) {
+	for _, tc := range extremes(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m, err := onnx.Build(tc.net, onnx.Options{Seed: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(data)))
+			}
+		})
 	}
 }

@@ -75,13 +75,25 @@ type Options struct {
 	Opset int
 }
 
-// Export writes net as a serialised ONNX ModelProto.
+// Export writes net as a serialised ONNX ModelProto: the bytes
+// proto.MarshalOptions{Deterministic: true} gives for Build's model, written
+// once into a buffer of the final size, with every weight tensor copied from
+// its value pool straight into that buffer (see write.go).
 func Export(net *model.Network, opts Options) ([]byte, error) {
-	m, err := Build(net, opts)
+	return ExportTo(net, opts, nil)
+}
+
+// ExportTo is Export writing into memory that alloc gives: alloc(n) returns
+// a slice with capacity for the model's n bytes (say, memory mapped outside
+// Go's heap, so that the caller can release it as soon as the model is
+// loaded). The result is that slice, n bytes long. A nil alloc allocates on
+// Go's heap, as Export does.
+func ExportTo(net *model.Network, opts Options, alloc func(n int) []byte) ([]byte, error) {
+	g, m, err := build(net, opts, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	b, err := g.marshal(m, alloc)
 	if err != nil {
 		return nil, fmt.Errorf("onnx export of %s: serialise: %w", net.Arch, err)
 	}
@@ -90,11 +102,19 @@ func Export(net *model.Network, opts Options) ([]byte, error) {
 
 // Build returns net as an ONNX ModelProto (what Export serialises).
 func Build(net *model.Network, opts Options) (*onnxpb.ModelProto, error) {
+	_, m, err := build(net, opts, false)
+	return m, err
+}
+
+// build makes the model. With lazy set, the pooled weight tensors are left
+// without raw data and g.fills says how to write them (Export); otherwise
+// every tensor holds its bytes (Build). Both draw the same numbers.
+func build(net *model.Network, opts Options, lazy bool) (*graph, *onnxpb.ModelProto, error) {
 	if net == nil {
-		return nil, fmt.Errorf("onnx export: no network")
+		return nil, nil, fmt.Errorf("onnx export: no network")
 	}
 	if opts.Batch < 0 {
-		return nil, fmt.Errorf("onnx export of %s: batch %d: want ≥ 1 (0 = 1)", net.Arch, opts.Batch)
+		return nil, nil, fmt.Errorf("onnx export of %s: batch %d: want ≥ 1 (0 = 1)", net.Arch, opts.Batch)
 	}
 	if opts.Batch == 0 {
 		opts.Batch = 1
@@ -103,14 +123,15 @@ func Build(net *model.Network, opts Options) (*onnxpb.ModelProto, error) {
 		opts.Opset = DefaultOpset
 	}
 	if opts.Opset < MinOpset {
-		return nil, fmt.Errorf("onnx export of %s: opset %d: want %d or later", net.Arch, opts.Opset, MinOpset)
+		return nil, nil, fmt.Errorf("onnx export of %s: opset %d: want %d or later", net.Arch, opts.Opset, MinOpset)
 	}
 	if net.Resolution <= 0 || len(net.Layers) == 0 {
-		return nil, fmt.Errorf("onnx export of %s: empty network (resolution %d, %d layers)", net.Arch, net.Resolution, len(net.Layers))
+		return nil, nil, fmt.Errorf("onnx export of %s: empty network (resolution %d, %d layers)", net.Arch, net.Resolution, len(net.Layers))
 	}
 	g := &graph{
 		g:     &onnxpb.GraphProto{Name: proto.String(net.Arch)},
 		rng:   model.NewRand(opts.Seed),
+		lazy:  lazy,
 		opset: opts.Opset,
 		c:     3, h: net.Resolution, w: net.Resolution,
 	}
@@ -120,7 +141,7 @@ func Build(net *model.Network, opts Options) (*onnxpb.ModelProto, error) {
 		l := &net.Layers[i]
 		var err error
 		if x, err = g.layer(x, l); err != nil {
-			return nil, fmt.Errorf("onnx export of %s: layer %d (%s, %s): %w", net.Arch, i+1, l.Name, l.Kind, err)
+			return nil, nil, fmt.Errorf("onnx export of %s: layer %d (%s, %s): %w", net.Arch, i+1, l.Name, l.Kind, err)
 		}
 	}
 	// The last node's output becomes the graph output.
@@ -136,7 +157,7 @@ func Build(net *model.Network, opts Options) (*onnxpb.ModelProto, error) {
 	}
 	g.g.Output = []*onnxpb.ValueInfoProto{valueInfo(OutputName, dims...)}
 
-	return &onnxpb.ModelProto{
+	return g, &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(IRVersion),
 		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(opts.Opset))}},
 		ProducerName:    proto.String("blockprof"),
@@ -161,6 +182,18 @@ type graph struct {
 	flat    bool
 	clip    bool // the Clip bounds are in the initializers
 	pools   map[float64][]byte
+	// lazy leaves pooled tensors' raw data to the writer: fills[i] says
+	// how to write Initializer[i] (n == 0: its RawData holds the bytes).
+	lazy  bool
+	fills []fill
+}
+
+// fill is a pooled tensor's raw data: n bytes of pool from offset off,
+// wrapping around to the pool's start as often as needed.
+type fill struct {
+	pool []byte
+	off  int
+	n    int
 }
 
 func (g *graph) layer(x string, l *model.Layer) (string, error) {
@@ -404,17 +437,29 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 	for _, d := range dims {
 		n *= d
 	}
-	pool := g.pool(bound)
-	raw := make([]byte, 4*n)
-	off := 4 * g.rng.IntN(poolSize)
-	for i := 0; i < len(raw); {
-		i += copy(raw[i:], pool[off:])
+	f := fill{pool: g.pool(bound), off: 4 * g.rng.IntN(poolSize), n: int(4 * n)}
+	t := &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}
+	if g.lazy {
+		// Initializers before the first pooled one hold their bytes.
+		g.fills = append(g.fills, make([]fill, len(g.g.Initializer)-len(g.fills))...)
+		g.fills = append(g.fills, f)
+	} else {
+		t.RawData = f.write(make([]byte, 0, f.n))
+	}
+	g.g.Initializer = append(g.g.Initializer, t)
+	return name
+}
+
+// write appends the tensor's raw data to b.
+func (f fill) write(b []byte) []byte {
+	off := f.off
+	for n := f.n; n > 0; {
+		c := min(n, len(f.pool)-off)
+		b = append(b, f.pool[off:off+c]...)
+		n -= c
 		off = 0
 	}
-	g.g.Initializer = append(g.g.Initializer, &onnxpb.TensorProto{
-		Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw,
-	})
-	return name
+	return b
 }
 
 // pool returns the little-endian float32 values of the pool for bound.
