@@ -11,6 +11,7 @@
 package compare
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +94,26 @@ type Pair struct {
 	DepthEffect float64 `json:"-"`
 	// Differ counts the cells whose intervals do not overlap for this pair.
 	Differ int `json:"differ"`
+	// Moves are the block effects that move most from A to B in
+	// normalised terms (B's Rel − A's Rel), largest first, at most MaxMoves:
+	// what the blocks gain or lose on B against A (e.g. int8 against fp32
+	// on the same CPU). A positive move makes the block relatively costlier
+	// on B.
+	Moves []Move `json:"largest_moves"`
+}
+
+// MaxMoves bounds Pair.Moves.
+const MaxMoves = 5
+
+// Move is one block effect's change from a pair's A to its B.
+type Move struct {
+	Unit  int    `json:"unit"`
+	Block string `json:"block"`
+	// Delta is B's normalised effect minus A's (0.05: 5 points of the
+	// device's mean latency more on B).
+	Delta float64 `json:"delta"`
+	// Differ: the two intervals do not overlap.
+	Differ bool `json:"differ"`
 }
 
 // Point is an arch every device measured.
@@ -320,6 +341,14 @@ func pairOf(r *Result, lat []map[string]float64, i, j int) Pair {
 	p.Blocks, p.BlockEffect = effects(r.Blocks)
 	p.Depths, p.DepthEffect = effects(r.Depths)
 	name := p.A + "/" + p.B
+	for _, c := range r.Blocks {
+		d := c.Sides[j].Rel - c.Sides[i].Rel
+		if !math.IsNaN(d) && !math.IsInf(d, 0) {
+			p.Moves = append(p.Moves, Move{Unit: c.Unit, Block: c.Block, Delta: d, Differ: slices.Contains(c.Pairs, name)})
+		}
+	}
+	slices.SortStableFunc(p.Moves, func(a, b Move) int { return cmp.Compare(math.Abs(b.Delta), math.Abs(a.Delta)) })
+	p.Moves = p.Moves[:min(len(p.Moves), MaxMoves)]
 	for _, cs := range [][]Cell{r.Blocks, r.Depths} {
 		for _, c := range cs {
 			if slices.Contains(c.Pairs, name) {

@@ -265,6 +265,17 @@ func writeCompareText(w io.Writer, c *session.DeviceComparison) {
 	for _, p := range c.Pairs {
 		fmt.Fprintf(w, "  %s vs %s: Spearman (pairs) of arch latencies %s, of block effects %s, of depth effects %s; %d effects differ\n",
 			p.A, p.B, rho(p.Latency, p.Archs), rho(p.BlockEffect, p.Blocks), rho(p.DepthEffect, p.Depths), p.Differ)
+		if len(p.Moves) > 0 {
+			var ms []string
+			for _, m := range p.Moves {
+				t := fmt.Sprintf("unit %d %s %+.1f pts", m.Unit, m.Block, 100*m.Delta)
+				if m.Differ {
+					t += " (differ)"
+				}
+				ms = append(ms, t)
+			}
+			fmt.Fprintf(w, "    block effects that move most from %s to %s (points of each device's mean latency; + is costlier on %s): %s\n", p.A, p.B, p.B, strings.Join(ms, ", "))
+		}
 	}
 	fmt.Fprintf(w, "\nreduced space good for every device (the per-device suggested cuts that hold on all; latency vs %s):\n", c.QualityMetric)
 	writeCuts(w, c.Common.Describe())

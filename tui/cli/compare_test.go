@@ -118,6 +118,31 @@ func TestComparePlanted(t *testing.T) {
 	if outside > 2 {
 		t.Errorf("%d block cells outside unit 2 differ: %v", outside, differ)
 	}
+
+	// The largest move from fast to odd is the planted one, costlier on odd.
+	env, out, _ = analyzeEnv(t)
+	if err := Run(env, []string{"compare", "--boot", "50", "--json", "--data", filepath.Join(dir, "boarda-ofa.jsonl"), "--keys", "fast,odd"}); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Pairs []struct {
+			Moves []struct {
+				Unit   int
+				Block  string
+				Delta  float64
+				Differ bool
+			} `json:"largest_moves"`
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pairs) != 1 || len(res.Pairs[0].Moves) == 0 {
+		t.Fatalf("pairs %+v", res.Pairs)
+	}
+	if m := res.Pairs[0].Moves[0]; m.Unit != 2 || m.Block != "e6k7" || m.Delta <= 0.05 || !m.Differ {
+		t.Errorf("largest move %+v, want unit 2 e6k7 costlier on odd by > 5 points, differing", m)
+	}
 }
 
 func TestCompareErrors(t *testing.T) {
