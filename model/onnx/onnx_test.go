@@ -101,7 +101,7 @@ func infer(t *testing.T, m *onnxpb.ModelProto) *shapes {
 		switch n.GetOpType() {
 		case "Conv":
 			w := in[1]
-			group := attrInt(n, "group", 1)
+			group := onnx.AttrInt(n, "group", 1)
 			if w[1]*group != x[1] {
 				t.Fatalf("%s: weight %v, group %d, input %v", n.GetName(), w, group, x)
 			}
@@ -114,7 +114,7 @@ func infer(t *testing.T, m *onnxpb.ModelProto) *shapes {
 			}
 		case "Gemm":
 			w := in[1]
-			if attrInt(n, "transB", 0) != 1 || len(x) != 2 || w[1] != x[1] {
+			if onnx.AttrInt(n, "transB", 0) != 1 || len(x) != 2 || w[1] != x[1] {
 				t.Fatalf("%s: input %v weight %v", n.GetName(), x, w)
 			}
 			out = []int64{x[0], w[0]}
@@ -130,8 +130,8 @@ func infer(t *testing.T, m *onnxpb.ModelProto) *shapes {
 		case "GlobalAveragePool":
 			out = []int64{x[0], x[1], 1, 1}
 		case "MaxPool", "AveragePool":
-			k := attrInts(n, "kernel_shape")
-			oh, ow := pooled(n, x, k[0], k[1], attrInt(n, "ceil_mode", 0) == 1)
+			k := onnx.AttrInts(n, "kernel_shape")
+			oh, ow := pooled(n, x, k[0], k[1], onnx.AttrInt(n, "ceil_mode", 0) == 1)
 			out = []int64{x[0], x[1], oh, ow}
 		case "Flatten":
 			p := int64(1)
@@ -148,8 +148,8 @@ func infer(t *testing.T, m *onnxpb.ModelProto) *shapes {
 }
 
 func pooled(n *onnxpb.NodeProto, x []int64, kh, kw int64, ceil bool) (int64, int64) {
-	st := attrInts(n, "strides")
-	p := attrInts(n, "pads")
+	st := onnx.AttrInts(n, "strides")
+	p := onnx.AttrInts(n, "pads")
 	if p == nil {
 		p = []int64{0, 0, 0, 0}
 	}
@@ -179,24 +179,6 @@ func broadcast(t *testing.T, n *onnxpb.NodeProto, a, b []int64) []int64 {
 		}
 	}
 	return out
-}
-
-func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetI()
-		}
-	}
-	return def
-}
-
-func attrInts(n *onnxpb.NodeProto, name string) []int64 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetInts()
-		}
-	}
-	return nil
 }
 
 func dimsOf(vi *onnxpb.ValueInfoProto) []int64 {

@@ -10,6 +10,7 @@ import (
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	"blockprof/model"
+	"blockprof/model/onnx"
 	"blockprof/model/onnx/onnxpb"
 	"blockprof/model/quant"
 	fb "blockprof/model/tflite/tflitefb"
@@ -204,8 +205,8 @@ func (c *converter) node(i int, n *onnxpb.NodeProto) error {
 		if err != nil {
 			return err
 		}
-		if attrInt(n, "axis", 1) != 1 {
-			return fmt.Errorf("axis %d: want 1", attrInt(n, "axis", 1))
+		if onnx.AttrInt(n, "axis", 1) != 1 {
+			return fmt.Errorf("axis %d: want 1", onnx.AttrInt(n, "axis", 1))
 		}
 		if x.shape[1]*x.shape[2] != 1 {
 			// NCHW flattening order differs from NHWC's: transpose first.
@@ -446,7 +447,7 @@ func (c *converter) conv(n *onnxpb.NodeProto) error {
 	}
 	o, ig, k := int32(wd[0]), int32(wd[1]), int32(wd[2])
 	cin := x.shape[3]
-	group := int32(attrInt(n, "group", 1))
+	group := int32(onnx.AttrInt(n, "group", 1))
 	if group < 1 || ig*group != cin || o%group != 0 {
 		return fmt.Errorf("weights %v with group %d on %d channels", wd, group, cin)
 	}
@@ -454,15 +455,15 @@ func (c *converter) conv(n *onnxpb.NodeProto) error {
 	if depthwise && ig != 1 {
 		return fmt.Errorf("grouped conv with %d groups of %d channels: TFLite has only depthwise (group = channels)", group, ig)
 	}
-	if ks := attrInts(n, "kernel_shape"); len(ks) != 0 && (len(ks) != 2 || ks[0] != int64(k) || ks[1] != int64(k)) {
+	if ks := onnx.AttrInts(n, "kernel_shape"); len(ks) != 0 && (len(ks) != 2 || ks[0] != int64(k) || ks[1] != int64(k)) {
 		return fmt.Errorf("kernel_shape %v does not match weights %v", ks, wd)
 	}
-	for _, d := range attrInts(n, "dilations") {
+	for _, d := range onnx.AttrInts(n, "dilations") {
 		if d != 1 {
 			return fmt.Errorf("dilation %d: only 1 is written", d)
 		}
 	}
-	st := attrInts(n, "strides")
+	st := onnx.AttrInts(n, "strides")
 	s := int32(1)
 	if len(st) != 0 {
 		if len(st) != 2 || st[0] != st[1] || st[0] < 1 {
@@ -502,7 +503,7 @@ func (c *converter) conv(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
-	pk, pads, err := padding(x.shape[1], x.shape[2], k, s, attrInts(n, "pads"), false)
+	pk, pads, err := padding(x.shape[1], x.shape[2], k, s, onnx.AttrInts(n, "pads"), false)
 	if err != nil {
 		return err
 	}
@@ -579,7 +580,7 @@ func (c *converter) bnFold(n *onnxpb.NodeProto, ch int) ([]float32, []float32, e
 		}
 		p[i] = v
 	}
-	eps := attrFloat(n, "epsilon", 1e-5)
+	eps := onnx.AttrFloat(n, "epsilon", 1e-5)
 	scale, shift := make([]float32, ch), make([]float32, ch)
 	for i := range ch {
 		s := float64(p[0][i]) / math.Sqrt(float64(p[3][i])+float64(eps))
@@ -592,7 +593,7 @@ func (c *converter) bnFold(n *onnxpb.NodeProto, ch int) ([]float32, []float32, e
 // hardSigmoid converts HardSigmoid(α = 1/6, β = 1/2) to relu6(x + 3)·(1/6):
 // ADD 3 with fused RELU6, then MUL 1/6.
 func (c *converter) hardSigmoid(n *onnxpb.NodeProto) error {
-	if a, b := attrFloat(n, "alpha", 0.2), attrFloat(n, "beta", 0.5); math.Abs(float64(a)-1.0/6) > 1e-6 || b != 0.5 {
+	if a, b := onnx.AttrFloat(n, "alpha", 0.2), onnx.AttrFloat(n, "beta", 0.5); math.Abs(float64(a)-1.0/6) > 1e-6 || b != 0.5 {
 		return fmt.Errorf("alpha %v, beta %v: only h_sigmoid (1/6, 1/2) maps to relu6(x+3)/6", a, b)
 	}
 	x, err := c.in(n.GetInput()[0])
@@ -662,7 +663,7 @@ func (c *converter) pool(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
-	ks, st := attrInts(n, "kernel_shape"), attrInts(n, "strides")
+	ks, st := onnx.AttrInts(n, "kernel_shape"), onnx.AttrInts(n, "strides")
 	if len(ks) != 2 || ks[0] != ks[1] || ks[0] < 1 {
 		return fmt.Errorf("kernel_shape %v: want two equal positive sizes", ks)
 	}
@@ -673,8 +674,8 @@ func (c *converter) pool(n *onnxpb.NodeProto) error {
 		}
 		s = int32(st[0])
 	}
-	ceil := attrInt(n, "ceil_mode", 0) == 1
-	pk, pads, err := padding(x.shape[1], x.shape[2], k, s, attrInts(n, "pads"), ceil)
+	ceil := onnx.AttrInt(n, "ceil_mode", 0) == 1
+	pk, pads, err := padding(x.shape[1], x.shape[2], k, s, onnx.AttrInts(n, "pads"), ceil)
 	if err != nil {
 		return err
 	}
@@ -682,12 +683,12 @@ func (c *converter) pool(n *onnxpb.NodeProto) error {
 	if n.GetOpType() == "AveragePool" {
 		op = fb.BuiltinOperatorAVERAGE_POOL_2D
 		if pads != nil {
-			return fmt.Errorf("average pool with pads %v: no TFLite equivalent", attrInts(n, "pads"))
+			return fmt.Errorf("average pool with pads %v: no TFLite equivalent", onnx.AttrInts(n, "pads"))
 		}
 	} else if pads != nil && !c.nonNegative(n.GetInput()[0]) {
 		// PAD adds zeros where ONNX pads with -∞: the same maximum only
 		// when the input is never negative (after a ReLU).
-		return fmt.Errorf("max pool with pads %v after a non-ReLU: TFLite would need PADV2(-inf)", attrInts(n, "pads"))
+		return fmt.Errorf("max pool with pads %v after a non-ReLU: TFLite would need PADV2(-inf)", onnx.AttrInts(n, "pads"))
 	}
 	x = c.pad(x, n.GetName(), pads)
 	var oh, ow int32
@@ -724,7 +725,7 @@ func (c *converter) gemm(n *onnxpb.NodeProto) error {
 	if len(ins) < 2 {
 		return fmt.Errorf("gemm without weights")
 	}
-	if attrInt(n, "transB", 0) != 1 || attrInt(n, "transA", 0) != 0 || attrFloat(n, "alpha", 1) != 1 || attrFloat(n, "beta", 1) != 1 {
+	if onnx.AttrInt(n, "transB", 0) != 1 || onnx.AttrInt(n, "transA", 0) != 0 || onnx.AttrFloat(n, "alpha", 1) != 1 || onnx.AttrFloat(n, "beta", 1) != 1 {
 		return fmt.Errorf("only Gemm(transB = 1, alpha = beta = 1) maps to FULLY_CONNECTED")
 	}
 	x, err := c.in(ins[0])
@@ -850,31 +851,4 @@ func dimsOf(vi *onnxpb.ValueInfoProto) []int64 {
 		d = append(d, x.GetDimValue())
 	}
 	return d
-}
-
-func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetI()
-		}
-	}
-	return def
-}
-
-func attrInts(n *onnxpb.NodeProto, name string) []int64 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetInts()
-		}
-	}
-	return nil
-}
-
-func attrFloat(n *onnxpb.NodeProto, name string, def float32) float32 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetF()
-		}
-	}
-	return def
 }

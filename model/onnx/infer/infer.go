@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"blockprof/model/onnx"
 	"blockprof/model/onnx/onnxpb"
 )
 
@@ -228,31 +229,22 @@ var ops = map[string]opFunc{
 	"Gemm":               gemm,
 }
 
-func attr(n *onnxpb.NodeProto, name string) *onnxpb.AttributeProto {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a
-		}
-	}
-	return nil
-}
-
 func attrInt(n *onnxpb.NodeProto, name string, def int) int {
-	if a := attr(n, name); a != nil {
+	if a := onnx.Attr(n, name); a != nil {
 		return int(a.GetI())
 	}
 	return def
 }
 
 func attrFloat(n *onnxpb.NodeProto, name string, def float32) float32 {
-	if a := attr(n, name); a != nil {
+	if a := onnx.Attr(n, name); a != nil {
 		return a.GetF()
 	}
 	return def
 }
 
 func attrInts(n *onnxpb.NodeProto, name string, def ...int) []int {
-	a := attr(n, name)
+	a := onnx.Attr(n, name)
 	if a == nil {
 		return def
 	}
