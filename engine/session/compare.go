@@ -36,7 +36,8 @@ type DeviceComparison struct {
 type CompareRequest struct {
 	Devices []string
 	// Quality is the metric the per-device suggestions trade latency
-	// against (default macs: a capacity proxy, not accuracy).
+	// against; "" is Suggest's default, the space's accuracy source, so the
+	// explorer, `compare` and `analyze --suggest` cut the same blocks.
 	Quality string
 }
 
@@ -46,7 +47,10 @@ func (s *Session) Compare(ctx context.Context, req CompareRequest, opt analysis.
 	if len(req.Devices) < 2 {
 		return nil, fmt.Errorf("compare needs two or more devices (got %d)", len(req.Devices))
 	}
-	quality := orMACs(req.Quality)
+	quality := req.Quality
+	if quality == "" {
+		quality = MetricAccuracy // as Suggest
+	}
 	var lats []*Analysis
 	for _, d := range req.Devices {
 		an, err := s.Analyze(ctx, SeriesRequest{Device: d, Metric: MetricLatency}, opt)

@@ -104,8 +104,15 @@ func TestCompareStoreDevices(t *testing.T) {
 	if p := c.Pairs[0]; p.Archs != 150 || p.Latency < 0.9 || p.BlockEffect < 0.9 {
 		t.Errorf("pair %+v: want 150 shared archs and Spearman ≥ 0.9", p)
 	}
-	if c.QualityMetric != MetricMACs || c.Quality == "" {
-		t.Errorf("quality %q/%q, want macs by default", c.QualityMetric, c.Quality)
+	// By default the suggestions trade latency against what Suggest uses
+	// by default, the space's accuracy source (proxy here), so the explorer,
+	// compare and analyze --suggest cut alike.
+	q, err := s.Analyze(context.Background(), SeriesRequest{Metric: MetricAccuracy}, analysis.Options{Boot: 20, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QualityMetric != q.Series.Metric || c.Quality == "" {
+		t.Errorf("quality %q/%q, want the accuracy source's %q by default", c.QualityMetric, c.Quality, q.Series.Metric)
 	}
 	if c.Points[0].Quality == nil {
 		t.Error("the shared archs carry no quality for the worst-device plot")

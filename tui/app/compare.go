@@ -16,7 +16,7 @@ import (
 // accuracy source, and translates the result for the devices-side-by-side
 // view.
 func (a *App) Compare(ctx context.Context, devices []string) (compareview.Data, error) {
-	c, err := a.s.Compare(ctx, session.CompareRequest{Devices: devices, Quality: session.MetricAccuracy}, a.s.AnalysisOptions())
+	c, err := a.s.Compare(ctx, session.CompareRequest{Devices: devices}, a.s.AnalysisOptions())
 	if err != nil {
 		return compareview.Data{}, err
 	}

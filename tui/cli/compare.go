@@ -23,7 +23,7 @@ func runCompare(env *Env, args []string) error {
 	dataFlag := fs.String("data", "", "recorded files in the format of ../shared/data/*.jsonl: one FILE with --keys, or FILE:KEY,FILE:KEY")
 	keys := fs.String("keys", "", "with one --data FILE: two or more latency_ms keys, comma-separated")
 	spaceName := fs.String("space", "", "search space (default: the one the records name)")
-	quality := fs.String("quality", "macs", "quality metric the per-device suggestions trade latency against: macs, params (capacity proxies, not accuracy) or accuracy (a store's accuracy source)")
+	quality := fs.String("quality", "", "quality metric the per-device suggestions trade latency against: macs, params (capacity proxies, not accuracy) or accuracy (the space's accuracy source); default: accuracy with --store (as the explorer and analyze --suggest), macs with --data")
 	res := fs.Int("resolution", 0, "compare archs at this resolution (default: [plan] resolution for a store, the only one present for --data)")
 	level := fs.Float64("level", 0.95, "confidence level of every interval")
 	boot := fs.Int("boot", 1000, "bootstrap resamples")

@@ -379,7 +379,7 @@ func (m Model) table() []string {
 		}
 		out = append(out, fmt.Sprintf("%-8s %-24s %-24s %s", r.What, side(r.Sides[ia]), side(r.Sides[ib]), verdict))
 	}
-	out = append(out, st.Muted.Render(fmt.Sprintf("cuts that hold on every device: %d · each device's own: %s", m.data.Common, joinInts(m.data.PerDevice))))
+	out = append(out, st.Muted.Render(fmt.Sprintf("cuts that hold on every device (latency vs %s): %d · each device's own: %s", m.data.ScoreName, m.data.Common, joinInts(m.data.PerDevice))))
 	return out
 }
 
