@@ -1,15 +1,12 @@
 package export
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"blockprof/model"
 )
@@ -17,43 +14,20 @@ import (
 // MaxArchs bounds the archs of one --in file.
 const MaxArchs = 10_000
 
-// maxLine bounds one JSON line of an --in file.
-const maxLine = 1 << 20
-
 // ReadArchs reads JSON lines with an "arch" field (a canonical string or an
 // OFA object) of space sp, as `blockprof count` and `sample` write them;
 // blank lines are skipped. Errors name the file (name) and line.
 func ReadArchs(r io.Reader, name string, sp *model.Space) ([]model.Arch, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxLine)
 	var out []model.Arch
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var rec struct {
-			Arch json.RawMessage `json:"arch"`
-		}
-		if err := json.Unmarshal([]byte(text), &rec); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a JSON object with an \"arch\" field: %v", name, line, err)
-		}
-		if len(rec.Arch) == 0 || string(rec.Arch) == "null" {
-			return nil, fmt.Errorf("%s:%d: no \"arch\" field", name, line)
-		}
-		a, err := sp.ParseArchJSON(rec.Arch)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: arch: %w", name, line, err)
-		}
+	err := model.ScanArchLines(r, name, sp, func(line int, a model.Arch) error {
 		if len(out) == MaxArchs {
-			return nil, fmt.Errorf("%s:%d: more than %d archs; split the file", name, line, MaxArchs)
+			return fmt.Errorf("%s:%d: more than %d archs; split the file", name, line, MaxArchs)
 		}
 		out = append(out, a)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: line %d: %w", name, line+1, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no archs (want JSON lines like {\"arch\": \"…\"})", name)

@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
-	"strings"
+
+	"blockprof/model"
 )
 
 func runCount(env *Env, args []string) error {
@@ -24,38 +24,14 @@ func runCount(env *Env, args []string) error {
 		return fmt.Errorf("count: %w", err)
 	}
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	w := bufio.NewWriter(env.Stdout)
 	defer w.Flush()
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var rec struct {
-			Arch json.RawMessage `json:"arch"`
-		}
-		if err := json.Unmarshal([]byte(text), &rec); err != nil {
-			return fmt.Errorf("%s:%d: not a JSON object: %v", name, line, err)
-		}
-		if len(rec.Arch) == 0 {
-			return fmt.Errorf("%s:%d: no \"arch\" field", name, line)
-		}
-		a, err := sp.ParseArchJSON(rec.Arch)
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
-		}
+	return model.ScanArchLines(r, name, sp, func(line int, a model.Arch) error {
 		net, err := sp.Network(a)
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		fmt.Fprintf(w, "{\"macs\": %d, \"params\": %d}\n", net.MACs(), net.Params())
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
+		_, err = fmt.Fprintf(w, "{\"macs\": %d, \"params\": %d}\n", net.MACs(), net.Params())
+		return err
+	})
 }
