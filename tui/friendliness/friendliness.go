@@ -93,9 +93,8 @@ type Model struct {
 	col     int
 	colOff  int
 
-	table   *Table
-	err     error
-	loading bool
+	table *Table
+	err   error
 	// Reload: on screen, stale, loading, the load's generation (shared
 	// with the other views of engine data).
 	common.Reload

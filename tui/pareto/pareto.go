@@ -76,9 +76,8 @@ type Model struct {
 	devices []common.DeviceInfo
 	dev     int
 
-	data    *Data
-	err     error
-	loading bool
+	data *Data
+	err  error
 	// Reload: on screen, stale, loading, the load's generation (shared
 	// with the other views of engine data).
 	common.Reload
