@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"blockprof/devices/ort"
+	"blockprof/devices/ort/orttest"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
@@ -335,23 +335,6 @@ func TestExportRejects(t *testing.T) {
 	}
 }
 
-// runtimeOrSkip loads ONNX Runtime or skips (CI runs scripts/setup-ort.sh).
-func runtimeOrSkip(t *testing.T) *ort.Runtime {
-	t.Helper()
-	path, err := ort.FindLibrary("")
-	if errors.Is(err, ort.ErrNoLibrary) {
-		t.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := ort.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
-}
-
 // run exports net and runs it once in ONNX Runtime, returning the output.
 func run(t *testing.T, rt *ort.Runtime, net *model.Network, opts onnx.Options, optimization string) []float32 {
 	t.Helper()
@@ -384,7 +367,7 @@ func run(t *testing.T, rt *ort.Runtime, net *model.Network, opts onnx.Options, o
 // TestExportRunsInORT loads every space's smallest and largest arch in ONNX
 // Runtime and checks the output is finite, bounded and not constant.
 func TestExportRunsInORT(t *testing.T) {
-	rt := runtimeOrSkip(t)
+	rt := orttest.Runtime(t)
 	for _, tc := range extremes(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := run(t, rt, tc.net, onnx.Options{Seed: 1}, "all")
@@ -408,7 +391,7 @@ func TestExportRunsInORT(t *testing.T) {
 // (opset 13) computes what HardSwish (opset 17) does, batch 2 included, and
 // that ORT's optimisations do not change the result.
 func TestOpset13SameResult(t *testing.T) {
-	rt := runtimeOrSkip(t)
+	rt := orttest.Runtime(t)
 	s, err := spaces(t).Get("ofa-mbv3")
 	if err != nil {
 		t.Fatal(err)

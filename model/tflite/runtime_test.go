@@ -3,7 +3,6 @@ package tflite_test
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -16,6 +15,7 @@ import (
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	"blockprof/devices/ort"
+	"blockprof/devices/ort/orttest"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
@@ -49,23 +49,6 @@ func armnn(t *testing.T) {
 	if err != nil {
 		missing(t, "needs Arm NN's TFLite parser (apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22): %v: %s", err, out)
 	}
-}
-
-// ortRuntime loads ONNX Runtime (bash scripts/setup-ort.sh fetches it).
-func ortRuntime(t *testing.T) *ort.Runtime {
-	t.Helper()
-	path, err := ort.FindLibrary("")
-	if errors.Is(err, ort.ErrNoLibrary) {
-		missing(t, "needs the ONNX Runtime library (bash scripts/setup-ort.sh): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := ort.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
 }
 
 // input returns a deterministic NCHW input in [-1, 1) and its NHWC copy.
@@ -247,7 +230,7 @@ func verifyCases(t *testing.T) []verifyCase {
 // relative L2 ≤ 1e-4, with the same top-1 class.
 func TestMatchesONNXInArmNN(t *testing.T) {
 	armnn(t)
-	rt := ortRuntime(t)
+	rt := orttest.Runtime(t)
 	cases := verifyCases(t)
 	if raceEnabled {
 		// Arm NN's reference kernels take minutes on the large nets and
@@ -344,7 +327,7 @@ func smallCases(t *testing.T) []verifyCase {
 // DEQUANTIZE ops are folded (see fold16), and the same top-1.
 func TestFP16InArmNN(t *testing.T) {
 	armnn(t)
-	rt := ortRuntime(t)
+	rt := orttest.Runtime(t)
 	cases := smallCases(t)
 	if raceEnabled {
 		cases = cases[:1]
@@ -389,7 +372,7 @@ func TestFP16InArmNN(t *testing.T) {
 // every other op is the int8 op the written file holds.
 func TestInt8InArmNN(t *testing.T) {
 	armnn(t)
-	rt := ortRuntime(t)
+	rt := orttest.Runtime(t)
 	cases := smallCases(t)
 	if raceEnabled {
 		cases = cases[:1]

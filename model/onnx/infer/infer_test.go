@@ -5,35 +5,17 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"blockprof/devices/ort"
+	"blockprof/devices/ort/orttest"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
 	"blockprof/model/onnx/infer"
 )
-
-// runtime loads ONNX Runtime; missing, the test skips locally and fails in
-// CI (CI=true), where .ci/run installs it.
-func runtime(t *testing.T) *ort.Runtime {
-	t.Helper()
-	path, err := ort.FindLibrary("")
-	if errors.Is(err, ort.ErrNoLibrary) && os.Getenv("CI") == "" {
-		t.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := ort.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
-}
 
 // nets are small networks of every space: min arch, a random arch, and (for
 // the mobile spaces) the max arch, at small resolutions.
@@ -80,7 +62,7 @@ func relL2(a, b []float32) float64 {
 // relative L2 ≤ 1e-4. Under the race detector only the min archs run (the
 // goroutines are the same); .ci/run runs all of them without it.
 func TestMatchesORT(t *testing.T) {
-	rt := runtime(t)
+	rt := orttest.Runtime(t)
 	for name, net := range nets(t) {
 		if raceEnabled && !strings.HasSuffix(name, "/min") {
 			continue
@@ -243,8 +225,4 @@ func TestRejects(t *testing.T) {
 	if _, err := infer.New(m); err == nil || !strings.Contains(err.Error(), "Softmax") {
 		t.Errorf("err %v, want it to name Softmax", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
 }

@@ -2,11 +2,9 @@ package quantize_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"blockprof/devices/ort"
+	"blockprof/devices/ort/orttest"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
@@ -21,24 +20,6 @@ import (
 	"blockprof/model/onnx/onnxpb"
 	"blockprof/model/onnx/quantize"
 )
-
-// runtime loads ONNX Runtime; missing, the test skips locally and fails in
-// CI (CI=true), where .ci/run installs it.
-func runtime(t *testing.T) *ort.Runtime {
-	t.Helper()
-	path, err := ort.FindLibrary("")
-	if errors.Is(err, ort.ErrNoLibrary) && os.Getenv("CI") == "" {
-		t.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := ort.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
-}
 
 // runORT runs a serialised model once on ORT's deterministic input (the same
 // for every model of the same input shape) and returns the output.
@@ -115,7 +96,7 @@ func TestInt8CloseToFP32(t *testing.T) {
 	if raceEnabled {
 		t.Skip("slow under -race; .ci/run runs it without")
 	}
-	rt := runtime(t)
+	rt := orttest.Runtime(t)
 	for _, a := range archs(t) {
 		t.Run(a.name, func(t *testing.T) {
 			m, err := onnx.Build(a.net, onnx.Options{Seed: 1})
@@ -291,7 +272,7 @@ func TestInt8Graph(t *testing.T) {
 // TestFloat16 converts to fp16 and checks that ONNX Runtime loads and runs
 // it with outputs close to fp32.
 func TestFloat16(t *testing.T) {
-	rt := runtime(t)
+	rt := orttest.Runtime(t)
 	s := modeltest.Space(t, "ofa-mbv3")
 	net, err := s.Network(s.MinArch(160))
 	if err != nil {
