@@ -113,8 +113,12 @@ func deviceInfo(name string, d store.Device) common.DeviceInfo {
 	if di.Kind == "" {
 		di.Kind = in.Kind
 	}
+	precision := in.Precision
+	if strings.Contains(in.Mode, precision) {
+		precision = "" // the mode already says it (ort: "ort-cpu, int8 QDQ, …")
+	}
 	var parts []string
-	for _, p := range []string{in.Hardware, in.Runtime, in.Version, in.Precision, in.Mode} {
+	for _, p := range []string{in.Hardware, in.Runtime, in.Version, precision, in.Mode} {
 		if p != "" {
 			parts = append(parts, p)
 		}
