@@ -41,6 +41,9 @@ type Device struct {
 	// precision (int8: QDQ, calibrated on random inputs, 7-bit weights
 	// where quantize.ReduceRangeAdvised says this CPU needs them).
 	model export.Request
+	// tmpDir holds each fp32 model's file while ONNX Runtime loads it
+	// (os.TempDir(), so $TMPDIR).
+	tmpDir string
 
 	// probeMu guards the probe session, made on first use and kept for the
 	// device's life (one session, so its own layout is a constant factor).
@@ -101,7 +104,7 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
 	}
 	host, _ := os.Hostname()
-	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req}
+	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req, tmpDir: os.TempDir()}
 	if cores, err := usableCores(); err == nil {
 		d.cores = planCores(cores, opts.IntraOpThreads)
 	} else {
@@ -161,10 +164,18 @@ func (d *Device) Name() string { return d.name }
 // Info describes the device: ONNX Runtime's version, the CPU, the settings.
 func (d *Device) Info() devices.Info { return d.info }
 
-// Check reports what the device found; the library was loaded by New.
+// Check reports what the device found (the library was loaded by New)
+// and that the directory for the models' files can hold one.
 func (d *Device) Check(ctx context.Context) (devices.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return devices.Info{}, err
+	}
+	f, err := newModelFile(d.tmpDir)
+	if err != nil {
+		return devices.Info{}, fmt.Errorf("device %s: %w", d.name, err)
+	}
+	if err := f.Close(); err != nil {
+		return devices.Info{}, fmt.Errorf("device %s: %w", d.name, err)
 	}
 	return d.info, nil
 }
@@ -232,13 +243,15 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 	return m, nil
 }
 
-// open exports net into a buffer outside Go's heap and loads it in a
-// session; the buffer is released as soon as ONNX Runtime has its copy.
-// ctx is checked between the two.
+// open exports net and loads it in a session. An fp32 model is streamed to
+// a file that only exists while it is open (modelFile) and ONNX Runtime
+// reads it from there, so the serialised model is never in this process's
+// memory while ONNX Runtime builds the session (docs/benchmarks.md, issue
+// 14). ctx is checked between the two.
 func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error) {
 	if p := d.model.Precision; p != "" && p != "fp32" {
-		// fp16 and int8 are converted from the fp32 graph (model/export);
-		// only fp32 is written straight into memory outside Go's heap.
+		// fp16 and int8 are converted from the fp32 graph in memory
+		// (model/export), so they are loaded from there.
 		data, err := export.ONNX(ctx, net, d.model)
 		if err != nil {
 			return nil, err
@@ -248,20 +261,19 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 		}
 		return d.rt.NewSession(data, d.opts)
 	}
-	release := func() {}
-	defer func() { release() }()
-	data, err := onnx.ExportTo(net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch}, func(n int) []byte {
-		b, free := modelBuffer(n)
-		release = free
-		return b
-	})
+	f, err := newModelFile(d.tmpDir)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	w, err := onnx.Write(f.file, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch})
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, f.dir)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return d.rt.NewSession(data, d.opts)
+	return d.rt.NewSessionFile(f.path, w.Inputs, w.Outputs, d.opts)
 }
 
 // Prepare starts exporting net and creating its session on the prepare

@@ -100,7 +100,7 @@ type Session struct {
 
 // NewSession loads an ONNX model (serialised ModelProto) with opts. Only
 // float32 inputs and outputs are supported.
-func (r *Runtime) NewSession(model []byte, opts Options) (s *Session, err error) {
+func (r *Runtime) NewSession(model []byte, opts Options) (*Session, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
@@ -108,6 +108,31 @@ func (r *Runtime) NewSession(model []byte, opts Options) (s *Session, err error)
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
+	return newSession(ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
+		return onnxruntime.NewAdvancedSessionWithONNXData(model, inNames, outNames, inVals, outVals, so)
+	})
+}
+
+// NewSessionFile loads the ONNX model in the file at path, whose graph
+// inputs and outputs are ins and outs (as onnx.Write reports them), with
+// opts. ONNX Runtime reads the file itself, so the serialised model never
+// has to be in this process's memory beside the session ONNX Runtime
+// builds from it.
+func (r *Runtime) NewSessionFile(path string, ins, outs []*onnxpb.ValueInfoProto, opts Options) (*Session, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("onnxruntime session: %w", err)
+	}
+	return newSession(ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
+		return onnxruntime.NewAdvancedSession(path, inNames, outNames, inVals, outVals, so)
+	})
+}
+
+// create makes the ONNX Runtime session that binds the named tensors.
+type create func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error)
+
+// newSession allocates the tensors of ins and outs, sets opts and calls
+// create.
+func newSession(ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (s *Session, err error) {
 	s = &Session{stopped: make(chan struct{}, 1)}
 	s.terminate = s.stop
 	defer func() {
@@ -188,7 +213,7 @@ func (r *Runtime) NewSession(model []byte, opts Options) (s *Session, err error)
 	if s.runOpts, err = onnxruntime.NewRunOptions(); err != nil {
 		return nil, fmt.Errorf("onnxruntime run options: %w", err)
 	}
-	s.sess, err = onnxruntime.NewAdvancedSessionWithONNXData(model, inNames, outNames, inVals, outVals, so)
+	s.sess, err = create(inNames, outNames, inVals, outVals, so)
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
 	}

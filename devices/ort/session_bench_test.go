@@ -187,3 +187,93 @@ func BenchmarkWeightSeeds(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoad compares the two ways the device has loaded a model, for
+// every space's smallest arch at its smallest resolution and largest at its
+// largest, alternating: "memory" exports into a buffer and creates the
+// session from it (the device before issue 14), "file" streams the export
+// to a model file that ONNX Runtime reads (the device now). It reports the
+// median export + creation time per way ("<way>-load-ms") and the median
+// of each session's median run over 20 runs after 2 warm-up runs
+// ("<way>-run-ms"): the way of loading must not change what is timed.
+func BenchmarkLoad(b *testing.B) {
+	path, err := FindLibrary("")
+	if errors.Is(err, ErrNoLibrary) {
+		b.Skipf("skipping: needs the ONNX Runtime library: %v", err)
+	}
+	rt, err := Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	ways := []struct {
+		name string
+		load func(*model.Network, Options) (*Session, error)
+	}{
+		{"memory", func(net *model.Network, opts Options) (*Session, error) {
+			data, err := onnx.Export(net, onnx.Options{Seed: weightSeed})
+			if err != nil {
+				return nil, err
+			}
+			return rt.NewSession(data, opts)
+		}},
+		{"file", func(net *model.Network, opts Options) (*Session, error) {
+			f, err := newModelFile(dir)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			w, err := onnx.Write(f.file, net, onnx.Options{Seed: weightSeed})
+			if err != nil {
+				return nil, err
+			}
+			return rt.NewSessionFile(f.path, w.Inputs, w.Outputs, opts)
+		}},
+	}
+	ss := modeltest.Spaces(b)
+	for _, name := range ss.Names() {
+		sp, err := ss.Get(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs := sp.Resolutions
+		for _, a := range []struct {
+			what string
+			arch model.Arch
+		}{{"min", sp.MinArch(rs[0])}, {"max", sp.MaxArch(rs[len(rs)-1])}} {
+			net, err := sp.Network(a.arch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(name+"/"+a.what, func(b *testing.B) {
+				loads := make([][]float64, len(ways))
+				runs := make([][]float64, len(ways))
+				opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+				for b.Loop() {
+					for i, way := range ways {
+						t0 := time.Now()
+						s, err := way.load(net, opts)
+						if err != nil {
+							b.Fatal(err)
+						}
+						loads[i] = append(loads[i], ms(time.Since(t0)))
+						var rr []float64
+						for range 22 {
+							t0 := time.Now()
+							if err := s.Run(context.Background()); err != nil {
+								b.Fatal(err)
+							}
+							rr = append(rr, ms(time.Since(t0)))
+						}
+						runs[i] = append(runs[i], median(rr[2:]))
+						s.Close()
+					}
+				}
+				for i, way := range ways {
+					b.ReportMetric(median(loads[i]), way.name+"-load-ms")
+					b.ReportMetric(median(runs[i]), way.name+"-run-ms")
+				}
+			})
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package onnx_test
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -42,6 +45,39 @@ func BenchmarkExportViaBuild(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.SetBytes(int64(len(data)))
+			}
+		})
+	}
+}
+
+// BenchmarkWriteFile is the ort device's export: Write streaming the model
+// to a file (in the benchmark's temporary directory, truncated before each
+// export), which ONNX Runtime then loads.
+func BenchmarkWriteFile(b *testing.B) {
+	for _, tc := range extremes(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			dir := b.TempDir()
+			if d := os.Getenv("BP_DIR"); d != "" {
+				dir = d
+			}
+			f, err := os.Create(filepath.Join(dir, "model.onnx"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			for b.Loop() {
+				if err := f.Truncate(0); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					b.Fatal(err)
+				}
+				w, err := onnx.Write(f, tc.net, onnx.Options{Seed: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(w.Size)
 			}
 		})
 	}

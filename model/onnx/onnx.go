@@ -39,8 +39,10 @@
 package onnx
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 
@@ -80,24 +82,61 @@ type Options struct {
 // once into a buffer of the final size, with every weight tensor copied from
 // its value pool straight into that buffer (see write.go).
 func Export(net *model.Network, opts Options) ([]byte, error) {
-	return ExportTo(net, opts, nil)
-}
-
-// ExportTo is Export writing into memory that alloc gives: alloc(n) returns
-// a slice with capacity for the model's n bytes (say, memory mapped outside
-// Go's heap, so that the caller can release it as soon as the model is
-// loaded). The result is that slice, n bytes long. A nil alloc allocates on
-// Go's heap, as Export does.
-func ExportTo(net *model.Network, opts Options, alloc func(n int) []byte) ([]byte, error) {
-	g, m, err := build(net, opts, true)
+	var out fixedWriter
+	_, err := write(net, opts, func(total int) (io.Writer, error) {
+		out.b = make([]byte, 0, total)
+		return &out, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	b, err := g.marshal(m, alloc)
+	return out.b, nil
+}
+
+// Written describes a model Write wrote: its size and the graph's inputs
+// and outputs (what a runtime needs to bind tensors without reading the
+// model back).
+type Written struct {
+	Size            int64
+	Inputs, Outputs []*onnxpb.ValueInfoProto
+}
+
+// Write streams Export's bytes to w in one sequential pass, without
+// holding the model in memory: the small messages are buffered (up to
+// 256 KiB), the weights are written from their pools in windows of at
+// most 256 KiB. Say, to a file a runtime loads, so that the serialised
+// model is never part of the process's memory (devices/ort). A failed
+// write leaves w with a prefix of the model.
+func Write(w io.Writer, net *model.Network, opts Options) (Written, error) {
+	var bw *bufio.Writer
+	m, err := write(net, opts, func(int) (io.Writer, error) {
+		bw = bufio.NewWriterSize(w, writeBuffer)
+		return bw, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("onnx export of %s: serialise: %w", net.Arch, err)
+		return Written{}, err
 	}
-	return b, nil
+	if err := bw.Flush(); err != nil {
+		return Written{}, fmt.Errorf("onnx export of %s: serialise: %w", net.Arch, err)
+	}
+	return m, nil
+}
+
+// writeBuffer is Write's buffer size: the size of a weight pool, so that a
+// pool window is written in one call.
+const writeBuffer = 4 * poolSize
+
+// write builds net and serialises it to the writer open returns.
+func write(net *model.Network, opts Options, open func(total int) (io.Writer, error)) (Written, error) {
+	g, m, err := build(net, opts, true)
+	if err != nil {
+		return Written{}, err
+	}
+	n, err := g.marshal(m, open)
+	if err != nil {
+		return Written{}, fmt.Errorf("onnx export of %s: serialise: %w", net.Arch, err)
+	}
+	return Written{Size: int64(n), Inputs: m.GetGraph().GetInput(), Outputs: m.GetGraph().GetOutput()}, nil
 }
 
 // Build returns net as an ONNX ModelProto (what Export serialises).

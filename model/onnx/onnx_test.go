@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -506,44 +509,68 @@ func TestExportChecksums(t *testing.T) {
 	golden.RequireEqual(t, b.String())
 }
 
-// TestExportTo checks that ExportTo writes Export's bytes into the memory
-// alloc gives, and refuses a buffer too small for the model.
-func TestExportTo(t *testing.T) {
+// TestWrite checks that Write streams Export's bytes, reports the model's
+// size and graph I/O, passes a writer's error on, and does not hold the
+// model in memory (it allocates a small fraction of the model's bytes).
+func TestWrite(t *testing.T) {
 	s, _ := spaces(t).Get("ofa-mbv3")
-	net, err := s.Network(s.MinArch(160))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := onnx.Export(net, onnx.Options{Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
-		name  string
-		extra int // capacity beyond the model's size
-		fails bool
-	}{{"exact", 0, false}, {"larger", 100, false}, {"short", -1, true}} {
+		name string
+		arch model.Arch
+	}{{"min", s.MinArch(160)}, {"max", s.MaxArch(224)}} {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf []byte
-			got, err := onnx.ExportTo(net, onnx.Options{Seed: 2}, func(n int) []byte {
-				buf = make([]byte, 0, n+tc.extra)
-				return buf
-			})
-			if tc.fails {
-				if err == nil || !strings.Contains(err.Error(), "buffer") {
-					t.Fatalf("err = %v, want a buffer error", err)
-				}
-				return
-			}
+			net, err := s.Network(tc.arch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(got, want) {
-				t.Error("ExportTo and Export differ")
+			want, err := onnx.Export(net, onnx.Options{Seed: 2})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if &got[0] != &buf[:1][0] {
-				t.Error("ExportTo did not write into alloc's buffer")
+			var buf bytes.Buffer
+			w, err := onnx.Write(&buf, net, onnx.Options{Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Error("Write and Export differ")
+			}
+			if w.Size != int64(len(want)) {
+				t.Errorf("Size = %d, want %d", w.Size, len(want))
+			}
+			if len(w.Inputs) != 1 || w.Inputs[0].GetName() != onnx.InputName || len(w.Outputs) != 1 || w.Outputs[0].GetName() != onnx.OutputName {
+				t.Errorf("graph I/O %v → %v, want one %q and one %q", w.Inputs, w.Outputs, onnx.InputName, onnx.OutputName)
+			}
+
+			// A writer that fails part-way: the error comes back, named.
+			fail := &failingWriter{left: len(want) / 2}
+			if _, err := onnx.Write(fail, net, onnx.Options{Seed: 2}); err == nil || !strings.Contains(err.Error(), "disk full") {
+				t.Errorf("err = %v, want the writer's error", err)
+			}
+
+			// What Write allocates does not grow with the weights.
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, err := onnx.Write(io.Discard, net, onnx.Options{Seed: 2}); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; tc.name == "max" && alloc > uint64(len(want))/4 {
+				t.Errorf("Write allocated %d bytes for a %d-byte model: it holds the weights", alloc, len(want))
 			}
 		})
 	}
+}
+
+// failingWriter accepts left bytes, then fails.
+type failingWriter struct{ left int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		n := w.left
+		w.left = 0
+		return n, errors.New("disk full")
+	}
+	w.left -= len(p)
+	return len(p), nil
 }

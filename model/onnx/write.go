@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"io"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -17,12 +18,14 @@ const (
 	tensorRawData    = 9 // TensorProto.raw_data
 )
 
-// marshal writes m, which build made with g.lazy set, into one buffer of
-// its final size: the small messages through proto.MarshalAppend, the
-// pooled weights copied from their pools straight into place. The bytes
-// equal a deterministic proto.Marshal of the model Build gives: fields in
-// number order, the initializers where field 5 falls among the graph's.
-func (g *graph) marshal(m *onnxpb.ModelProto, alloc func(int) []byte) ([]byte, error) {
+// marshal writes m, which build made with g.lazy set, in one sequential
+// pass: the small messages through proto.MarshalAppend, the pooled weights
+// straight from their pools. open is called once, with the model's final
+// size, before anything is written, and gives the writer to write to. The
+// bytes equal a deterministic proto.Marshal of the model Build gives:
+// fields in number order, the initializers where field 5 falls among the
+// graph's. It returns the number of bytes written.
+func (g *graph) marshal(m *onnxpb.ModelProto, open func(total int) (io.Writer, error)) (int, error) {
 	mo := proto.MarshalOptions{Deterministic: true}
 	modelA, modelB := split(m, modelGraph)
 	graphA, graphB := split(m.GetGraph(), graphInitializer)
@@ -45,7 +48,7 @@ func (g *graph) marshal(m *onnxpb.ModelProto, alloc func(int) []byte) ([]byte, e
 			x.size = x.hs
 		} else {
 			if t.RawData != nil {
-				return nil, fmt.Errorf("initializer %q has both raw data and a pool", t.GetName())
+				return 0, fmt.Errorf("initializer %q has both raw data and a pool", t.GetName())
 			}
 			x.head, x.tail = split(t, tensorRawData)
 			x.hs, x.ts = mo.Size(x.head), mo.Size(x.tail)
@@ -54,19 +57,21 @@ func (g *graph) marshal(m *onnxpb.ModelProto, alloc func(int) []byte) ([]byte, e
 		graphSize += protowire.SizeTag(graphInitializer) + protowire.SizeBytes(x.size)
 	}
 	total := mo.Size(modelA) + protowire.SizeTag(modelGraph) + protowire.SizeBytes(graphSize) + mo.Size(modelB)
-
-	var b []byte
-	if alloc == nil {
-		b = make([]byte, 0, total)
-	} else if b = alloc(total); cap(b) < total {
-		return nil, fmt.Errorf("the buffer for %d bytes holds %d", total, cap(b))
+	w, err := open(total)
+	if err != nil {
+		return 0, err
 	}
-	b = b[:0]
-	start := &b[:1][0]
-	var err error
+	// The small messages go through b, which is written out before each
+	// pooled tensor's bytes and at the end.
+	out := &sink{w: w}
+	var b []byte
+	flush := func() {
+		out.write(b)
+		b = b[:0]
+	}
 	appendMsg := func(m proto.Message) {
-		if err == nil && m != nil {
-			b, err = mo.MarshalAppend(b, m)
+		if out.err == nil && m != nil {
+			b, out.err = mo.MarshalAppend(b, m)
 		}
 	}
 	appendMsg(modelA)
@@ -81,19 +86,61 @@ func (g *graph) marshal(m *onnxpb.ModelProto, alloc func(int) []byte) ([]byte, e
 		if x.f.n > 0 {
 			b = protowire.AppendTag(b, tensorRawData, protowire.BytesType)
 			b = protowire.AppendVarint(b, uint64(x.f.n))
-			b = x.f.write(b)
+			flush()
+			x.f.writeTo(out)
 			appendMsg(x.tail)
 		}
 	}
 	appendMsg(graphB)
 	appendMsg(modelB)
-	if err != nil {
-		return nil, err
+	flush()
+	if out.err != nil {
+		return out.n, out.err
 	}
-	if len(b) != total || &b[0] != start {
-		return nil, fmt.Errorf("wrote %d bytes, computed %d", len(b), total)
+	if out.n != total {
+		return out.n, fmt.Errorf("wrote %d bytes, computed %d", out.n, total)
 	}
-	return b, nil
+	return total, nil
+}
+
+// sink counts what is written to w and keeps the first error, after which
+// it writes nothing.
+type sink struct {
+	w   io.Writer
+	n   int
+	err error
+}
+
+func (s *sink) write(p []byte) {
+	if s.err != nil || len(p) == 0 {
+		return
+	}
+	n, err := s.w.Write(p)
+	s.n += n
+	s.err = err
+}
+
+// writeTo writes the tensor's raw data to s, a window of its pool at a
+// time.
+func (f fill) writeTo(s *sink) {
+	off := f.off
+	for n := f.n; n > 0 && s.err == nil; {
+		c := min(n, len(f.pool)-off)
+		s.write(f.pool[off : off+c])
+		n -= c
+		off = 0
+	}
+}
+
+// fixedWriter appends to a slice whose capacity is the model's size.
+type fixedWriter struct{ b []byte }
+
+func (w *fixedWriter) Write(p []byte) (int, error) {
+	if len(w.b)+len(p) > cap(w.b) {
+		return 0, fmt.Errorf("the model is larger than the %d bytes computed", cap(w.b))
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // split returns shallow copies of m: one with its fields numbered below n,
