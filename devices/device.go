@@ -79,6 +79,12 @@ type Measurement struct {
 	// them into the arch's latency relative to the probe's.
 	ProbeMs    []float64 `json:"probe_ms,omitempty"`
 	ProbeEvery int       `json:"probe_every,omitempty"`
+	// PrepareMs is the time the device spent getting the network ready to
+	// time (export, model file, session creation) before its warm-up, in
+	// milliseconds; 0 where the device does not say. It is neither timed
+	// nor stored: it tells the profiling overhead apart (engine's
+	// DeviceSummary.Prepare).
+	PrepareMs float64 `json:"prepare_ms,omitempty"`
 }
 
 // Device measures the end-to-end latency of networks.

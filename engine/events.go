@@ -167,8 +167,14 @@ type DeviceSummary struct {
 	// Wall is the worker's time, Timed the sum of all timed samples
 	// (the timed windows), InDevice the time inside Device.Measure.
 	Wall, Timed, InDevice time.Duration
-	// Overhead is Wall/Timed − 1: warm-up, model building, session
-	// creation, the store and the engine (0 when nothing was timed).
+	// Prepare is the time devices said they spent getting networks ready
+	// (Measurement.PrepareMs: export, model file, session creation), Probe
+	// the sum of the probe's timed runs (Measurement.ProbeMs): both inside
+	// InDevice and outside Timed, so that the overhead can be told apart.
+	Prepare, Probe time.Duration
+	// Overhead is Wall/Timed − 1: model building, session creation,
+	// warm-up, the probe's runs, the store and the engine (0 when nothing
+	// was timed).
 	Overhead   float64
 	Drift      float64
 	DriftKnown bool

@@ -33,6 +33,9 @@ type fake struct {
 	// info, if set, is what Info reports (with the fake's name) instead of
 	// a simulated device.
 	info *devices.Info
+	// prepareMs and probeMs go into every measurement.
+	prepareMs float64
+	probeMs   []float64
 
 	mu    sync.Mutex
 	calls []string
@@ -73,7 +76,11 @@ func (f *fake) Measure(ctx context.Context, net *model.Network) (devices.Measure
 		}
 	}
 	ms := float64(net.MACs()) / 1e8 * math.Pow(1+f.drift, float64(n))
-	return devices.Measurement{SamplesMs: []float64{ms * 0.98, ms, ms * 1.03}, Warmup: 2, Mode: "fake"}, nil
+	m := devices.Measurement{SamplesMs: []float64{ms * 0.98, ms, ms * 1.03}, Warmup: 2, Mode: "fake", PrepareMs: f.prepareMs}
+	if f.probeMs != nil {
+		m.ProbeMs, m.ProbeEvery = f.probeMs, len(m.SamplesMs)
+	}
+	return m, nil
 }
 
 func (f *fake) Calls() []string {

@@ -408,6 +408,35 @@ func TestReferenceDrift(t *testing.T) {
 	}
 }
 
+// TestSummarySplitsOverhead: the summary adds up what the devices say they
+// spent preparing networks and timing the probe, beside the timed samples,
+// over plan and reference measurements alike.
+func TestSummarySplitsOverhead(t *testing.T) {
+	ctx := context.Background()
+	sp := testSpace(t)
+	plan, ps := testPlan(t, sp, 5, 0)
+	d := &fake{name: "cpu", prepareMs: 40, probeMs: []float64{2, 3}}
+	plain := &fake{name: "sim"}
+	opts := fastOptions()
+	opts.ReferenceEvery = 3
+	r, err := Start(ctx, Spec{Space: sp, Plan: plan, PlanSpec: ps, Targets: targets(d, plain), Store: openStore(t, ""), Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Wait()
+	for _, dv := range s.Devices {
+		n := time.Duration(dv.Measured + dv.References)
+		wantPrepare, wantProbe := n*40*time.Millisecond, n*5*time.Millisecond
+		if dv.Device == "sim" {
+			wantPrepare, wantProbe = 0, 0
+		}
+		if dv.Measured != 5 || dv.References != 2 || dv.Prepare != wantPrepare || dv.Probe != wantProbe || dv.Timed <= 0 {
+			t.Errorf("%s: %d+%d measurements, prepare %v probe %v timed %v; want 5+2, %v, %v and timed samples",
+				dv.Device, dv.Measured, dv.References, dv.Prepare, dv.Probe, dv.Timed, wantPrepare, wantProbe)
+		}
+	}
+}
+
 // TestCancelEndsEveryGoroutine: cancelling the run's context ends the
 // workers, the subscriptions and the run's own goroutines.
 func TestCancelEndsEveryGoroutine(t *testing.T) {

@@ -39,6 +39,7 @@ type worker struct {
 	failed                 bool
 	medians                []float64 // appended under mu
 	timed, inDevice        time.Duration
+	prepare, probe         time.Duration // the devices' PrepareMs and ProbeMs
 	started, finished      time.Time // of the device's work (Estimate included)
 	estPerArch             time.Duration
 	firstMeasure           time.Time // of this worker's run (Rate)
@@ -54,8 +55,8 @@ type worker struct {
 
 	// snap copies the counters for readers on other goroutines (under mu).
 	snap struct {
-		measured, refs  int
-		timed, inDevice time.Duration
+		measured, refs                  int
+		timed, inDevice, prepare, probe time.Duration
 	}
 
 	mu        sync.Mutex
@@ -119,6 +120,7 @@ func (w *worker) publish() {
 	p.Interval = w.interval
 	w.prog = p
 	w.snap.measured, w.snap.refs, w.snap.timed, w.snap.inDevice = w.measured, w.refs, w.timed, w.inDevice
+	w.snap.prepare, w.snap.probe = w.prepare, w.probe
 	w.mu.Unlock()
 	w.r.events.Publish(p)
 }
@@ -307,6 +309,12 @@ func (w *worker) record(ctx context.Context, it *item, kind store.Kind, m device
 	}
 	timedD := time.Duration(timed * float64(time.Millisecond))
 	w.timed += timedD
+	var probe float64
+	for _, x := range m.ProbeMs {
+		probe += x
+	}
+	w.probe += time.Duration(probe * float64(time.Millisecond))
+	w.prepare += time.Duration(m.PrepareMs * float64(time.Millisecond))
 	w.consecutive = 0
 	switch kind {
 	case store.KindPlan:
@@ -377,6 +385,7 @@ func (w *worker) summary() DeviceSummary {
 	w.mu.Lock()
 	s.Measured, s.References = w.snap.measured, w.snap.refs
 	s.Timed, s.InDevice = w.snap.timed, w.snap.inDevice
+	s.Prepare, s.Probe = w.snap.prepare, w.snap.probe
 	s.MedianMs = store.Median(w.medians)
 	w.mu.Unlock()
 	if s.Timed > 0 {

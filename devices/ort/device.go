@@ -199,10 +199,12 @@ func (d *Device) Measure(ctx context.Context, net *model.Network) (devices.Measu
 }
 
 func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measurement, error) {
+	t0 := time.Now()
 	sess, err := d.take(ctx, net)
 	if sess == nil && err == nil {
 		sess, err = d.open(ctx, net)
 	}
+	prepare := time.Since(t0)
 	if err != nil {
 		if ctx.Err() != nil {
 			return devices.Measurement{}, d.ctxErr(ctx, net, "after the export", err)
@@ -237,6 +239,7 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
 	m.Mode = Mode
+	m.PrepareMs = float64(prepare) / float64(time.Millisecond)
 	if d.model.Precision != "fp32" {
 		m.Mode += " " + d.model.Precision
 	}

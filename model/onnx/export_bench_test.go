@@ -57,11 +57,7 @@ func BenchmarkWriteFile(b *testing.B) {
 	for _, tc := range extremes(b) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			dir := b.TempDir()
-			if d := os.Getenv("BP_DIR"); d != "" {
-				dir = d
-			}
-			f, err := os.Create(filepath.Join(dir, "model.onnx"))
+			f, err := os.Create(filepath.Join(b.TempDir(), "model.onnx"))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -332,8 +332,20 @@ func writeSummary(w io.Writer, s engine.Summary, untimed, precision map[string]s
 	for _, d := range s.Devices {
 		if why, ok := untimed[d.Device]; ok {
 			fmt.Fprintf(w, "%s: overhead n/a (%s)\n", d.Device, why)
+		} else if d.Timed > 0 && (d.Prepare > 0 || d.Probe > 0) {
+			fmt.Fprintf(w, "%s: overhead %s\n", d.Device, overheadParts(d))
 		}
 	}
+}
+
+// overheadParts splits a device's overhead (wall / timed − 1) into what it
+// spent preparing networks, timing the probe, and the rest (warm-up runs,
+// the store, the engine), each as a share of the timed time.
+func overheadParts(d engine.DeviceSummary) string {
+	timed := d.Timed.Seconds()
+	prepare, probe := d.Prepare.Seconds()/timed, d.Probe.Seconds()/timed
+	return fmt.Sprintf("%.0f%% = preparing networks %.0f%% + probe runs %.0f%% + warm-up, store and engine %.0f%%",
+		100*d.Overhead, 100*prepare, 100*probe, 100*(d.Overhead-prepare-probe))
 }
 
 func writeSummaryJSON(w io.Writer, s engine.Summary, untimed, precision map[string]string) error {
@@ -350,6 +362,8 @@ func writeSummaryJSON(w io.Writer, s engine.Summary, untimed, precision map[stri
 		WallS      float64  `json:"wall_s"`
 		TimedS     *float64 `json:"timed_s"`
 		InDeviceS  float64  `json:"in_device_s"`
+		PrepareS   *float64 `json:"prepare_s,omitempty"`
+		ProbeS     *float64 `json:"probe_s,omitempty"`
 		Overhead   *float64 `json:"overhead"`
 		NoWindow   string   `json:"overhead_na,omitempty"`
 		Drift      *float64 `json:"drift,omitempty"`
@@ -369,6 +383,10 @@ func writeSummaryJSON(w io.Writer, s engine.Summary, untimed, precision map[stri
 		} else {
 			timed, overhead := d.Timed.Seconds(), d.Overhead
 			o.TimedS, o.Overhead = &timed, &overhead
+			if d.Prepare > 0 || d.Probe > 0 {
+				prepare, probe := d.Prepare.Seconds(), d.Probe.Seconds()
+				o.PrepareS, o.ProbeS = &prepare, &probe
+			}
 		}
 		if d.DriftKnown {
 			drift := d.Drift

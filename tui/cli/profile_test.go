@@ -352,7 +352,7 @@ func TestProgressLineAndSummary(t *testing.T) {
 	sb.WriteString("\n")
 	writeSummary(&sb, engine.Summary{Run: 3, Devices: []engine.DeviceSummary{
 		{Device: "cpu", State: engine.StateDone, Total: 120, Resumed: 20, Measured: 100, MedianMs: 8.412, Wall: 83 * time.Second,
-			Timed: 65 * time.Second, Overhead: 83.0/65 - 1, Drift: 0.004, DriftKnown: true},
+			Timed: 65 * time.Second, Overhead: 83.0/65 - 1, Drift: 0.004, DriftKnown: true, Prepare: 7 * time.Second, Probe: 4 * time.Second},
 		{Device: "phone", State: engine.StateFailed, Failed: true, Total: 120, Errors: 3, LastErr: "adb: device offline", Wall: 1500 * time.Millisecond},
 		// Devices without a timed window: their samples' sum is no window.
 		{Device: "note10", State: engine.StateDone, Total: 120, Measured: 120, MedianMs: 41.2, Wall: 2 * time.Second,
