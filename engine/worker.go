@@ -40,7 +40,7 @@ type worker struct {
 	medians                []float64 // appended under mu
 	timed, inDevice        time.Duration
 	prepare, probe         time.Duration // the devices' PrepareMs and ProbeMs
-	started, finished      time.Time // of the device's work (Estimate included)
+	started, finished      time.Time     // of the device's work (Estimate included)
 	estPerArch             time.Duration
 	firstMeasure           time.Time // of this worker's run (Rate)
 	baseMeasured           int       // measured by Estimate before run
