@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"blockprof/devices"
+	"blockprof/model/onnx"
 )
 
 // TestModelFile writes through both kinds of model file and reads back
@@ -81,4 +82,49 @@ func TestDeviceModelFiles(t *testing.T) {
 	if _, err := d.Measure(context.Background(), smallNet(t)); err == nil || !strings.Contains(err.Error(), "TMPDIR") {
 		t.Errorf("Measure with an unwritable $TMPDIR: err = %v, want one saying TMPDIR", err)
 	}
+}
+
+// TestNewSessionFileErrors: a model file ONNX Runtime cannot load is an
+// error naming what failed (and the tensors allocated for it are released,
+// not a crash).
+func TestNewSessionFileErrors(t *testing.T) {
+	rt := testRuntime(t)
+	net := smallNet(t)
+	dir := t.TempDir()
+	f, err := newModelFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := onnx.Write(f.file, net, onnx.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	for _, tc := range []struct {
+		name, path string
+	}{
+		{"missing", filepath.Join(dir, "missing.onnx")},
+		{"not a model", writeFile(t, dir, "junk.onnx", []byte("not an onnx model"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := rt.NewSessionFile(tc.path, w.Inputs, w.Outputs, opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), "create session") {
+				t.Errorf("err = %v, want it to say the session was not created", err)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -4,6 +4,7 @@ package ort
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -50,10 +51,29 @@ func (e *environment) load(path string) (*Runtime, error) {
 		return nil, fmt.Errorf("load ONNX Runtime %q: %w", path, err)
 	}
 	onnxruntime.SetSharedLibraryPath(path)
+	// The Linux builds of ONNX Runtime 1.30 (npm's onnxruntime-node, which
+	// scripts/setup-ort.sh fetches) start Microsoft's 1DS telemetry when the
+	// environment is created: a device ID and an event database under
+	// ~/.cache/Microsoft/DeveloperTools, log files in $TMPDIR, HTTPS uploads
+	// where a CA bundle is found, and a thread writing its database while
+	// devices are timed. The library reads ORT_DISABLE_TELEMETRY then, so it
+	// is set (in this process's environment, which is how the library takes
+	// it) unless the user set it; DisableTelemetry below stops the events of
+	// a library that ignores the variable.
+	if _, set := os.LookupEnv("ORT_DISABLE_TELEMETRY"); !set {
+		if err := os.Setenv("ORT_DISABLE_TELEMETRY", "1"); err != nil {
+			return nil, fmt.Errorf("load ONNX Runtime: turn its telemetry off: %w", err)
+		}
+	}
 	// Fatal only: ORT's warnings and errors would otherwise go to stderr
 	// and garble the terminal UI; every error also comes back as a status.
 	if err := onnxruntime.InitializeEnvironment(onnxruntime.WithLogLevelFatal()); err != nil {
 		return nil, fmt.Errorf("load ONNX Runtime %q: %w (is it a %s build for this OS/CPU? run `bash scripts/setup-ort.sh` for a known-good one)", path, err, LibraryVersion)
+	}
+	if os.Getenv("ORT_DISABLE_TELEMETRY") == "1" {
+		if err := onnxruntime.DisableTelemetry(); err != nil {
+			return nil, fmt.Errorf("load ONNX Runtime %q: turn its telemetry off: %w", path, err)
+		}
 	}
 	e.rt = &Runtime{path: path, version: onnxruntime.GetVersion()}
 	return e.rt, nil

@@ -132,13 +132,14 @@ type create func(inNames, outNames []string, inVals, outVals []onnxruntime.Value
 
 // newSession allocates the tensors of ins and outs, sets opts and calls
 // create.
-func newSession(ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (s *Session, err error) {
-	s = &Session{stopped: make(chan struct{}, 1)}
+func newSession(ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (_ *Session, err error) {
+	// s is released on every error return (which sets the named result
+	// to nil, so the cleanup must not go through it).
+	s := &Session{stopped: make(chan struct{}, 1)}
 	s.terminate = s.stop
 	defer func() {
 		if err != nil {
 			s.Close()
-			s = nil
 		}
 	}()
 	rng := rand.New(rand.NewPCG(1, 2))
