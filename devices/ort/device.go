@@ -41,9 +41,11 @@ type Device struct {
 	// precision (int8: QDQ, calibrated on random inputs, 7-bit weights
 	// where quantize.ReduceRangeAdvised says this CPU needs them).
 	model export.Request
-	// tmpDir holds each fp32 model's file while ONNX Runtime loads it
-	// (os.TempDir(), so $TMPDIR).
+	// tmpDir holds the device's work directory (os.TempDir(), so
+	// $TMPDIR); work is made on first use (workMu) and removed by Close.
 	tmpDir string
+	workMu sync.Mutex
+	work   *workDir
 
 	// probeMu guards the probe session, made on first use and kept for the
 	// device's life (one session, so its own layout is a constant factor).
@@ -170,11 +172,7 @@ func (d *Device) Check(ctx context.Context) (devices.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return devices.Info{}, err
 	}
-	f, err := newModelFile(d.tmpDir)
-	if err != nil {
-		return devices.Info{}, fmt.Errorf("device %s: %w", d.name, err)
-	}
-	if err := f.Close(); err != nil {
+	if _, err := d.workDir(); err != nil {
 		return devices.Info{}, fmt.Errorf("device %s: %w", d.name, err)
 	}
 	return d.info, nil
@@ -246,11 +244,12 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 	return m, nil
 }
 
-// open exports net and loads it in a session. An fp32 model is streamed to
-// a file that only exists while it is open (modelFile) and ONNX Runtime
-// reads it from there, so the serialised model is never in this process's
-// memory while ONNX Runtime builds the session (docs/benchmarks.md, issue
-// 14). ctx is checked between the two.
+// open exports net and loads it in a session. An fp32 model is written to
+// a file of the device's work directory with its weights as windows of the
+// directory's weight file (onnx.WriteExternal), and ONNX Runtime reads the
+// one and maps the other, so neither is in this process's memory while
+// ONNX Runtime builds the session (docs/benchmarks.md, issue 14). ctx is
+// checked between the two.
 func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error) {
 	if p := d.model.Precision; p != "" && p != "fp32" {
 		// fp16 and int8 are converted from the fp32 graph in memory
@@ -264,19 +263,37 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 		}
 		return d.rt.NewSession(data, d.opts)
 	}
-	f, err := newModelFile(d.tmpDir)
+	work, err := d.workDir()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	w, err := onnx.Write(f.file, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch})
+	f, done, err := work.modelFile()
 	if err != nil {
-		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, f.dir)
+		return nil, err
+	}
+	defer done()
+	w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch}, work.weights)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, work.path)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return d.rt.NewSessionFile(f.path, w.Inputs, w.Outputs, d.opts)
+	return d.rt.NewSessionFile(f.Name(), w.Inputs, w.Outputs, d.opts)
+}
+
+// workDir returns the device's work directory, making it on first use.
+func (d *Device) workDir() (*workDir, error) {
+	d.workMu.Lock()
+	defer d.workMu.Unlock()
+	if d.work == nil {
+		w, err := newWorkDir(d.tmpDir, d.model.Seed)
+		if err != nil {
+			return nil, err
+		}
+		d.work = w
+	}
+	return d.work, nil
 }
 
 // Prepare starts exporting net and creating its session on the prepare
@@ -381,20 +398,26 @@ func (d *Device) newProbe() (*Session, error) {
 // probeWarmup is the number of untimed runs of a new probe session.
 const probeWarmup = 2
 
-// Close releases the probe session; other sessions live for one
-// measurement and the runtime for the process.
+// Close releases the probe session and removes the work directory; other
+// sessions live for one measurement and the runtime for the process.
 func (d *Device) Close() error {
 	d.prepMu.Lock()
 	d.dropLocked()
 	d.prepMu.Unlock()
+	var errs []error
 	d.probeMu.Lock()
-	defer d.probeMu.Unlock()
-	if d.probe == nil {
-		return nil
+	if d.probe != nil {
+		errs = append(errs, d.probe.Close())
+		d.probe = nil
 	}
-	err := d.probe.Close()
-	d.probe = nil
-	return err
+	d.probeMu.Unlock()
+	d.workMu.Lock()
+	if d.work != nil {
+		errs = append(errs, d.work.Close())
+		d.work = nil
+	}
+	d.workMu.Unlock()
+	return errors.Join(errs...)
 }
 
 // cpuModel is the CPU's model name and logical core count (best effort).

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -19,8 +21,11 @@ import (
 // Runtime is loaded, from the start of the export to the session being
 // ready, for the smallest and largest ofa-mbv3-w1.0 nets at 224, with the
 // model exported into memory and loaded from there ("memory", the device's
-// path before issue 14) or streamed to a file ONNX Runtime reads ("file",
-// the device's path now). Each load runs in a fresh process (this test
+// path before issue 14), streamed whole to a file ONNX Runtime reads
+// ("file"), or written as a graph whose weights are windows of a weight
+// file ONNX Runtime maps ("external", the device's path now: the weight
+// file is written before the peak is reset, as a device reuses it from
+// its first arch on). Each load runs in a fresh process (this test
 // binary, TestLoadPeakChild) so that no load inherits another's freed
 // memory. It reports "<net>-<way>-MB": the peak above the baseline.
 func BenchmarkLoadPeakRSS(b *testing.B) {
@@ -29,7 +34,7 @@ func BenchmarkLoadPeakRSS(b *testing.B) {
 	}
 	for b.Loop() {
 		for _, net := range []string{"min", "max"} {
-			for _, way := range []string{"memory", "file"} {
+			for _, way := range []string{"memory", "file", "external"} {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestLoadPeakChild$", "-test.v")
 				cmd.Env = append(os.Environ(), "BLOCKPROF_LOAD_CHILD="+net+","+way)
 				out, err := cmd.CombinedOutput()
@@ -84,6 +89,19 @@ func TestLoadPeakChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	var work *workDir
+	if way == "external" {
+		var err error
+		if work, err = newWorkDir(t.TempDir(), weightSeed); err != nil {
+			t.Fatal(err)
+		}
+		defer work.Close()
+		// The device's steady state: the weight file already holds the
+		// regions this net needs.
+		if _, err := onnx.WriteExternal(io.Discard, net, onnx.Options{Seed: weightSeed}, work.weights); err != nil {
+			t.Fatal(err)
+		}
+	}
 	base := vmKB(t, "VmRSS")
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Skipf("cannot reset the peak: %v", err)
@@ -99,22 +117,35 @@ func TestLoadPeakChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case "file":
-		f, err := newModelFile(t.TempDir())
+	case "file", "external":
+		f, err := os.Create(filepath.Join(t.TempDir(), "model.onnx"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := onnx.Write(f.file, net, onnx.Options{Seed: weightSeed})
+		if way == "external" {
+			f.Close()
+			var done func()
+			if f, done, err = work.modelFile(); err != nil {
+				t.Fatal(err)
+			}
+			defer done()
+		}
+		var w onnx.Written
+		if way == "file" {
+			w, err = onnx.Write(f, net, onnx.Options{Seed: weightSeed})
+		} else {
+			w, err = onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed}, work.weights)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err = rt.NewSessionFile(f.path, w.Inputs, w.Outputs, opts)
+		s, err = rt.NewSessionFile(f.Name(), w.Inputs, w.Outputs, opts)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 	default:
-		t.Fatalf("BLOCKPROF_LOAD_CHILD=%q: want min|max,memory|file", spec)
+		t.Fatalf("BLOCKPROF_LOAD_CHILD=%q: want min|max,memory|file|external", spec)
 	}
 	peak := vmKB(t, "VmHWM")
 	s.Close()

@@ -83,7 +83,7 @@ type Options struct {
 // its value pool straight into that buffer (see write.go).
 func Export(net *model.Network, opts Options) ([]byte, error) {
 	var out fixedWriter
-	_, err := write(net, opts, func(total int) (io.Writer, error) {
+	_, err := write(net, opts, nil, func(total int) (io.Writer, error) {
 		out.b = make([]byte, 0, total)
 		return &out, nil
 	})
@@ -108,8 +108,14 @@ type Written struct {
 // model is never part of the process's memory (devices/ort). A failed
 // write leaves w with a prefix of the model.
 func Write(w io.Writer, net *model.Network, opts Options) (Written, error) {
+	return writeStream(w, net, opts, nil)
+}
+
+// writeStream is Write, with the pooled weights in ext's file when ext is
+// set (WriteExternal).
+func writeStream(w io.Writer, net *model.Network, opts Options, ext *Weights) (Written, error) {
 	var bw *bufio.Writer
-	m, err := write(net, opts, func(int) (io.Writer, error) {
+	m, err := write(net, opts, ext, func(int) (io.Writer, error) {
 		bw = bufio.NewWriterSize(w, writeBuffer)
 		return bw, nil
 	})
@@ -126,11 +132,15 @@ func Write(w io.Writer, net *model.Network, opts Options) (Written, error) {
 // pool window is written in one call.
 const writeBuffer = 4 * poolSize
 
-// write builds net and serialises it to the writer open returns.
-func write(net *model.Network, opts Options, open func(total int) (io.Writer, error)) (Written, error) {
-	g, m, err := build(net, opts, true)
+// write builds net (its pooled weights in ext's file when ext is set) and
+// serialises it to the writer open returns.
+func write(net *model.Network, opts Options, ext *Weights, open func(total int) (io.Writer, error)) (Written, error) {
+	g, m, err := build(net, opts, true, ext)
 	if err != nil {
 		return Written{}, err
+	}
+	if g.extErr != nil {
+		return Written{}, fmt.Errorf("onnx export of %s: %w", net.Arch, g.extErr)
 	}
 	n, err := g.marshal(m, open)
 	if err != nil {
@@ -141,14 +151,14 @@ func write(net *model.Network, opts Options, open func(total int) (io.Writer, er
 
 // Build returns net as an ONNX ModelProto (what Export serialises).
 func Build(net *model.Network, opts Options) (*onnxpb.ModelProto, error) {
-	_, m, err := build(net, opts, false)
+	_, m, err := build(net, opts, false, nil)
 	return m, err
 }
 
 // build makes the model. With lazy set, the pooled weight tensors are left
 // without raw data and g.fills says how to write them (Export); otherwise
 // every tensor holds its bytes (Build). Both draw the same numbers.
-func build(net *model.Network, opts Options, lazy bool) (*graph, *onnxpb.ModelProto, error) {
+func build(net *model.Network, opts Options, lazy bool, ext *Weights) (*graph, *onnxpb.ModelProto, error) {
 	if net == nil {
 		return nil, nil, fmt.Errorf("onnx export: no network")
 	}
@@ -171,6 +181,7 @@ func build(net *model.Network, opts Options, lazy bool) (*graph, *onnxpb.ModelPr
 		g:     &onnxpb.GraphProto{Name: proto.String(net.Arch)},
 		rng:   model.NewRand(opts.Seed),
 		lazy:  lazy,
+		ext:   ext,
 		opset: opts.Opset,
 		c:     3, h: net.Resolution, w: net.Resolution,
 	}
@@ -225,6 +236,10 @@ type graph struct {
 	// how to write Initializer[i] (n == 0: its RawData holds the bytes).
 	lazy  bool
 	fills []fill
+	// ext, if set, holds the pooled tensors' values instead (WriteExternal);
+	// extErr is the first error writing to it.
+	ext    *Weights
+	extErr error
 }
 
 // fill is a pooled tensor's raw data: n bytes of pool from offset off,
@@ -476,8 +491,15 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 	for _, d := range dims {
 		n *= d
 	}
-	f := fill{pool: g.pool(bound), off: 4 * g.rng.IntN(poolSize), n: int(4 * n)}
 	t := &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}
+	if g.ext != nil {
+		if err := g.ext.external(t, g.rng, bound, int(n)); err != nil && g.extErr == nil {
+			g.extErr = err
+		}
+		g.g.Initializer = append(g.g.Initializer, t)
+		return name
+	}
+	f := fill{pool: g.pool(bound), off: 4 * g.rng.IntN(poolSize), n: int(4 * n)}
 	if g.lazy {
 		// Initializers before the first pooled one hold their bytes.
 		g.fills = append(g.fills, make([]fill, len(g.g.Initializer)-len(g.fills))...)

@@ -1,0 +1,206 @@
+package ort
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"blockprof/devices"
+	"blockprof/model"
+	"blockprof/model/modeltest"
+	"blockprof/model/onnx"
+)
+
+// TestWorkDir: the weight file and model files live in a directory of
+// their own, which Close removes; a directory a dead process left is
+// removed by the next one made, a live process's is not.
+func TestWorkDir(t *testing.T) {
+	parent := t.TempDir()
+	stale := filepath.Join(parent, workDirPrefix+"999999999-abc") // no such process
+	live := filepath.Join(parent, workDirPrefix+strconv.Itoa(os.Getppid())+"-abc")
+	other := filepath.Join(parent, "blockprof-something-else")
+	for _, d := range []string{stale, live, other} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := newWorkDir(parent, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		path string
+		kept bool
+	}{{stale, false}, {live, true}, {other, true}} {
+		if _, err := os.Stat(d.path); (err == nil) != d.kept {
+			t.Errorf("%s: kept %v, want %v", d.path, err == nil, d.kept)
+		}
+	}
+	if filepath.Dir(w.path) != parent || !strings.HasPrefix(filepath.Base(w.path), workDirPrefix+strconv.Itoa(os.Getpid())+"-") {
+		t.Errorf("work dir %s: want %s%d-… in %s", w.path, workDirPrefix, os.Getpid(), parent)
+	}
+	f, done, err := w.modelFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onnx.WriteExternal(f, smallNet(t), onnx.Options{Seed: 1}, w.weights); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(w.path, weightFileName)); err != nil || st.Size() == 0 || st.Size() != w.weights.Size() {
+		t.Errorf("weight file: %v, %v; want %d bytes", st, err, w.weights.Size())
+	}
+	done()
+	if _, err := os.Stat(f.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("model file after done: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(w.path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("work dir after Close: %v", err)
+	}
+}
+
+// TestWorkDirUnwritable: a $TMPDIR that cannot hold the models is an
+// error that names it and says what to do.
+func TestWorkDirUnwritable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := newWorkDir(dir, 1)
+	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Errorf("err = %v, want one naming %s and TMPDIR", err, dir)
+	}
+}
+
+// TestDeviceModelFiles: the device's models go through a work directory
+// in $TMPDIR, which holds only the weight file between measurements and
+// goes with the device; Check reports a $TMPDIR that cannot hold them.
+func TestDeviceModelFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 2, MaxRepeat: 2}
+	d := testDevice(t, cfg, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")))
+	if d.tmpDir != dir {
+		t.Fatalf("tmpDir = %s, want $TMPDIR %s", d.tmpDir, dir)
+	}
+	if _, err := d.Measure(context.Background(), smallNet(t)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 || d.work == nil || left[0].Name() != filepath.Base(d.work.path) {
+		t.Fatalf("in $TMPDIR after a measurement: %v, want the work directory only", left)
+	}
+	if left, _ := os.ReadDir(d.work.path); len(left) != 1 || left[0].Name() != weightFileName {
+		t.Errorf("in the work directory after a measurement: %v, want %s only", left, weightFileName)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left in $TMPDIR after Close: %v", left)
+	}
+
+	d.tmpDir = filepath.Join(dir, "gone")
+	if _, err := d.Check(context.Background()); err == nil || !strings.Contains(err.Error(), d.tmpDir) {
+		t.Errorf("Check with an unwritable $TMPDIR: err = %v, want one naming %s", err, d.tmpDir)
+	}
+	if _, err := d.Measure(context.Background(), smallNet(t)); err == nil || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Errorf("Measure with an unwritable $TMPDIR: err = %v, want one saying TMPDIR", err)
+	}
+}
+
+// TestNewSessionFileErrors: a model file ONNX Runtime cannot load is an
+// error naming what failed (and the tensors allocated for it are released,
+// not a crash).
+func TestNewSessionFileErrors(t *testing.T) {
+	rt := testRuntime(t)
+	net := smallNet(t)
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := onnx.Write(f, net, onnx.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	for _, tc := range []struct {
+		name, path string
+	}{
+		{"missing", filepath.Join(dir, "missing.onnx")},
+		{"not a model", writeFile(t, dir, "junk.onnx", []byte("not an onnx model"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := rt.NewSessionFile(tc.path, w.Inputs, w.Outputs, opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), "create session") {
+				t.Errorf("err = %v, want it to say the session was not created", err)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestExternalModelRuns: ONNX Runtime loads a model whose weights are
+// windows of the weight file, for the smallest and largest net, and its
+// outputs are finite numbers that vary (sane weights: no overflow, no
+// collapse to a constant).
+func TestExternalModelRuns(t *testing.T) {
+	rt := testRuntime(t)
+	w, err := newWorkDir(t.TempDir(), weightSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	sp := modeltest.Space(t, "ofa-mbv3-w1.0")
+	for _, arch := range []model.Arch{sp.MinArch(160), sp.MaxArch(224)} {
+		net, err := sp.Network(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, done, err := w.modelFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed}, w.weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1})
+		done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out := s.Outputs()[0].Data
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, v := range out {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%s: output %v", net.Arch, v)
+			}
+			lo, hi = min(lo, float64(v)), max(hi, float64(v))
+		}
+		if len(out) != 1000 || !(hi > lo) {
+			t.Errorf("%s: %d outputs in [%g, %g]", net.Arch, len(out), lo, hi)
+		}
+		s.Close()
+	}
+}
