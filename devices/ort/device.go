@@ -272,7 +272,11 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 		return nil, err
 	}
 	defer done()
-	w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch}, work.weights)
+	// Batch normalisation comes folded into the convs, as ONNX Runtime
+	// folds it from level basic on (TestFoldBNIsWhatORTRuns): the same
+	// graph is timed, and ONNX Runtime makes one copy of the weights less.
+	fold := d.opts.Optimization != "disable"
+	w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch, FoldBN: fold}, work.weights)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, work.path)
 	}

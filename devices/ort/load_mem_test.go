@@ -22,8 +22,9 @@ import (
 // ready, for the smallest and largest ofa-mbv3-w1.0 nets at 224, with the
 // model exported into memory and loaded from there ("memory", the device's
 // path before issue 14), streamed whole to a file ONNX Runtime reads
-// ("file"), or written as a graph whose weights are windows of a weight
-// file ONNX Runtime maps ("external", the device's path now: the weight
+// ("file"), or written as a graph with batch normalisation folded whose
+// weights are windows of a weight file ONNX Runtime maps ("external", the
+// device's path now: the weight
 // file is written before the peak is reset, as a device reuses it from
 // its first arch on). Each load runs in a fresh process (this test
 // binary, TestLoadPeakChild) so that no load inherits another's freed
@@ -98,7 +99,7 @@ func TestLoadPeakChild(t *testing.T) {
 		defer work.Close()
 		// The device's steady state: the weight file already holds the
 		// regions this net needs.
-		if _, err := onnx.WriteExternal(io.Discard, net, onnx.Options{Seed: weightSeed}, work.weights); err != nil {
+		if _, err := onnx.WriteExternal(io.Discard, net, onnx.Options{Seed: weightSeed, FoldBN: true}, work.weights); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,7 +135,7 @@ func TestLoadPeakChild(t *testing.T) {
 		if way == "file" {
 			w, err = onnx.Write(f, net, onnx.Options{Seed: weightSeed})
 		} else {
-			w, err = onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed}, work.weights)
+			w, err = onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed, FoldBN: true}, work.weights)
 		}
 		if err != nil {
 			t.Fatal(err)

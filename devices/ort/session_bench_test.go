@@ -194,9 +194,10 @@ func BenchmarkWeightSeeds(b *testing.B) {
 // largest, alternating: "memory" exports into a buffer and creates the
 // session from it (the device before issue 14), "file" streams the whole
 // export to a model file that ONNX Runtime reads, "external" writes the
-// graph with its weights as windows of a weight file ONNX Runtime maps
-// (onnx.WriteExternal: the device now; the weight file is the benchmark's,
-// grown by the first models as a device's is). It reports the median
+// graph with batch normalisation folded and its weights as windows of a
+// weight file ONNX Runtime maps (onnx.WriteExternal, FoldBN: the device
+// now; the weight file is the benchmark's, grown by the first models as a
+// device's is). It reports the median
 // export + creation time per way ("<way>-load-ms") and the median of each
 // session's median run over 20 runs after 2 warm-up runs ("<way>-run-ms"):
 // the way of loading, and the other weights "external" has, must not
@@ -246,7 +247,7 @@ func BenchmarkLoad(b *testing.B) {
 				return nil, err
 			}
 			defer done()
-			w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed}, work.weights)
+			w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed, FoldBN: true}, work.weights)
 			if err != nil {
 				return nil, err
 			}

@@ -75,6 +75,13 @@ type Options struct {
 	Batch int
 	// Opset is the ONNX opset version; 0 means DefaultOpset.
 	Opset int
+	// FoldBN writes every batch normalisation that follows a conv into the
+	// conv (a bias; the weights' scale times γ), as ONNX Runtime does at
+	// optimisation level basic and above: for such a runtime the graph it
+	// runs is the same, and it has one copy of every conv's weights less to
+	// make while it loads the model (the ort device). Off, the graph is
+	// what a framework export of the unfused model gives.
+	FoldBN bool
 }
 
 // Export writes net as a serialised ONNX ModelProto: the bytes
@@ -182,6 +189,7 @@ func build(net *model.Network, opts Options, lazy bool, ext *Weights) (*graph, *
 		rng:   model.NewRand(opts.Seed),
 		lazy:  lazy,
 		ext:   ext,
+		fold:  opts.FoldBN,
 		opset: opts.Opset,
 		c:     3, h: net.Resolution, w: net.Resolution,
 	}
@@ -240,6 +248,8 @@ type graph struct {
 	// extErr is the first error writing to it.
 	ext    *Weights
 	extErr error
+	// fold folds batch normalisation into the convs (Options.FoldBN).
+	fold bool
 }
 
 // fill is a pooled tensor's raw data: n bytes of pool from offset off,
@@ -268,13 +278,14 @@ func (g *graph) layer(x string, l *model.Layer) (string, error) {
 		if l.K < 1 || l.Stride < 1 || l.In%groups != 0 || l.Out%groups != 0 {
 			return "", fmt.Errorf("bad conv: k=%d stride=%d groups=%d for %d→%d channels", l.K, l.Stride, groups, l.In, l.Out)
 		}
-		y = g.conv(x, n+".conv", l.In, l.Out, l.K, l.Stride, groups, l.Bias)
 		if l.BN {
 			gamma := 1.0
 			if l.Residual {
 				gamma = residualGamma
 			}
-			y = g.bn(y, n+".bn", l.Out, gamma)
+			y = g.convBN(x, n+".conv", n+".bn", l.In, l.Out, l.K, l.Stride, groups, l.Bias, gamma)
+		} else {
+			y = g.conv(x, n+".conv", l.In, l.Out, l.K, l.Stride, groups, l.Bias)
 		}
 		y = g.act(y, n+".act", l.Act)
 		if l.Residual {
@@ -331,12 +342,10 @@ func (g *graph) mbconv(x string, l *model.Layer) (string, error) {
 	}
 	y := x
 	if l.Expand {
-		y = g.conv(y, n+".expand.conv", l.In, l.Mid, 1, 1, 1, false)
-		y = g.bn(y, n+".expand.bn", l.Mid, 1)
+		y = g.convBN(y, n+".expand.conv", n+".expand.bn", l.In, l.Mid, 1, 1, 1, false, 1)
 		y = g.act(y, n+".expand.act", l.Act)
 	}
-	y = g.conv(y, n+".depthwise.conv", l.Mid, l.Mid, l.K, l.Stride, l.Mid, false)
-	y = g.bn(y, n+".depthwise.bn", l.Mid, 1)
+	y = g.convBN(y, n+".depthwise.conv", n+".depthwise.bn", l.Mid, l.Mid, l.K, l.Stride, l.Mid, false, 1)
 	y = g.act(y, n+".depthwise.act", l.Act)
 	if l.SE > 0 {
 		s := g.node("GlobalAveragePool", n+".se.pool", []string{y})
@@ -346,12 +355,11 @@ func (g *graph) mbconv(x string, l *model.Layer) (string, error) {
 		s = g.hardSigmoid(s, n+".se.gate")
 		y = g.node("Mul", n+".se.mul", []string{y, s})
 	}
-	y = g.conv(y, n+".project.conv", l.Mid, l.Out, 1, 1, 1, false)
 	gamma := 1.0
 	if l.Residual {
 		gamma = residualGamma
 	}
-	y = g.bn(y, n+".project.bn", l.Out, gamma)
+	y = g.convBN(y, n+".project.conv", n+".project.bn", l.Mid, l.Out, 1, 1, 1, false, gamma)
 	if l.Residual {
 		if l.In != l.Out || l.Stride != 1 {
 			return "", fmt.Errorf("residual needs stride 1 and in = out (got stride %d, %d→%d)", l.Stride, l.In, l.Out)
@@ -366,14 +374,11 @@ func (g *graph) bottleneck(x string, l *model.Layer) (string, error) {
 	if l.Stride < 1 || l.Mid < 1 {
 		return "", fmt.Errorf("bad bottleneck: stride=%d mid=%d", l.Stride, l.Mid)
 	}
-	y := g.conv(x, n+".conv1", l.In, l.Mid, 1, 1, 1, false)
-	y = g.bn(y, n+".bn1", l.Mid, 1)
+	y := g.convBN(x, n+".conv1", n+".bn1", l.In, l.Mid, 1, 1, 1, false, 1)
 	y = g.node("Relu", n+".relu1", []string{y})
-	y = g.conv(y, n+".conv2", l.Mid, l.Mid, 3, l.Stride, 1, false)
-	y = g.bn(y, n+".bn2", l.Mid, 1)
+	y = g.convBN(y, n+".conv2", n+".bn2", l.Mid, l.Mid, 3, l.Stride, 1, false, 1)
 	y = g.node("Relu", n+".relu2", []string{y})
-	y = g.conv(y, n+".conv3", l.Mid, l.Out, 1, 1, 1, false)
-	y = g.bn(y, n+".bn3", l.Out, residualGamma)
+	y = g.convBN(y, n+".conv3", n+".bn3", l.Mid, l.Out, 1, 1, 1, false, residualGamma)
 	short := x
 	switch {
 	case l.Downsample:
@@ -385,8 +390,7 @@ func (g *graph) bottleneck(x string, l *model.Layer) (string, error) {
 			short = g.node("AveragePool", n+".downsample.pool", []string{short},
 				intsAttr("kernel_shape", s, s), intsAttr("strides", s, s), intAttr("ceil_mode", 1))
 		}
-		short = g.conv(short, n+".downsample.conv", l.In, l.Out, 1, 1, 1, false)
-		short = g.bn(short, n+".downsample.bn", l.Out, 1)
+		short = g.convBN(short, n+".downsample.conv", n+".downsample.bn", l.In, l.Out, 1, 1, 1, false, 1)
 	case l.Residual:
 		if l.In != l.Out || l.Stride != 1 {
 			return "", fmt.Errorf("identity shortcut needs stride 1 and in = out (got stride %d, %d→%d)", l.Stride, l.In, l.Out)
@@ -442,8 +446,24 @@ func (g *graph) node(op, name string, in []string, attrs ...*onnxpb.AttributePro
 
 // conv appends a K×K conv (padding K/2) with He-uniform weights.
 func (g *graph) conv(x, name string, in, out, k, stride, groups int, bias bool) string {
+	return g.convGain(x, name, in, out, k, stride, groups, bias, 1)
+}
+
+// convBN appends a conv and its batch normalisation (bnName, γ near
+// gamma); with Options.FoldBN, the normalisation folded into the conv, as
+// ONNX Runtime folds it: a conv with a bias whose weights' scale is
+// multiplied by gamma (γ/σ of the normalisation it stands for).
+func (g *graph) convBN(x, name, bnName string, in, out, k, stride, groups int, bias bool, gamma float64) string {
+	if g.fold {
+		return g.convGain(x, name, in, out, k, stride, groups, true, gamma)
+	}
+	return g.bn(g.conv(x, name, in, out, k, stride, groups, bias), bnName, out, gamma)
+}
+
+// convGain is conv with the weights' standard deviation multiplied by gain.
+func (g *graph) convGain(x, name string, in, out, k, stride, groups int, bias bool, gain float64) string {
 	fanIn := in / groups * k * k
-	w := g.weight(name+".weight", 2/float64(fanIn), int64(out), int64(in/groups), int64(k), int64(k))
+	w := g.weight(name+".weight", gain*gain*2/float64(fanIn), int64(out), int64(in/groups), int64(k), int64(k))
 	inputs := []string{x, w}
 	if bias {
 		inputs = append(inputs, g.uniform(name+".bias", 0.1, int64(out)))
