@@ -78,3 +78,44 @@ func BenchmarkWriteFile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteExternal is the ort device's export: the graph with batch
+// normalisation folded, written to a file, its weights windows of a weight
+// file (grown by the first export, then reused as on the device).
+func BenchmarkWriteExternal(b *testing.B) {
+	for _, tc := range extremes(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			dir := b.TempDir()
+			wf, err := os.Create(filepath.Join(dir, "weights.bin"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer wf.Close()
+			ws := onnx.NewWeights(wf, "weights.bin", 1)
+			f, err := os.Create(filepath.Join(dir, "model.onnx"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			opts := onnx.Options{Seed: 1, FoldBN: true}
+			if _, err := onnx.WriteExternal(io.Discard, tc.net, opts, ws); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := f.Truncate(0); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					b.Fatal(err)
+				}
+				w, err := onnx.WriteExternal(f, tc.net, opts, ws)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(w.Size)
+			}
+			b.ReportMetric(float64(ws.Size())/(1<<20), "weightfile-MB")
+		})
+	}
+}
