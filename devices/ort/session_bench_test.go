@@ -2,9 +2,9 @@ package ort
 
 import (
 	"context"
-	"os"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
