@@ -72,23 +72,41 @@ func (w *workDir) Close() error {
 }
 
 // removeStaleWorkDirs removes the work directories in parent whose process
-// has ended. Errors are ignored: a directory it cannot remove is only
-// disk space.
+// has ended: real directories (not links) owned by this user, named as
+// newWorkDir names them. Errors are ignored: a directory it cannot remove
+// is only disk space.
 func removeStaleWorkDirs(parent string) {
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), workDirPrefix)
-		if !ok || !e.IsDir() {
+		pid, ok := workDirPID(e.Name())
+		if !ok || !e.IsDir() || pid == os.Getpid() || processAlive(pid) {
 			continue
 		}
-		pidText, _, ok := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+		info, err := e.Info()
+		if err != nil || !ownedByMe(info) {
 			continue
 		}
 		os.RemoveAll(filepath.Join(parent, e.Name()))
 	}
+}
+
+// workDirPID is the process ID in a work directory's name
+// ("blockprof-ort-PID-…"); ok is false for any other name.
+func workDirPID(name string) (pid int, ok bool) {
+	rest, ok := strings.CutPrefix(name, workDirPrefix)
+	if !ok {
+		return 0, false
+	}
+	pidText, _, ok := strings.Cut(rest, "-")
+	if !ok || pidText == "" || pidText[0] == '0' || strings.TrimLeft(pidText, "0123456789") != "" {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
 }

@@ -29,6 +29,16 @@ func TestWorkDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A link named like a dead process's directory is not followed.
+	target := t.TempDir()
+	keep := filepath.Join(target, "keep")
+	if err := os.WriteFile(keep, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(parent, workDirPrefix+"999999998-link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
 	w, err := newWorkDir(parent, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +46,7 @@ func TestWorkDir(t *testing.T) {
 	for _, d := range []struct {
 		path string
 		kept bool
-	}{{stale, false}, {live, true}, {other, true}} {
+	}{{stale, false}, {live, true}, {other, true}, {link, true}, {keep, true}} {
 		if _, err := os.Stat(d.path); (err == nil) != d.kept {
 			t.Errorf("%s: kept %v, want %v", d.path, err == nil, d.kept)
 		}
@@ -203,4 +213,44 @@ func TestExternalModelRuns(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// TestWorkDirPID reads the process ID from work directory names and
+// nothing from other names, whatever they hold.
+func TestWorkDirPID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pid  int
+		ok   bool
+	}{
+		{"blockprof-ort-123-456789", 123, true},
+		{"blockprof-ort-1-", 1, true},
+		{"blockprof-ort--123", 0, false},
+		{"blockprof-ort-0-x", 0, false},
+		{"blockprof-ort-12a-x", 0, false},
+		{"blockprof-ort-+12-x", 0, false},
+		{"blockprof-ort-123", 0, false},
+		{"blockprof-ort-99999999999999999999-x", 0, false},
+		{"blockprof-model-1.onnx", 0, false},
+		{"other", 0, false},
+	} {
+		pid, ok := workDirPID(tc.name)
+		if pid != tc.pid || ok != tc.ok {
+			t.Errorf("workDirPID(%q) = %d, %v; want %d, %v", tc.name, pid, ok, tc.pid, tc.ok)
+		}
+	}
+}
+
+// FuzzWorkDirPID: names in $TMPDIR are anyone's; reading them never
+// panics, and a name it accepts is one newWorkDir makes for that ID.
+func FuzzWorkDirPID(f *testing.F) {
+	for _, s := range []string{"blockprof-ort-123-456", "blockprof-ort--", "blockprof-ort-9-\x00", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		pid, ok := workDirPID(name)
+		if ok && (pid <= 0 || !strings.HasPrefix(name, workDirPrefix+strconv.Itoa(pid)+"-")) {
+			t.Errorf("workDirPID(%q) = %d", name, pid)
+		}
+	})
 }
