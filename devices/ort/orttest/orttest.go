@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Package orttest loads ONNX Runtime for tests of the packages that check
 // their models against it (model/onnx, its interpreter and quantizer,
 // model/tflite).
