@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strings"
@@ -277,8 +278,12 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 	// graph is timed, and ONNX Runtime makes one copy of the weights less.
 	fold := d.opts.Optimization != "disable"
 	w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch, FoldBN: fold}, work.weights)
-	if err != nil {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		// Writing the model or growing the weight file failed.
 		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, work.path)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -106,6 +106,25 @@ func TestDeviceModelFiles(t *testing.T) {
 	if left, _ := os.ReadDir(d.work.path); len(left) != 1 || left[0].Name() != weightFileName {
 		t.Errorf("in the work directory after a measurement: %v, want %s only", left, weightFileName)
 	}
+	// A weight file that cannot grow (here: opened read-only under the
+	// device) fails the export, saying where and what to do.
+	ro, err := os.Open(d.work.file.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	writable := d.work.weights
+	d.work.weights = onnx.NewWeights(ro, weightFileName, weightSeed)
+	sp := modeltest.Space(t, "ofa-mbv3-w1.0")
+	big, err := sp.Network(sp.MaxArch(224))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Measure(context.Background(), big); err == nil || !strings.Contains(err.Error(), "weight file") ||
+		!strings.Contains(err.Error(), d.work.path) || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Errorf("Measure with a weight file that cannot grow: err = %v, want one naming the weight file, %s and TMPDIR", err, d.work.path)
+	}
+	d.work.weights = writable
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
