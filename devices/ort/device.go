@@ -168,13 +168,16 @@ func (d *Device) Name() string { return d.name }
 func (d *Device) Info() devices.Info { return d.info }
 
 // Check reports what the device found (the library was loaded by New)
-// and that the directory for the models' files can hold one.
+// and, for fp32 models (the ones written to files), that the work
+// directory can be made.
 func (d *Device) Check(ctx context.Context) (devices.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return devices.Info{}, err
 	}
-	if _, err := d.workDir(); err != nil {
-		return devices.Info{}, fmt.Errorf("device %s: %w", d.name, err)
+	if d.model.Precision == "fp32" {
+		if _, err := d.workDir(); err != nil {
+			return devices.Info{}, fmt.Errorf("device %s: %w", d.name, err)
+		}
 	}
 	return d.info, nil
 }
