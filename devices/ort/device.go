@@ -271,19 +271,26 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 	if err != nil {
 		return nil, err
 	}
-	f, done, err := work.modelFile()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	// Batch normalisation comes folded into the convs, as ONNX Runtime
 	// folds it from level basic on (TestFoldBNIsWhatORTRuns): the same
 	// graph is timed, and ONNX Runtime makes one copy of the weights less.
 	fold := d.opts.Optimization != "disable"
-	w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch, FoldBN: fold}, work.weights)
+	return work.load(ctx, d.rt, net, onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch, FoldBN: fold}, d.opts)
+}
+
+// load writes net with export options eo to a model file of w, its
+// weights as windows of w's weight file (onnx.WriteExternal), and loads
+// it in a session of rt with so; ctx is checked between the two.
+func (w *workDir) load(ctx context.Context, rt *Runtime, net *model.Network, eo onnx.Options, so Options) (*Session, error) {
+	f, done, err := w.modelFile()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	m, err := onnx.WriteExternal(f, net, eo, w.weights)
 	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 		// Writing the model or growing the weight file failed.
-		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, work.path)
+		return nil, fmt.Errorf("%w (in %s: set TMPDIR to a writable directory with room for it)", err, w.path)
 	}
 	if err != nil {
 		return nil, err
@@ -291,7 +298,7 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return d.rt.NewSessionFile(f.Name(), w.Inputs, w.Outputs, d.opts)
+	return rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, so)
 }
 
 // workDir returns the device's work directory, making it on first use.

@@ -531,14 +531,24 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 	return name
 }
 
-// write appends the tensor's raw data to b.
-func (f fill) write(b []byte) []byte {
+// windows yields the tensor's raw data in windows of its pool: from off
+// to the pool's end, then from the start, until n bytes are given.
+func (f fill) windows(yield func([]byte) bool) {
 	off := f.off
 	for n := f.n; n > 0; {
 		c := min(n, len(f.pool)-off)
-		b = append(b, f.pool[off:off+c]...)
+		if !yield(f.pool[off : off+c]) {
+			return
+		}
 		n -= c
 		off = 0
+	}
+}
+
+// write appends the tensor's raw data to b.
+func (f fill) write(b []byte) []byte {
+	for w := range f.windows {
+		b = append(b, w...)
 	}
 	return b
 }

@@ -123,12 +123,10 @@ func (s *sink) write(p []byte) {
 // writeTo writes the tensor's raw data to s, a window of its pool at a
 // time.
 func (f fill) writeTo(s *sink) {
-	off := f.off
-	for n := f.n; n > 0 && s.err == nil; {
-		c := min(n, len(f.pool)-off)
-		s.write(f.pool[off : off+c])
-		n -= c
-		off = 0
+	for w := range f.windows {
+		if s.write(w); s.err != nil {
+			return
+		}
 	}
 }
 
