@@ -50,8 +50,8 @@ func TestFoldBNIsWhatORTRuns(t *testing.T) {
 					t.Fatalf("fold %v: %d BatchNormalization in the model", fold, n)
 				}
 				out := filepath.Join(t.TempDir(), "optimized.onnx")
-				opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1,
-					tune: func(so *onnxruntime.SessionOptions) error { return so.SetOptimizedModelFilePath(out) }}
+				opts := cpuOptions()
+				opts.tune = func(so *onnxruntime.SessionOptions) error { return so.SetOptimizedModelFilePath(out) }
 				s, err := rt.NewSession(data, opts)
 				if err != nil {
 					t.Fatal(err)

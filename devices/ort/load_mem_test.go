@@ -3,11 +3,11 @@ package ort
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,7 +89,7 @@ func TestLoadPeakChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	opts := cpuOptions()
 	var work *workDir
 	if way == "external" {
 		var err error
@@ -110,39 +110,15 @@ func TestLoadPeakChild(t *testing.T) {
 	var s *Session
 	switch way {
 	case "memory":
-		data, err := onnx.Export(net, onnx.Options{Seed: weightSeed})
-		if err != nil {
+		if s, err = loadViaMemory(rt, net, opts); err != nil {
 			t.Fatal(err)
 		}
-		s, err = rt.NewSession(data, opts)
-		if err != nil {
+	case "file":
+		if s, err = loadViaFile(rt, t.TempDir(), net, opts); err != nil {
 			t.Fatal(err)
 		}
-	case "file", "external":
-		f, err := os.Create(filepath.Join(t.TempDir(), "model.onnx"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if way == "external" {
-			f.Close()
-			var done func()
-			if f, done, err = work.modelFile(); err != nil {
-				t.Fatal(err)
-			}
-			defer done()
-		}
-		var w onnx.Written
-		if way == "file" {
-			w, err = onnx.Write(f, net, onnx.Options{Seed: weightSeed})
-		} else {
-			w, err = onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed, FoldBN: true}, work.weights)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err = rt.NewSessionFile(f.Name(), w.Inputs, w.Outputs, opts)
-		f.Close()
-		if err != nil {
+	case "external":
+		if s, err = work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true}, opts); err != nil {
 			t.Fatal(err)
 		}
 	default:

@@ -13,12 +13,15 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"blockprof/model"
+	"blockprof/model/onnx"
 	"blockprof/model/onnx/onnxpb"
 )
 
 // testRuntime loads ONNX Runtime the way blockprof does, or skips the test
-// when no library is installed (CI runs scripts/setup-ort.sh first).
-func testRuntime(t *testing.T) *Runtime {
+// or benchmark when no library is installed (CI runs scripts/setup-ort.sh
+// first).
+func testRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	path, err := FindLibrary("")
 	if errors.Is(err, ErrNoLibrary) {
@@ -32,6 +35,54 @@ func testRuntime(t *testing.T) *Runtime {
 		t.Fatal(err)
 	}
 	return rt
+}
+
+// cpuOptions are the embedded config's cpu device's session settings: 1
+// thread, optimisation all, batch 1.
+func cpuOptions() Options {
+	return Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+}
+
+// medianRun runs s twice untimed, then 20 times timed, and returns the
+// median run in milliseconds.
+func medianRun(tb testing.TB, s *Session) float64 {
+	tb.Helper()
+	var rr []float64
+	for range 22 {
+		t0 := time.Now()
+		if err := s.Run(context.Background()); err != nil {
+			tb.Fatal(err)
+		}
+		rr = append(rr, ms(time.Since(t0)))
+	}
+	return median(rr[2:])
+}
+
+// loadViaMemory exports net into memory and loads it in a session of rt
+// from there: the device before issue 14 (BenchmarkLoad's "memory").
+func loadViaMemory(rt *Runtime, net *model.Network, so Options) (*Session, error) {
+	data, err := onnx.Export(net, onnx.Options{Seed: weightSeed})
+	if err != nil {
+		return nil, err
+	}
+	return rt.NewSession(data, so)
+}
+
+// loadViaFile streams net's export (Export's bytes) to a new file in dir
+// and loads it in a session of rt: the way the device loaded models between
+// its in-memory export and its weight file (BenchmarkLoad's "file").
+func loadViaFile(rt *Runtime, dir string, net *model.Network, so Options) (*Session, error) {
+	f, err := os.CreateTemp(dir, "model-*.onnx")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	m, err := onnx.Write(f, net, onnx.Options{Seed: weightSeed})
+	if err != nil {
+		return nil, err
+	}
+	return rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, so)
 }
 
 func TestFindLibrary(t *testing.T) {

@@ -2,7 +2,6 @@ package ort
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -22,20 +21,13 @@ import (
 // (devices.ProbeRatio) across windows, and "relvar-raw" the same for the
 // arch's raw median. Lower is better: the probe followed the machine.
 func BenchmarkProbeChoice(b *testing.B) {
-	path, err := FindLibrary("")
-	if errors.Is(err, ErrNoLibrary) {
-		b.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	rt, err := Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rt := testRuntime(b)
 	sp := modeltest.Space(b, "ofa-mbv3-w1.0")
 	mid, err := sp.ParseArch("ofa-mbv3-w1.0:224:" + strings.Repeat("e4k5,e4k5,e4k5/", 4) + "e4k5,e4k5,e4k5")
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	opts := cpuOptions()
 	ctx := context.Background()
 	session := func(a model.Arch) *Session {
 		net, err := sp.Network(a)

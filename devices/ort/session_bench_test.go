@@ -2,9 +2,7 @@ package ort
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -58,70 +56,67 @@ func BenchmarkSessionVariants(b *testing.B) {
 }
 
 func benchSessions(b *testing.B, only string, variants []sessionVariant) {
-	path, err := FindLibrary("")
-	if errors.Is(err, ErrNoLibrary) {
-		b.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	rt, err := Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ss := modeltest.Spaces(b)
-	for _, name := range ss.Names() {
-		if only != "" && name != only {
-			continue
-		}
-		sp, err := ss.Get(name)
+	rt := testRuntime(b)
+	benchWays(b, only, "create-ms", func(net *model.Network) []loadWay {
+		data, err := onnx.Export(net, onnx.Options{Seed: weightSeed})
 		if err != nil {
 			b.Fatal(err)
 		}
-		rs := sp.Resolutions
-		for _, a := range []struct {
-			what string
-			arch model.Arch
-		}{{"min", sp.MinArch(rs[0])}, {"max", sp.MaxArch(rs[len(rs)-1])}} {
-			net, err := sp.Network(a.arch)
-			if err != nil {
-				b.Fatal(err)
-			}
-			data, err := onnx.Export(net, onnx.Options{Seed: weightSeed})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Run(name+"/"+a.what, func(b *testing.B) {
-				create := make([][]float64, len(variants))
-				runs := make([][]float64, len(variants))
-				for b.Loop() {
-					for i, v := range variants {
-						opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1, tune: v.tune}
-						t0 := time.Now()
-						s, err := rt.NewSession(data, opts)
-						if err != nil {
-							b.Fatal(err)
-						}
-						create[i] = append(create[i], ms(time.Since(t0)))
-						var rr []float64
-						for range 22 {
-							t0 := time.Now()
-							if err := s.Run(context.Background()); err != nil {
-								b.Fatal(err)
-							}
-							rr = append(rr, ms(time.Since(t0)))
-						}
-						runs[i] = append(runs[i], median(rr[2:]))
-						s.Close()
-					}
-				}
-				for i, v := range variants {
-					prefix := v.name + "-"
-					if len(variants) == 1 {
-						prefix = ""
-					}
-					b.ReportMetric(median(create[i]), prefix+"create-ms")
-					b.ReportMetric(median(runs[i]), prefix+"run-ms")
-				}
-			})
+		ways := make([]loadWay, len(variants))
+		for i, v := range variants {
+			opts := cpuOptions()
+			opts.tune = v.tune
+			ways[i] = loadWay{v.name, func() (*Session, error) { return rt.NewSession(data, opts) }}
 		}
+		if len(ways) == 1 {
+			ways[0].name = "" // BenchmarkNewSession's metrics have no prefix
+		}
+		return ways
+	})
+}
+
+// loadWay is one way of loading a network into a session, compared with
+// others by benchWays.
+type loadWay struct {
+	name string
+	load func() (*Session, error)
+}
+
+// benchWays runs a sub-benchmark per extreme arch of every space (or of
+// space only): each iteration loads the net every way that ways gives for
+// it, in turn, timing the load and the session's median run (medianRun),
+// and it reports per way the median load time as "<way>-<metric>" and the
+// median run as "<way>-run-ms" (no prefix for a way without a name).
+func benchWays(b *testing.B, only, metric string, ways func(*model.Network) []loadWay) {
+	for _, e := range modeltest.Extremes(b) {
+		if only != "" && e.Space.Name != only {
+			continue
+		}
+		ws := ways(e.Network(b))
+		b.Run(e.Name(), func(b *testing.B) {
+			loads := make([][]float64, len(ws))
+			runs := make([][]float64, len(ws))
+			for b.Loop() {
+				for i, w := range ws {
+					t0 := time.Now()
+					s, err := w.load()
+					if err != nil {
+						b.Fatal(err)
+					}
+					loads[i] = append(loads[i], ms(time.Since(t0)))
+					runs[i] = append(runs[i], medianRun(b, s))
+					s.Close()
+				}
+			}
+			for i, w := range ws {
+				prefix := w.name + "-"
+				if w.name == "" {
+					prefix = ""
+				}
+				b.ReportMetric(median(loads[i]), prefix+metric)
+				b.ReportMetric(median(runs[i]), prefix+"run-ms")
+			}
+		})
 	}
 }
 
@@ -135,14 +130,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // medians ("seedN-spread"). The weights do not change the latency when the
 // two medians differ by less than the spread.
 func BenchmarkWeightSeeds(b *testing.B) {
-	path, err := FindLibrary("")
-	if errors.Is(err, ErrNoLibrary) {
-		b.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	rt, err := Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rt := testRuntime(b)
 	sp := modeltest.Space(b, "ofa-mbv3-w1.0")
 	for _, a := range []struct {
 		what string
@@ -161,22 +149,14 @@ func BenchmarkWeightSeeds(b *testing.B) {
 		}
 		b.Run(a.what, func(b *testing.B) {
 			meds := make([][]float64, len(seeds))
-			opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+			opts := cpuOptions()
 			for b.Loop() {
 				for i := range seeds {
 					s, err := rt.NewSession(models[i], opts)
 					if err != nil {
 						b.Fatal(err)
 					}
-					var rr []float64
-					for range 22 {
-						t0 := time.Now()
-						if err := s.Run(context.Background()); err != nil {
-							b.Fatal(err)
-						}
-						rr = append(rr, ms(time.Since(t0)))
-					}
-					meds[i] = append(meds[i], median(rr[2:]))
+					meds[i] = append(meds[i], medianRun(b, s))
 					s.Close()
 				}
 			}
@@ -203,101 +183,21 @@ func BenchmarkWeightSeeds(b *testing.B) {
 // the way of loading, and the other weights "external" has, must not
 // change what is timed.
 func BenchmarkLoad(b *testing.B) {
-	path, err := FindLibrary("")
-	if errors.Is(err, ErrNoLibrary) {
-		b.Skipf("skipping: needs the ONNX Runtime library: %v", err)
-	}
-	rt, err := Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rt := testRuntime(b)
 	dir := b.TempDir()
 	work, err := newWorkDir(b.TempDir(), weightSeed)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer work.Close()
-	ways := []struct {
-		name string
-		load func(*model.Network, Options) (*Session, error)
-	}{
-		{"memory", func(net *model.Network, opts Options) (*Session, error) {
-			data, err := onnx.Export(net, onnx.Options{Seed: weightSeed})
-			if err != nil {
-				return nil, err
-			}
-			return rt.NewSession(data, opts)
-		}},
-		{"file", func(net *model.Network, opts Options) (*Session, error) {
-			f, err := os.CreateTemp(dir, "model-*.onnx")
-			if err != nil {
-				return nil, err
-			}
-			defer os.Remove(f.Name())
-			defer f.Close()
-			w, err := onnx.Write(f, net, onnx.Options{Seed: weightSeed})
-			if err != nil {
-				return nil, err
-			}
-			return rt.NewSessionFile(f.Name(), w.Inputs, w.Outputs, opts)
-		}},
-		{"external", func(net *model.Network, opts Options) (*Session, error) {
-			f, done, err := work.modelFile()
-			if err != nil {
-				return nil, err
-			}
-			defer done()
-			w, err := onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed, FoldBN: true}, work.weights)
-			if err != nil {
-				return nil, err
-			}
-			return rt.NewSessionFile(f.Name(), w.Inputs, w.Outputs, opts)
-		}},
-	}
-	ss := modeltest.Spaces(b)
-	for _, name := range ss.Names() {
-		sp, err := ss.Get(name)
-		if err != nil {
-			b.Fatal(err)
+	opts := cpuOptions()
+	benchWays(b, "", "load-ms", func(net *model.Network) []loadWay {
+		return []loadWay{
+			{"memory", func() (*Session, error) { return loadViaMemory(rt, net, opts) }},
+			{"file", func() (*Session, error) { return loadViaFile(rt, dir, net, opts) }},
+			{"external", func() (*Session, error) {
+				return work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true}, opts)
+			}},
 		}
-		rs := sp.Resolutions
-		for _, a := range []struct {
-			what string
-			arch model.Arch
-		}{{"min", sp.MinArch(rs[0])}, {"max", sp.MaxArch(rs[len(rs)-1])}} {
-			net, err := sp.Network(a.arch)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Run(name+"/"+a.what, func(b *testing.B) {
-				loads := make([][]float64, len(ways))
-				runs := make([][]float64, len(ways))
-				opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
-				for b.Loop() {
-					for i, way := range ways {
-						t0 := time.Now()
-						s, err := way.load(net, opts)
-						if err != nil {
-							b.Fatal(err)
-						}
-						loads[i] = append(loads[i], ms(time.Since(t0)))
-						var rr []float64
-						for range 22 {
-							t0 := time.Now()
-							if err := s.Run(context.Background()); err != nil {
-								b.Fatal(err)
-							}
-							rr = append(rr, ms(time.Since(t0)))
-						}
-						runs[i] = append(runs[i], median(rr[2:]))
-						s.Close()
-					}
-				}
-				for i, way := range ways {
-					b.ReportMetric(median(loads[i]), way.name+"-load-ms")
-					b.ReportMetric(median(runs[i]), way.name+"-run-ms")
-				}
-			})
-		}
-	}
+	})
 }

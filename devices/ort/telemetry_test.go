@@ -64,7 +64,7 @@ func TestTelemetryChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := rt.NewSession(data, Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1})
+	s, err := rt.NewSession(data, cpuOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestNewSessionFileErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	opts := cpuOptions()
 	for _, tc := range []struct {
 		name, path string
 	}{
@@ -203,16 +203,7 @@ func TestExternalModelRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, done, err := w.modelFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := onnx.WriteExternal(f, net, onnx.Options{Seed: weightSeed}, w.weights)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1})
-		done()
+		s, err := w.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed}, cpuOptions())
 		if err != nil {
 			t.Fatal(err)
 		}

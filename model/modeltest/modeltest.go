@@ -55,3 +55,42 @@ func SharedData(t testing.TB) string {
 	}
 	return d
 }
+
+// Extreme is one of a default space's two extreme archs: its smallest at
+// its smallest resolution ("min") or its largest at its largest ("max").
+type Extreme struct {
+	Space *model.Space
+	Which string // "min" or "max"
+	Arch  model.Arch
+}
+
+// Name is "SPACE/min" or "SPACE/max", the name tests and benchmarks run
+// it under.
+func (e Extreme) Name() string { return e.Space.Name + "/" + e.Which }
+
+// Network expands the arch; an error fails t.
+func (e Extreme) Network(t testing.TB) *model.Network {
+	t.Helper()
+	net, err := e.Space.Network(e.Arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// Extremes are the two extreme archs of every default space, in the
+// spaces' order.
+func Extremes(t testing.TB) []Extreme {
+	t.Helper()
+	ss := Spaces(t)
+	var out []Extreme
+	for _, name := range ss.Names() {
+		sp, err := ss.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := sp.Resolutions
+		out = append(out, Extreme{sp, "min", sp.MinArch(rs[0])}, Extreme{sp, "max", sp.MaxArch(rs[len(rs)-1])})
+	}
+	return out
+}

@@ -40,24 +40,9 @@ type testArch struct {
 // largest arch at its largest.
 func extremes(t testing.TB) []testArch {
 	t.Helper()
-	ss := spaces(t)
 	var out []testArch
-	for _, name := range ss.Names() {
-		s, err := ss.Get(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs := s.Resolutions
-		for _, a := range []struct {
-			what string
-			arch model.Arch
-		}{{"min", s.MinArch(rs[0])}, {"max", s.MaxArch(rs[len(rs)-1])}} {
-			net, err := s.Network(a.arch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, testArch{name + "/" + a.what, net})
-		}
+	for _, e := range modeltest.Extremes(t) {
+		out = append(out, testArch{e.Name(), e.Network(t)})
 	}
 	return out
 }

@@ -77,98 +77,84 @@ func TestStructure(t *testing.T) {
 	allowed := map[string]bool{"CONV_2D": true, "DEPTHWISE_CONV_2D": true, "ADD": true, "MUL": true, "MEAN": true,
 		"FULLY_CONNECTED": true, "HARD_SWISH": true, "MAX_POOL_2D": true, "AVERAGE_POOL_2D": true, "RESHAPE": true,
 		"PAD": true, "RELU": true, "RELU6": true, "DEQUANTIZE": true, "QUANTIZE": true}
-	ss := modeltest.Spaces(t)
-	for _, name := range ss.Names() {
-		s, err := ss.Get(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs := s.Resolutions
-		for _, a := range []struct {
-			what string
-			arch model.Arch
-		}{{"min", s.MinArch(rs[0])}, {"max", s.MaxArch(rs[len(rs)-1])}} {
-			t.Run(name+"/"+a.what, func(t *testing.T) {
-				if raceEnabled && a.what == "max" {
-					t.Skip("the largest nets take minutes to export under -race; .ci/run checks them without it")
+	for _, e := range modeltest.Extremes(t) {
+		t.Run(e.Name(), func(t *testing.T) {
+			if raceEnabled && e.Which == "max" {
+				t.Skip("the largest nets take minutes to export under -race; .ci/run checks them without it")
+			}
+			net := e.Network(t)
+			om, err := onnx.Build(net, onnx.Options{Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			onnxConvs := 0
+			for _, n := range om.GetGraph().GetNode() {
+				if n.GetOpType() == "Conv" {
+					onnxConvs++
 				}
-				net, err := s.Network(a.arch)
+			}
+			for _, p := range []tflite.Precision{tflite.FP32, tflite.FP16} {
+				b, err := tflite.Export(net, tflite.Options{Seed: 2, Precision: p})
 				if err != nil {
 					t.Fatal(err)
 				}
-				om, err := onnx.Build(net, onnx.Options{Seed: 2})
+				meta, err := tflite.Read(b)
+				m := fb.GetRootAsModel(b, 0).UnPack()
 				if err != nil {
 					t.Fatal(err)
 				}
-				onnxConvs := 0
-				for _, n := range om.GetGraph().GetNode() {
-					if n.GetOpType() == "Conv" {
-						onnxConvs++
+				if meta.Arch != net.Arch || meta.Space != net.Space || meta.Seed != 2 || meta.Precision != string(p) || meta.Resolution != net.Resolution {
+					t.Errorf("%s: metadata %+v", p, meta)
+				}
+				sg := m.Subgraphs[0]
+				counts := map[string]int{}
+				for _, op := range sg.Operators {
+					counts[fb.EnumNamesBuiltinOperator[m.OperatorCodes[op.OpcodeIndex].BuiltinCode]]++
+				}
+				for op := range counts {
+					if !allowed[op] {
+						t.Errorf("%s: op %s", p, op)
 					}
 				}
-				for _, p := range []tflite.Precision{tflite.FP32, tflite.FP16} {
-					b, err := tflite.Export(net, tflite.Options{Seed: 2, Precision: p})
-					if err != nil {
-						t.Fatal(err)
+				if got := counts["CONV_2D"] + counts["DEPTHWISE_CONV_2D"]; got != onnxConvs {
+					t.Errorf("%s: %d convs, the ONNX export has %d", p, got, onnxConvs)
+				}
+				if counts["FULLY_CONNECTED"] != 1 || counts["RELU"]+counts["RELU6"] != 0 {
+					t.Errorf("%s: counts %v: want one FULLY_CONNECTED and every ReLU fused", p, counts)
+				}
+				in, out := sg.Tensors[sg.Inputs[0]], sg.Tensors[sg.Outputs[0]]
+				r := int32(net.Resolution)
+				if in.Name != tflite.InputName || !slices.Equal(in.Shape, []int32{1, r, r, 3}) || in.Type != fb.TensorTypeFLOAT32 {
+					t.Errorf("%s: input %s %v %v", p, in.Name, in.Shape, in.Type)
+				}
+				if out.Name != tflite.OutputName || !slices.Equal(out.Shape, []int32{1, int32(net.Classes)}) || out.Type != fb.TensorTypeFLOAT32 {
+					t.Errorf("%s: output %s %v %v", p, out.Name, out.Shape, out.Type)
+				}
+				var f16, f32w int
+				for _, tn := range sg.Tensors {
+					if tn.Buffer == 0 {
+						continue
 					}
-					meta, err := tflite.Read(b)
-					m := fb.GetRootAsModel(b, 0).UnPack()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if meta.Arch != net.Arch || meta.Space != net.Space || meta.Seed != 2 || meta.Precision != string(p) || meta.Resolution != net.Resolution {
-						t.Errorf("%s: metadata %+v", p, meta)
-					}
-					sg := m.Subgraphs[0]
-					counts := map[string]int{}
-					for _, op := range sg.Operators {
-						counts[fb.EnumNamesBuiltinOperator[m.OperatorCodes[op.OpcodeIndex].BuiltinCode]]++
-					}
-					for op := range counts {
-						if !allowed[op] {
-							t.Errorf("%s: op %s", p, op)
-						}
-					}
-					if got := counts["CONV_2D"] + counts["DEPTHWISE_CONV_2D"]; got != onnxConvs {
-						t.Errorf("%s: %d convs, the ONNX export has %d", p, got, onnxConvs)
-					}
-					if counts["FULLY_CONNECTED"] != 1 || counts["RELU"]+counts["RELU6"] != 0 {
-						t.Errorf("%s: counts %v: want one FULLY_CONNECTED and every ReLU fused", p, counts)
-					}
-					in, out := sg.Tensors[sg.Inputs[0]], sg.Tensors[sg.Outputs[0]]
-					r := int32(net.Resolution)
-					if in.Name != tflite.InputName || !slices.Equal(in.Shape, []int32{1, r, r, 3}) || in.Type != fb.TensorTypeFLOAT32 {
-						t.Errorf("%s: input %s %v %v", p, in.Name, in.Shape, in.Type)
-					}
-					if out.Name != tflite.OutputName || !slices.Equal(out.Shape, []int32{1, int32(net.Classes)}) || out.Type != fb.TensorTypeFLOAT32 {
-						t.Errorf("%s: output %s %v %v", p, out.Name, out.Shape, out.Type)
-					}
-					var f16, f32w int
-					for _, tn := range sg.Tensors {
-						if tn.Buffer == 0 {
-							continue
-						}
-						switch {
-						case tn.Type == fb.TensorTypeFLOAT16:
-							f16++
-						case tn.Type == fb.TensorTypeFLOAT32 && len(tn.Shape) > 0 && tn.Shape[0] > 1:
-							f32w++
-						}
-					}
-					if p == tflite.FP16 && (f16 == 0 || f32w != 0 || counts["DEQUANTIZE"] != f16) {
-						t.Errorf("fp16: %d float16 constants, %d DEQUANTIZE, %d float32 weight tensors", f16, counts["DEQUANTIZE"], f32w)
-					}
-					for _, oc := range m.OperatorCodes {
-						if oc.BuiltinCode == fb.BuiltinOperatorDEQUANTIZE && oc.Version != 3 {
-							t.Errorf("fp16: DEQUANTIZE version %d, want 3 (float16 input)", oc.Version)
-						}
-					}
-					if p == tflite.FP32 && (f16 != 0 || counts["DEQUANTIZE"] != 0) {
-						t.Errorf("fp32: %d float16 constants", f16)
+					switch {
+					case tn.Type == fb.TensorTypeFLOAT16:
+						f16++
+					case tn.Type == fb.TensorTypeFLOAT32 && len(tn.Shape) > 0 && tn.Shape[0] > 1:
+						f32w++
 					}
 				}
-			})
-		}
+				if p == tflite.FP16 && (f16 == 0 || f32w != 0 || counts["DEQUANTIZE"] != f16) {
+					t.Errorf("fp16: %d float16 constants, %d DEQUANTIZE, %d float32 weight tensors", f16, counts["DEQUANTIZE"], f32w)
+				}
+				for _, oc := range m.OperatorCodes {
+					if oc.BuiltinCode == fb.BuiltinOperatorDEQUANTIZE && oc.Version != 3 {
+						t.Errorf("fp16: DEQUANTIZE version %d, want 3 (float16 input)", oc.Version)
+					}
+				}
+				if p == tflite.FP32 && (f16 != 0 || counts["DEQUANTIZE"] != 0) {
+					t.Errorf("fp32: %d float16 constants", f16)
+				}
+			}
+		})
 	}
 }
 
