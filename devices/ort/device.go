@@ -213,7 +213,10 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 		}
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
-	defer sess.Close()
+	defer func() {
+		sess.Close()
+		d.rt.heap.afterSession()
+	}()
 	var probe func() error
 	if d.protocol.ProbeEvery > 0 {
 		d.probeMu.Lock()

@@ -49,21 +49,36 @@ func TestFoldBNIsWhatORTRuns(t *testing.T) {
 				if n := strings.Count(string(data), "BatchNormalization"); (n > 0) == fold {
 					t.Fatalf("fold %v: %d BatchNormalization in the model", fold, n)
 				}
-				out := filepath.Join(t.TempDir(), "optimized.onnx")
-				opts := cpuOptions()
-				opts.tune = func(so *onnxruntime.SessionOptions) error { return so.SetOptimizedModelFilePath(out) }
-				s, err := rt.NewSession(data, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.Close()
-				graphs[i] = optimizedGraph(t, out)
+				graphs[i] = ranGraph(t, rt, data, nil)
 			}
 			if graphs[0] != graphs[1] {
 				t.Errorf("ONNX Runtime runs another graph for the folded model:\nunfolded:\n%s\nfolded:\n%s", graphs[0], graphs[1])
 			}
 		})
 	}
+}
+
+// ranGraph loads model in a session of rt with the device's cpu options,
+// plus tune if not nil, and describes the graph ONNX Runtime optimised it
+// into (optimizedGraph).
+func ranGraph(t *testing.T, rt *Runtime, model []byte, tune func(*onnxruntime.SessionOptions) error) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "optimized.onnx")
+	opts := cpuOptions()
+	opts.tune = func(so *onnxruntime.SessionOptions) error {
+		if tune != nil {
+			if err := tune(so); err != nil {
+				return err
+			}
+		}
+		return so.SetOptimizedModelFilePath(out)
+	}
+	s, err := rt.NewSession(model, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return optimizedGraph(t, out)
 }
 
 // optimizedGraph describes the model ONNX Runtime saved: one line per node
@@ -113,4 +128,36 @@ func optimizedGraph(t *testing.T, path string) string {
 	slices.Sort(lines)
 	slices.Sort(shapes)
 	return strings.Join(lines, "\n") + "\ninitializers " + strings.Join(shapes, " ")
+}
+
+// TestLoopLevelIsWhatORTRuns: the graph ONNX Runtime runs is the same
+// whether it repeats its optimisation passes until nothing changes (its
+// default, loop level 1) or runs them once (level 0, what newSession sets
+// to build sessions faster), on the smallest and largest net of every
+// space.
+func TestLoopLevelIsWhatORTRuns(t *testing.T) {
+	rt := testRuntime(t)
+	for _, e := range modeltest.Extremes(t) {
+		t.Run(e.Name(), func(t *testing.T) {
+			data, err := onnx.Export(e.Network(t), onnx.Options{Seed: 1, FoldBN: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var graphs [2]string
+			for i, level := range []string{"1", "0"} {
+				graphs[i] = ranGraph(t, rt, data, func(so *onnxruntime.SessionOptions) error {
+					if err := so.AddSessionConfigEntry("session.graph_optimizations_loop_level", level); err != nil {
+						return err
+					}
+					if got, err := so.GetSessionConfigEntry("session.graph_optimizations_loop_level"); err != nil || got != level {
+						return fmt.Errorf("loop level %q not set: got %q, %v", level, got, err)
+					}
+					return nil
+				})
+			}
+			if graphs[0] != graphs[1] {
+				t.Errorf("ONNX Runtime runs another graph at loop level 0:\nlevel 1:\n%s\nlevel 0:\n%s", graphs[0], graphs[1])
+			}
+		})
+	}
 }

@@ -17,6 +17,9 @@ import (
 type Runtime struct {
 	path    string
 	version string
+	// heap returns glibc's free heap to the OS when it has grown
+	// (malloc_glibc.go): one per process, as the heap is.
+	heap heapTrim
 }
 
 // environment guards the one-time initialisation of onnxruntime_go. It is

@@ -200,6 +200,11 @@ func newSession(ins, outs []*onnxpb.ValueInfoProto, opts Options, create create)
 		{"intra-op threads", func() error { return so.SetIntraOpNumThreads(opts.IntraOpThreads) }},
 		{"inter-op threads", func() error { return so.SetInterOpNumThreads(inter) }},
 		{"execution mode", func() error { return so.SetExecutionMode(mode) }},
+		// ONNX Runtime repeats its layout-level passes until the graph
+		// stops changing; on these graphs the repeat changes nothing
+		// (TestLoopLevelIsWhatORTRuns) and costs 2-20% of building a
+		// session.
+		{"optimisation loop", func() error { return so.AddSessionConfigEntry("session.graph_optimizations_loop_level", "0") }},
 		{"tuning", func() error {
 			if opts.tune == nil {
 				return nil
