@@ -213,10 +213,7 @@ func (d *Device) measure(ctx context.Context, net *model.Network) (devices.Measu
 		}
 		return devices.Measurement{}, fmt.Errorf("device %s: %s: %w", d.name, net.Arch, err)
 	}
-	defer func() {
-		sess.Close()
-		d.rt.heap.afterSession()
-	}()
+	defer sess.Close()
 	var probe func() error
 	if d.protocol.ProbeEvery > 0 {
 		d.probeMu.Lock()

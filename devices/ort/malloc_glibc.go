@@ -41,23 +41,20 @@ import "C"
 
 import "sync"
 
-// mmapThreshold is the mmap threshold the constructor sets (bytes).
-const mmapThreshold = C.BP_MMAP_THRESHOLD
-
 // trimGrowth is how much glibc's heap may grow between two trims (bytes).
 const trimGrowth = 16 << 20
 
 // heapTrim returns the free memory of glibc's heap to the OS each time the
 // heap has grown by trimGrowth since the last time (or since the first
-// session closed). Sessions of different archs leave free blocks of
-// different sizes between the live ones; glibc reuses some, grows the heap
-// for the rest and never returns free memory below its top. In the
-// explorer (more goroutines, so the cgo calls land on other threads, with
-// other tcaches) that made the heap grow by 0.3-0.8 MB per arch, most of
-// it free (81 MB, 34 MB free after 127 archs; `profile`: flat). A trim
-// costs the next session the refaults of what it reuses (about 15 ms), so
-// it is done only on growth: a few times per run (docs/benchmarks.md,
-// issue 14).
+// session closed); Session.Close asks it. Sessions of different archs
+// leave free blocks of different sizes between the live ones; glibc
+// reuses some, grows the heap for the rest and never returns free memory
+// below its top. In the explorer that made the heap grow by 0.3-0.8 MB
+// per arch, most of it free (81 MB, 34 MB free after 127 archs), while
+// `profile` stayed flat; why the explorer differs is not pinned down (all
+// ONNX Runtime calls on one locked thread made it worse). A trim costs the
+// next session the refaults of what it reuses (about 15 ms), so it is done
+// only on growth: a few times per run (docs/benchmarks.md, issue 14).
 type heapTrim struct {
 	mu   sync.Mutex
 	mark uint64 // heap size after the last trim; 0 before the first session

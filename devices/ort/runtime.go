@@ -18,7 +18,8 @@ type Runtime struct {
 	path    string
 	version string
 	// heap returns glibc's free heap to the OS when it has grown
-	// (malloc_glibc.go): one per process, as the heap is.
+	// (malloc_glibc.go), asked by every session's Close: one per process,
+	// as the heap is.
 	heap heapTrim
 }
 

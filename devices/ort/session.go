@@ -96,6 +96,8 @@ type Session struct {
 	// allocates nothing for it; stopped receives after each call.
 	terminate func()
 	stopped   chan struct{}
+	// heap may return glibc's free heap once the session is released.
+	heap *heapTrim
 }
 
 // NewSession loads an ONNX model (serialised ModelProto) with opts. Only
@@ -108,7 +110,7 @@ func (r *Runtime) NewSession(model []byte, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
-	return newSession(ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
+	return newSession(&r.heap, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
 		return onnxruntime.NewAdvancedSessionWithONNXData(model, inNames, outNames, inVals, outVals, so)
 	})
 }
@@ -122,7 +124,7 @@ func (r *Runtime) NewSessionFile(path string, ins, outs []*onnxpb.ValueInfoProto
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
-	return newSession(ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
+	return newSession(&r.heap, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
 		return onnxruntime.NewAdvancedSession(path, inNames, outNames, inVals, outVals, so)
 	})
 }
@@ -131,11 +133,11 @@ func (r *Runtime) NewSessionFile(path string, ins, outs []*onnxpb.ValueInfoProto
 type create func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error)
 
 // newSession allocates the tensors of ins and outs, sets opts and calls
-// create.
-func newSession(ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (_ *Session, err error) {
+// create; heap is the process's heapTrim, told when the session is closed.
+func newSession(heap *heapTrim, ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (_ *Session, err error) {
 	// s is released on every error return (which sets the named result
 	// to nil, so the cleanup must not go through it).
-	s := &Session{stopped: make(chan struct{}, 1)}
+	s := &Session{heap: heap, stopped: make(chan struct{}, 1)}
 	s.terminate = s.stop
 	defer func() {
 		if err != nil {
@@ -262,10 +264,13 @@ func (s *Session) stop() {
 	s.stopped <- struct{}{}
 }
 
-// Close releases the session and its tensors. It is safe to call twice.
+// Close releases the session and its tensors, then lets the process's
+// heapTrim return glibc's free heap if it has grown. It is safe to call
+// twice.
 func (s *Session) Close() error {
 	var errs []error
-	if s.sess != nil {
+	released := s.sess != nil
+	if released {
 		errs = append(errs, s.sess.Destroy())
 		s.sess = nil
 	}
@@ -277,6 +282,9 @@ func (s *Session) Close() error {
 		errs = append(errs, t.Destroy())
 	}
 	s.ins, s.outs, s.inputs, s.outputs = nil, nil, nil, nil
+	if released && s.heap != nil {
+		s.heap.afterSession()
+	}
 	return errors.Join(errs...)
 }
 
