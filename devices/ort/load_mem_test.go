@@ -92,11 +92,7 @@ func TestLoadPeakChild(t *testing.T) {
 	opts := cpuOptions()
 	var work *workDir
 	if way == "external" {
-		var err error
-		if work, err = newWorkDir(t.TempDir(), weightSeed); err != nil {
-			t.Fatal(err)
-		}
-		defer work.Close()
+		work = testWorkDir(t)
 		// The device's steady state: the weight file already holds the
 		// regions this net needs.
 		if _, err := onnx.WriteExternal(io.Discard, net, onnx.Options{Seed: weightSeed, FoldBN: true}, work.weights); err != nil {

@@ -21,11 +21,7 @@ import (
 // for ofa-mbv3/max).
 func TestTimedRunsMapNothing(t *testing.T) {
 	rt := testRuntime(t)
-	work, err := newWorkDir(t.TempDir(), weightSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer work.Close()
+	work := testWorkDir(t)
 	const runs = 5
 	for _, e := range modeltest.Extremes(t) {
 		t.Run(e.Name(), func(t *testing.T) {

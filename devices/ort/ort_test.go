@@ -37,6 +37,18 @@ func testRuntime(t testing.TB) *Runtime {
 	return rt
 }
 
+// testWorkDir makes a work directory with the tests' weight seed in a
+// temporary directory of tb, removed when tb ends.
+func testWorkDir(tb testing.TB) *workDir {
+	tb.Helper()
+	w, err := newWorkDir(tb.TempDir(), weightSeed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { w.Close() })
+	return w
+}
+
 // cpuOptions are the embedded config's cpu device's session settings: 1
 // thread, optimisation all, batch 1.
 func cpuOptions() Options {

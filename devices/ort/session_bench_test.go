@@ -185,11 +185,7 @@ func BenchmarkWeightSeeds(b *testing.B) {
 func BenchmarkLoad(b *testing.B) {
 	rt := testRuntime(b)
 	dir := b.TempDir()
-	work, err := newWorkDir(b.TempDir(), weightSeed)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer work.Close()
+	work := testWorkDir(b)
 	opts := cpuOptions()
 	benchWays(b, "", "load-ms", func(net *model.Network) []loadWay {
 		return []loadWay{

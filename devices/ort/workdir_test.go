@@ -192,11 +192,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 // collapse to a constant).
 func TestExternalModelRuns(t *testing.T) {
 	rt := testRuntime(t)
-	w, err := newWorkDir(t.TempDir(), weightSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := testWorkDir(t)
 	sp := modeltest.Space(t, "ofa-mbv3-w1.0")
 	for _, arch := range []model.Arch{sp.MinArch(160), sp.MaxArch(224)} {
 		net, err := sp.Network(arch)
