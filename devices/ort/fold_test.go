@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -81,10 +80,8 @@ func ranGraph(t *testing.T, rt *Runtime, model []byte, tune func(*onnxruntime.Se
 	return optimizedGraph(t, out)
 }
 
-// optimizedGraph describes the model ONNX Runtime saved: one line per node
-// (domain, op, attributes, and what feeds each input: the producing node's
-// op, an initializer's shape or the graph input), sorted, and the
-// initializers' shapes, sorted.
+// optimizedGraph describes the model ONNX Runtime saved at path
+// (describeGraph).
 func optimizedGraph(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -95,39 +92,7 @@ func optimizedGraph(t *testing.T, path string) string {
 	if err := proto.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	g := m.GetGraph()
-	source := map[string]string{}
-	var shapes []string
-	for _, tp := range g.GetInitializer() {
-		source[tp.GetName()] = fmt.Sprint("init", tp.GetDims())
-		shapes = append(shapes, fmt.Sprint(tp.GetDims()))
-	}
-	for _, in := range g.GetInput() {
-		source[in.GetName()] = "input"
-	}
-	for _, n := range g.GetNode() {
-		for _, o := range n.GetOutput() {
-			source[o] = n.GetDomain() + "." + n.GetOpType()
-		}
-	}
-	var lines []string
-	for _, n := range g.GetNode() {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s.%s out=%d", n.GetDomain(), n.GetOpType(), len(n.GetOutput()))
-		attrs := slices.Clone(n.GetAttribute())
-		slices.SortFunc(attrs, func(a, b *onnxpb.AttributeProto) int { return strings.Compare(a.GetName(), b.GetName()) })
-		for _, a := range attrs {
-			fmt.Fprintf(&b, " %s=%v/%v/%v/%v/%s", a.GetName(), a.GetI(), a.GetF(), a.GetInts(), a.GetFloats(), a.GetS())
-		}
-		b.WriteString(" <-")
-		for _, in := range n.GetInput() {
-			b.WriteString(" " + source[in])
-		}
-		lines = append(lines, b.String())
-	}
-	slices.Sort(lines)
-	slices.Sort(shapes)
-	return strings.Join(lines, "\n") + "\ninitializers " + strings.Join(shapes, " ")
+	return describeGraph(m.GetGraph())
 }
 
 // TestLoopLevelIsWhatORTRuns: the graph ONNX Runtime runs is the same

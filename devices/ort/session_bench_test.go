@@ -175,9 +175,11 @@ func BenchmarkWeightSeeds(b *testing.B) {
 // session from it (the device before issue 14), "file" streams the whole
 // export to a model file that ONNX Runtime reads, "external" writes the
 // graph with batch normalisation folded and its weights as windows of a
-// weight file ONNX Runtime maps (onnx.WriteExternal, FoldBN: the device
-// now; the weight file is the benchmark's, grown by the first models as a
-// device's is). It reports the median
+// weight file ONNX Runtime maps (onnx.WriteExternal, FoldBN; the weight
+// file is the benchmark's, grown by the first models as a device's is),
+// "prelaid" writes that graph in ONNX Runtime's NCHWc form (prelayNCHWc:
+// the device now, at optimisation level all on a CPU whose NCHWc block is
+// 8). It reports the median
 // export + creation time per way ("<way>-load-ms") and the median of each
 // session's median run over 20 runs after 2 warm-up runs ("<way>-run-ms"):
 // the way of loading, and the other weights "external" has, must not
@@ -193,6 +195,9 @@ func BenchmarkLoad(b *testing.B) {
 			{"file", func() (*Session, error) { return loadViaFile(rt, dir, net, opts) }},
 			{"external", func() (*Session, error) {
 				return work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true}, opts)
+			}},
+			{"prelaid", func() (*Session, error) {
+				return work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true, Rewrite: prelayOrPlain}, opts)
 			}},
 		}
 	})

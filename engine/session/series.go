@@ -215,33 +215,37 @@ func (s *Session) obs(canonical, fix string, v float64) (analysis.Obs, error) {
 }
 
 // planObs are the plan items of the space's runs at resolution res (value
-// 0), subsampled like the latency records.
+// 0), subsampled like the latency records; total counts the items at every
+// resolution.
 func (s *Session) planObs(ctx context.Context, res int) (obs []analysis.Obs, total int, resolutions []int, err error) {
-	plan, err := s.plans.items(ctx, s.st, s.sp.Name)
+	counts, err := s.plans.counts(ctx, s.st, s.sp.Name)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	var at []store.PlanRef
-	for _, it := range plan {
-		if !slices.Contains(resolutions, it.Resolution) {
-			resolutions = append(resolutions, it.Resolution)
-		}
-		if it.Resolution == res {
-			at = append(at, it)
+	n := 0
+	for _, c := range counts {
+		resolutions = append(resolutions, c.Resolution)
+		total += c.Items
+		if c.Resolution == res {
+			n = c.Items
 		}
 	}
-	step := stride(len(at))
-	for i, it := range at {
-		if i%step != 0 {
-			continue
-		}
+	if n == 0 {
+		return nil, total, resolutions, nil
+	}
+	refs, err := s.plans.refs(ctx, s.st, s.sp.Name, res, stride(n))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	obs = make([]analysis.Obs, 0, len(refs))
+	for _, it := range refs {
 		o, err := s.obs(it.Canonical, it.Fix, 0)
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		obs = append(obs, o)
 	}
-	return obs, len(plan), resolutions, nil
+	return obs, total, resolutions, nil
 }
 
 func (s *Session) networkSeries(ctx context.Context, metric string, res int) (Series, error) {
@@ -303,18 +307,23 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 	return out, nil
 }
 
-// planCache keeps the space's plan items (as references: no OFA decoding)
-// and the parsed archs; both only grow while a session is open (Prepare
-// resets the plan).
+// planCache keeps what the analysis reads of the space's plan: the item
+// counts per resolution and, per resolution, the subsampled items (as
+// references: no OFA decoding), read once until Prepare resets them; and
+// the archs parsed last, at most MaxObs of them (past that it starts
+// over), so that a session's memory does not grow with the plan or with
+// the number of series it has analysed.
 type planCache struct {
 	mu    sync.Mutex
-	plan  []store.PlanRef
+	read  bool
+	sizes []store.PlanCount
+	at    map[int][]store.PlanRef
 	archs map[string]model.Arch
 }
 
 func (p *planCache) reset() {
 	p.mu.Lock()
-	p.plan = nil
+	p.read, p.sizes, p.at = false, nil, nil
 	p.mu.Unlock()
 }
 
@@ -330,7 +339,7 @@ func (p *planCache) parse(sp *model.Space, canonical string) (model.Arch, error)
 		return a, err
 	}
 	p.mu.Lock()
-	if p.archs == nil {
+	if p.archs == nil || len(p.archs) >= MaxObs {
 		p.archs = map[string]model.Arch{}
 	}
 	p.archs[canonical] = a
@@ -338,22 +347,41 @@ func (p *planCache) parse(sp *model.Space, canonical string) (model.Arch, error)
 	return a, nil
 }
 
-func (p *planCache) items(ctx context.Context, st *store.Store, space string) ([]store.PlanRef, error) {
+// counts returns the plan's item counts per resolution.
+func (p *planCache) counts(ctx context.Context, st *store.Store, space string) ([]store.PlanCount, error) {
 	p.mu.Lock()
-	plan := p.plan
+	read, counts := p.read, p.sizes
 	p.mu.Unlock()
-	if plan != nil {
-		return plan, nil
+	if read {
+		return counts, nil
 	}
-	plan, err := st.PlanRefs(ctx, space)
+	counts, err := st.PlanCounts(ctx, space)
 	if err != nil {
 		return nil, err
 	}
-	if plan == nil {
-		plan = []store.PlanRef{}
+	p.mu.Lock()
+	p.read, p.sizes, p.at = true, counts, nil
+	p.mu.Unlock()
+	return counts, nil
+}
+
+// refs returns every step-th plan item at resolution res.
+func (p *planCache) refs(ctx context.Context, st *store.Store, space string, res, step int) ([]store.PlanRef, error) {
+	p.mu.Lock()
+	refs, ok := p.at[res]
+	p.mu.Unlock()
+	if ok {
+		return refs, nil
+	}
+	refs, err := st.PlanRefs(ctx, space, res, step)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
-	p.plan = plan
+	if p.at == nil {
+		p.at = map[int][]store.PlanRef{}
+	}
+	p.at[res] = refs
 	p.mu.Unlock()
-	return plan, nil
+	return refs, nil
 }

@@ -13,22 +13,59 @@ type PlanRef struct {
 	Fix        string
 }
 
-// PlanRefs lists the distinct (arch, role) plan items of every run of
-// space, in the order they were first planned, without decoding the archs'
-// OFA encodings (a 100k-item plan costs a few MB, not a hundred).
-func (s *Store) PlanRefs(ctx context.Context, space string) ([]PlanRef, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT a.canonical, a.resolution, COALESCE(p.fix, ''), MIN(p.run * 4294967296 + p.idx) AS first
-		FROM plan_items p JOIN archs a ON a.id = p.arch JOIN runs r ON r.id = p.run
-		WHERE r.space = ? GROUP BY a.id, COALESCE(p.fix, '') ORDER BY first`, space)
+// planItems is the distinct (arch, role) plan items of every run of a
+// space (the query's one parameter), with the position each was first
+// planned at.
+const planItems = `SELECT a.canonical AS canonical, a.resolution AS resolution, COALESCE(p.fix, '') AS fix, MIN(p.run * 4294967296 + p.idx) AS first
+	FROM plan_items p JOIN archs a ON a.id = p.arch JOIN runs r ON r.id = p.run
+	WHERE r.space = ? GROUP BY a.id, COALESCE(p.fix, '')`
+
+// PlanCount is the number of distinct (arch, role) plan items of a space's
+// runs at one resolution.
+type PlanCount struct {
+	Resolution int
+	Items      int
+}
+
+// PlanCounts counts the distinct (arch, role) plan items of every run of
+// space per resolution, the resolutions in the order first planned.
+func (s *Store) PlanCounts(ctx context.Context, space string) ([]PlanCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT resolution, COUNT(*), MIN(first) AS f FROM (`+planItems+`) GROUP BY resolution ORDER BY f`, space)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: plans of %s: %w", s.path, space, err)
 	}
 	defer rows.Close()
-	var out []PlanRef
+	var out []PlanCount
 	for rows.Next() {
-		var r PlanRef
+		var c PlanCount
 		var first int64
-		if err := rows.Scan(&r.Canonical, &r.Resolution, &r.Fix, &first); err != nil {
+		if err := rows.Scan(&c.Resolution, &c.Items, &first); err != nil {
+			return nil, fmt.Errorf("store %s: plans of %s: %w", s.path, space, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PlanRefs lists the distinct (arch, role) plan items of every run of
+// space at resolution res, in the order they were first planned, keeping
+// every step-th (the first, the step+1-th, ...; step < 1 keeps all) and
+// without decoding the archs' OFA encodings: only the kept items are held,
+// so a 100k-item plan subsampled to 20k costs what 20k items cost.
+func (s *Store) PlanRefs(ctx context.Context, space string, res, step int) ([]PlanRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT canonical, fix FROM (`+planItems+`) WHERE resolution = ? ORDER BY first`, space, res)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: plans of %s: %w", s.path, space, err)
+	}
+	defer rows.Close()
+	step = max(step, 1)
+	var out []PlanRef
+	for i := 0; rows.Next(); i++ {
+		if i%step != 0 {
+			continue
+		}
+		r := PlanRef{Resolution: res}
+		if err := rows.Scan(&r.Canonical, &r.Fix); err != nil {
 			return nil, fmt.Errorf("store %s: plans of %s: %w", s.path, space, err)
 		}
 		out = append(out, r)

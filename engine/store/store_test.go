@@ -574,7 +574,9 @@ func TestMigrateV1(t *testing.T) {
 }
 
 // TestPlanRefs: the distinct (arch, role) items of a space's runs, in the
-// order first planned, across runs; other spaces' runs are left out.
+// order first planned, across runs, counted per resolution (in the order
+// first planned) and listed at one resolution, every step-th; other
+// spaces' runs are left out.
 func TestPlanRefs(t *testing.T) {
 	ctx := context.Background()
 	st, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"))
@@ -586,18 +588,36 @@ func TestPlanRefs(t *testing.T) {
 	if _, err := st.StartRun(ctx, RunInfo{Space: "s"}, []PlanItem{{Arch: arch("a", 224)}, {Arch: arch("b", 160), Fix: "u1.l1=e3k3"}, {Arch: arch("a", 224)}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.StartRun(ctx, RunInfo{Space: "s"}, []PlanItem{{Arch: arch("c", 224)}, {Arch: arch("b", 160), Fix: "u1.l1=e3k3"}, {Arch: arch("b", 160)}}); err != nil {
+	if _, err := st.StartRun(ctx, RunInfo{Space: "s"}, []PlanItem{{Arch: arch("c", 224)}, {Arch: arch("b", 160), Fix: "u1.l1=e3k3"}, {Arch: arch("b", 160)}, {Arch: arch("d", 224)}, {Arch: arch("e", 224)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.StartRun(ctx, RunInfo{Space: "other"}, []PlanItem{{Arch: Arch{Canonical: "z", Space: "other", Resolution: 224}}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.PlanRefs(ctx, "s")
+	counts, err := st.PlanCounts(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []PlanRef{{"a", 224, ""}, {"b", 160, "u1.l1=e3k3"}, {"c", 224, ""}, {"b", 160, ""}}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("PlanRefs = %v, want %v", got, want)
+	if want := []PlanCount{{224, 4}, {160, 2}}; fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("PlanCounts = %v, want %v", counts, want)
+	}
+	for _, c := range []struct {
+		res, step int
+		want      []PlanRef
+	}{
+		{224, 1, []PlanRef{{"a", 224, ""}, {"c", 224, ""}, {"d", 224, ""}, {"e", 224, ""}}},
+		{224, 0, []PlanRef{{"a", 224, ""}, {"c", 224, ""}, {"d", 224, ""}, {"e", 224, ""}}},
+		{224, 2, []PlanRef{{"a", 224, ""}, {"d", 224, ""}}},
+		{224, 3, []PlanRef{{"a", 224, ""}, {"e", 224, ""}}},
+		{160, 1, []PlanRef{{"b", 160, "u1.l1=e3k3"}, {"b", 160, ""}}},
+		{192, 1, nil},
+	} {
+		got, err := st.PlanRefs(ctx, "s", c.res, c.step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("PlanRefs(res %d, step %d) = %v, want %v", c.res, c.step, got, c.want)
+		}
 	}
 }

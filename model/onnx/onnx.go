@@ -82,6 +82,11 @@ type Options struct {
 	// make while it loads the model (the ort device). Off, the graph is
 	// what a framework export of the unfused model gives.
 	FoldBN bool
+	// Rewrite, if set, rewrites the built model before it is written: a
+	// runtime's own form of the same graph (devices/ort writes the NCHWc
+	// layout ONNX Runtime would make of it). Initializers that no node
+	// uses afterwards are dropped. Its error fails the export.
+	Rewrite func(*onnxpb.ModelProto) error
 }
 
 // Export writes net as a serialised ONNX ModelProto: the bytes
@@ -215,7 +220,7 @@ func build(net *model.Network, opts Options, lazy bool, ext *Weights) (*graph, *
 	}
 	g.g.Output = []*onnxpb.ValueInfoProto{valueInfo(OutputName, dims...)}
 
-	return g, &onnxpb.ModelProto{
+	m := &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(IRVersion),
 		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(opts.Opset))}},
 		ProducerName:    proto.String("blockprof"),
@@ -227,7 +232,36 @@ func build(net *model.Network, opts Options, lazy bool, ext *Weights) (*graph, *
 			{Key: proto.String("arch"), Value: proto.String(net.Arch)},
 			{Key: proto.String("seed"), Value: proto.String(fmt.Sprint(opts.Seed))},
 		},
-	}, nil
+	}
+	if opts.Rewrite != nil {
+		if err := opts.Rewrite(m); err != nil {
+			return nil, nil, fmt.Errorf("onnx export of %s: %w", net.Arch, err)
+		}
+		g.dropUnused()
+	}
+	return g, m, nil
+}
+
+// dropUnused removes the initializers no node reads (and their fills).
+func (g *graph) dropUnused() {
+	used := map[string]bool{}
+	for _, n := range g.g.Node {
+		for _, in := range n.Input {
+			used[in] = true
+		}
+	}
+	var inits []*onnxpb.TensorProto
+	var fills []fill
+	for i, t := range g.g.Initializer {
+		if !used[t.GetName()] {
+			continue
+		}
+		inits = append(inits, t)
+		if i < len(g.fills) {
+			fills = append(fills, g.fills[i])
+		}
+	}
+	g.g.Initializer, g.fills = inits, fills
 }
 
 // graph builds the node list while tracking the running tensor shape

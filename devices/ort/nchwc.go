@@ -1,0 +1,406 @@
+package ort
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/proto"
+
+	"blockprof/model/onnx/onnxpb"
+)
+
+// NCHWc pre-layout. At optimisation level "all" on an x86 CPU, ONNX
+// Runtime rewrites a model's convs and pools into its NCHWc ops (domain
+// com.microsoft.nchwc: the channels in blocks of 8 or 16, the activation
+// and a residual sum fused into the conv), reorders every conv's weights
+// into that layout, and inserts ReorderInput/ReorderOutput where an NCHW op
+// (the squeeze-and-excitation Mul, Flatten) needs the plain layout. For
+// these networks that rewrite is half of building a session, and its
+// weight copies are most of the session's peak memory (docs/benchmarks.md,
+// issue 14). prelayNCHWc writes the graph in that form already, so ONNX
+// Runtime has nothing left to rewrite and loads the weights as they are:
+// the graph it runs is the one it would have made (TestPrelaidIsWhatORTRuns
+// compares the two on every space; Device checks it once per space on the
+// machine it runs on, see prelaidSpaces). The weights are other random
+// numbers in the same distribution (a reordering of random draws is random
+// draws), which does not change what is timed.
+
+// nchwcDomain is the domain of ONNX Runtime's NCHWc ops.
+const nchwcDomain = "com.microsoft.nchwc"
+
+// nchwcChannels is the channel multiple the pre-layout requires of every
+// conv but a first one on the image (ONNX Runtime's block on AVX2 is 8; a
+// CPU with another block, or a net with other channel counts, may be
+// rewritten differently, so such a net is left plain).
+const nchwcChannels = 8
+
+// errNotPrelaid says a graph has a node the pre-layout does not rewrite the
+// way ONNX Runtime would; the model is then exported plain.
+var errNotPrelaid = errors.New("not pre-laid in NCHWc")
+
+// prelayNCHWc rewrites m, a model/onnx export, into the NCHWc form ONNX
+// Runtime makes of it (see above); it fails, leaving m as it was, for a
+// graph it cannot rewrite so.
+func prelayNCHWc(m *onnxpb.ModelProto) error {
+	g := m.GetGraph()
+	r := &relayout{
+		dims:      map[string][]int64{},
+		inits:     map[string]*onnxpb.TensorProto{},
+		producer:  map[string]*onnxpb.NodeProto{},
+		consumers: map[string][]*onnxpb.NodeProto{},
+		output:    map[string]bool{},
+		blocked:   map[string]string{},
+		plain:     map[string]bool{},
+		chans:     map[string]int64{},
+		skip:      map[*onnxpb.NodeProto]bool{},
+		sumInto:   map[*onnxpb.NodeProto]*onnxpb.NodeProto{},
+	}
+	for _, t := range g.GetInitializer() {
+		r.dims[t.GetName()], r.inits[t.GetName()] = t.GetDims(), t
+	}
+	for _, in := range g.GetInput() {
+		r.plain[in.GetName()] = true
+	}
+	for _, o := range g.GetOutput() {
+		r.output[o.GetName()] = true
+	}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			r.producer[o] = n
+		}
+		for _, in := range n.GetInput() {
+			if _, init := r.inits[in]; !init && in != "" {
+				r.consumers[in] = append(r.consumers[in], n)
+			}
+		}
+	}
+	r.planSums(g.GetNode())
+	for _, n := range g.GetNode() {
+		if r.skip[n] {
+			continue
+		}
+		if err := r.node(n); err != nil {
+			return fmt.Errorf("%w: node %s (%s): %v", errNotPrelaid, n.GetName(), n.GetOpType(), err)
+		}
+	}
+	for o := range r.output {
+		if err := r.toPlain(o); err != nil {
+			return fmt.Errorf("%w: output %s: %v", errNotPrelaid, o, err)
+		}
+	}
+	g.Node = r.out
+	m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(nchwcDomain), Version: proto.Int64(1)})
+	return nil
+}
+
+// relayout is prelayNCHWc's state: the graph's tensors as read, and the
+// nodes written so far with the layouts each tensor is available in.
+type relayout struct {
+	dims      map[string][]int64 // initializers' shapes
+	inits     map[string]*onnxpb.TensorProto
+	producer  map[string]*onnxpb.NodeProto
+	consumers map[string][]*onnxpb.NodeProto // the nodes reading each (non-initializer) tensor
+	output    map[string]bool                // the graph's outputs
+
+	out     []*onnxpb.NodeProto
+	blocked map[string]string // tensor → the name of its NCHWc twin
+	plain   map[string]bool   // tensors available in NCHW
+	chans   map[string]int64  // channels of the blocked tensors
+	skip    map[*onnxpb.NodeProto]bool
+	// sumInto maps a conv to the Add it absorbs as its Sum input.
+	sumInto map[*onnxpb.NodeProto]*onnxpb.NodeProto
+	n       int
+}
+
+// planSums picks, for every residual Add, the conv that absorbs it: as
+// ONNX Runtime does, the first of its inputs made by a conv that feeds
+// nothing else (and so carries no activation).
+func (r *relayout) planSums(nodes []*onnxpb.NodeProto) {
+	for _, n := range nodes {
+		if n.GetOpType() != "Add" || len(n.Input) != 2 {
+			continue
+		}
+		for _, in := range n.Input {
+			p := r.producer[in]
+			if p != nil && p.GetOpType() == "Conv" && len(r.consumers[in]) == 1 && !r.output[in] && len(p.Input) == 3 {
+				r.sumInto[p] = n
+				break
+			}
+		}
+	}
+}
+
+func (r *relayout) name(base string) string {
+	r.n++
+	return fmt.Sprintf("%s.nchwc%d", base, r.n)
+}
+
+func (r *relayout) emit(domain, op, name string, in, out []string, attrs ...*onnxpb.AttributeProto) {
+	r.out = append(r.out, &onnxpb.NodeProto{Domain: proto.String(domain), OpType: proto.String(op), Name: proto.String(name),
+		Input: in, Output: out, Attribute: attrs})
+}
+
+// toBlocked returns x's NCHWc twin, reordering x into it first if need be.
+func (r *relayout) toBlocked(x string) (string, error) {
+	if b, ok := r.blocked[x]; ok {
+		return b, nil
+	}
+	if !r.plain[x] {
+		return "", fmt.Errorf("tensor %s is not available", x)
+	}
+	b := r.name(x)
+	r.emit(nchwcDomain, "ReorderInput", b, []string{x}, []string{b}, attrInt("channels_last", 0))
+	r.blocked[x] = b
+	return b, nil
+}
+
+// toPlain makes x available in NCHW, reordering its twin if need be.
+func (r *relayout) toPlain(x string) error {
+	if r.plain[x] {
+		return nil
+	}
+	b, ok := r.blocked[x]
+	if !ok {
+		return fmt.Errorf("tensor %s is not available", x)
+	}
+	if r.chans[x] <= 0 {
+		return fmt.Errorf("tensor %s has no known channel count", x)
+	}
+	r.emit(nchwcDomain, "ReorderOutput", r.name(x), []string{b}, []string{x}, attrInt("channels", r.chans[x]), attrInt("channels_last", 0))
+	r.plain[x] = true
+	return nil
+}
+
+// only returns the single node reading x, or nil.
+func (r *relayout) only(x string) *onnxpb.NodeProto {
+	if c := r.consumers[x]; len(c) == 1 && !r.output[x] {
+		return c[0]
+	}
+	return nil
+}
+
+func (r *relayout) node(n *onnxpb.NodeProto) error {
+	if n.GetDomain() != "" {
+		return errors.New("not an ONNX op")
+	}
+	switch n.GetOpType() {
+	case "Conv":
+		return r.conv(n)
+	case "GlobalAveragePool", "MaxPool", "AveragePool":
+		if len(n.Input) != 1 || len(n.Output) != 1 {
+			return errors.New("pool with other than one input and output")
+		}
+		x, y := n.Input[0], n.Output[0]
+		b, ok := r.blocked[x]
+		if !ok {
+			break // a pool of an NCHW tensor stays one
+		}
+		attrs := append([]*onnxpb.AttributeProto(nil), n.Attribute...)
+		switch n.GetOpType() {
+		case "MaxPool":
+			attrs = withDefault(attrs, attrString("auto_pad", "NOTSET"), attrInt("ceil_mode", 0), attrInt("storage_order", 0))
+		case "AveragePool":
+			attrs = withDefault(attrs, attrString("auto_pad", "NOTSET"), attrInt("ceil_mode", 0), attrInt("count_include_pad", 0))
+		}
+		yb := r.name(y)
+		r.emit(nchwcDomain, n.GetOpType(), n.GetName()+"_nchwc", []string{b}, []string{yb}, attrs...)
+		r.blocked[y], r.chans[y] = yb, r.chans[x]
+		return nil
+	}
+	if n.GetOpType() == "Add" && len(n.Input) == 2 && len(n.Output) == 1 {
+		// A residual Add no conv absorbed: ONNX Runtime adds the blocked
+		// tensors (of the same shape) as they are.
+		a, aok := r.blocked[n.Input[0]]
+		b, bok := r.blocked[n.Input[1]]
+		if aok && bok && r.chans[n.Input[0]] == r.chans[n.Input[1]] {
+			y := n.Output[0]
+			yb := r.name(y)
+			r.emit("", "Add", n.GetName()+"_nchwc", []string{a, b}, []string{yb})
+			r.blocked[y], r.chans[y] = yb, r.chans[n.Input[0]]
+			return nil
+		}
+	}
+	// Any other op reads and writes NCHW.
+	for _, in := range n.Input {
+		if _, init := r.inits[in]; init || in == "" {
+			continue
+		}
+		if err := r.toPlain(in); err != nil {
+			return err
+		}
+	}
+	if n.GetOpType() == "Gemm" {
+		// ONNX Runtime writes a Gemm's defaults out.
+		n = proto.Clone(n).(*onnxpb.NodeProto)
+		n.Attribute = withDefault(n.Attribute, attrFloat("alpha", 1), attrFloat("beta", 1), attrInt("transA", 0), attrInt("transB", 0))
+	}
+	r.out = append(r.out, n)
+	for _, o := range n.Output {
+		r.plain[o] = true
+	}
+	return nil
+}
+
+// conv writes an NchwcConv for the conv n, with the activation or the
+// residual Add (and a Relu after it) that follow it fused in.
+func (r *relayout) conv(n *onnxpb.NodeProto) error {
+	if len(n.Input) < 2 || len(n.Output) != 1 {
+		return errors.New("conv without weights")
+	}
+	w := r.dims[n.Input[1]]
+	if len(w) != 4 {
+		return fmt.Errorf("weights %s are not a 4-d initializer", n.Input[1])
+	}
+	group := int64(1)
+	for _, a := range n.Attribute {
+		switch a.GetName() {
+		case "group":
+			group = a.GetI()
+		case "auto_pad":
+			if s := string(a.GetS()); s != "" && s != "NOTSET" {
+				return fmt.Errorf("auto_pad %s", s)
+			}
+		case "dilations":
+			for _, d := range a.GetInts() {
+				if d != 1 {
+					return errors.New("dilated conv")
+				}
+			}
+		}
+	}
+	out, in := w[0], w[1]
+	first := group == 1 && in < nchwcChannels // on the image: NCHW input
+	depthwise := group > 1 && in == 1 && group == out
+	switch {
+	case out%nchwcChannels != 0:
+		return fmt.Errorf("%d output channels", out)
+	case !first && !depthwise && (group != 1 || in%nchwcChannels != 0):
+		return fmt.Errorf("%d input channels in %d groups", in*group, group)
+	}
+	x := n.Input[0]
+	if first {
+		if err := r.toPlain(x); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if x, err = r.toBlocked(x); err != nil {
+			return err
+		}
+	}
+	inputs := append([]string{x}, n.Input[1:]...)
+	attrs := withDefault(append([]*onnxpb.AttributeProto(nil), n.Attribute...), attrString("auto_pad", "NOTSET"))
+	y := n.Output[0]
+	if add, ok := r.sumInto[n]; ok {
+		other := add.Input[0]
+		if other == y {
+			other = add.Input[1]
+		}
+		sum, err := r.toBlocked(other)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, sum)
+		r.skip[add] = true
+		y = add.Output[0]
+		if next := r.only(y); next != nil && next.GetOpType() == "Relu" {
+			r.skip[next] = true
+			y = next.Output[0]
+			attrs = append(attrs, attrString("activation", "Relu"))
+		}
+	} else if next := r.only(y); next != nil {
+		act, err := r.activation(next)
+		if err != nil {
+			return err
+		}
+		if act != nil {
+			r.skip[next] = true
+			y = next.Output[0]
+			attrs = append(attrs, act...)
+		}
+	}
+	yb := r.name(y)
+	r.emit(nchwcDomain, "Conv", n.GetName()+"_nchwc", inputs, []string{yb}, attrs...)
+	r.blocked[y], r.chans[y] = yb, out
+	return nil
+}
+
+// activation returns the attributes that fuse the activation node n into
+// a conv, nil for a node that is not an activation.
+func (r *relayout) activation(n *onnxpb.NodeProto) ([]*onnxpb.AttributeProto, error) {
+	switch n.GetOpType() {
+	case "Relu", "HardSwish":
+		return []*onnxpb.AttributeProto{attrString("activation", n.GetOpType())}, nil
+	case "HardSigmoid":
+		alpha, beta := float32(0.2), float32(0.5) // ONNX's defaults
+		for _, a := range n.Attribute {
+			switch a.GetName() {
+			case "alpha":
+				alpha = a.GetF()
+			case "beta":
+				beta = a.GetF()
+			}
+		}
+		return []*onnxpb.AttributeProto{attrString("activation", "HardSigmoid"), attrFloats("activation_params", alpha, beta)}, nil
+	case "Clip":
+		if len(n.Input) != 3 {
+			return nil, errors.New("clip without both bounds")
+		}
+		lo, err := r.scalar(n.Input[1])
+		if err != nil {
+			return nil, err
+		}
+		hi, err := r.scalar(n.Input[2])
+		if err != nil {
+			return nil, err
+		}
+		return []*onnxpb.AttributeProto{attrString("activation", "Clip"), attrFloats("activation_params", lo, hi)}, nil
+	}
+	return nil, nil
+}
+
+// scalar reads a one-element float initializer.
+func (r *relayout) scalar(name string) (float32, error) {
+	t := r.inits[name]
+	switch {
+	case t == nil:
+		return 0, fmt.Errorf("%s is not an initializer", name)
+	case len(t.GetFloatData()) == 1:
+		return t.GetFloatData()[0], nil
+	case len(t.GetRawData()) == 4:
+		return math.Float32frombits(binary.LittleEndian.Uint32(t.GetRawData())), nil
+	}
+	return 0, fmt.Errorf("%s is not one float", name)
+}
+
+// withDefault appends each of defs whose name attrs lacks.
+func withDefault(attrs []*onnxpb.AttributeProto, defs ...*onnxpb.AttributeProto) []*onnxpb.AttributeProto {
+next:
+	for _, d := range defs {
+		for _, a := range attrs {
+			if a.GetName() == d.GetName() {
+				continue next
+			}
+		}
+		attrs = append(attrs, d)
+	}
+	return attrs
+}
+
+func attrInt(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func attrString(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
+}
+
+func attrFloat(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
+}
+
+func attrFloats(name string, v ...float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
+}

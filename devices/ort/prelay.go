@@ -1,0 +1,198 @@
+//go:build cgo
+
+package ort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+	"golang.org/x/sys/cpu"
+	"google.golang.org/protobuf/proto"
+
+	"blockprof/model"
+	"blockprof/model/onnx"
+	"blockprof/model/onnx/onnxpb"
+)
+
+// prelayer decides, per space, whether the device writes its models
+// pre-laid in NCHWc (prelayNCHWc). It does for an fp32 model at
+// optimisation level "all" on an x86-64 CPU with AVX2 and without AVX-512
+// (ONNX Runtime's NCHWc block is then 8, the one the pre-layout is
+// written and tested for), and for a space only once ONNX Runtime, on this
+// machine, has run the pre-laid graph of the space's first net as it runs
+// the plain one (check). Otherwise it exports plain models, which ONNX
+// Runtime rewrites itself: the same graph is timed either way.
+type prelayer struct {
+	on      bool
+	mu      sync.Mutex
+	checked map[string]error // space → nil when its check passed
+}
+
+// nchwcBlock8 says this CPU is one whose NCHWc block ONNX Runtime sets to
+// 8 (MLAS: AVX2 without AVX-512).
+func nchwcBlock8() bool {
+	return runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && !cpu.X86.HasAVX512F
+}
+
+// use says whether net's model is written pre-laid, checking its space
+// first if that was not done yet (a failed check leaves the space plain;
+// its error is kept for Device.Prelaid).
+func (p *prelayer) use(ctx context.Context, net *model.Network, check func() error) bool {
+	if !p.on {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err, ok := p.checked[net.Space]
+	if !ok {
+		if err = check(); ctx.Err() != nil {
+			return false // not decided: a later net checks again
+		}
+		if p.checked == nil {
+			p.checked = map[string]error{}
+		}
+		p.checked[net.Space] = err
+	}
+	return err == nil
+}
+
+// state reports the spaces checked so far: nil for those pre-laid, the
+// reason for the others.
+func (p *prelayer) state() map[string]error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]error, len(p.checked))
+	for k, v := range p.checked {
+		out[k] = v
+	}
+	return out
+}
+
+// prelayOrPlain is the export's Rewrite: the NCHWc form where the
+// pre-layout knows how ONNX Runtime would rewrite the graph, the plain
+// graph otherwise (prelayNCHWc leaves a graph it refuses as it was).
+func prelayOrPlain(m *onnxpb.ModelProto) error {
+	if err := prelayNCHWc(m); err != nil && !errors.Is(err, errNotPrelaid) {
+		return err
+	}
+	return nil
+}
+
+// samePrelaid exports net plain and pre-laid into w, has ONNX Runtime (rt,
+// session options so) optimise each and save what it would run, and
+// returns an error unless the two are the same graph (describeGraph).
+func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Network, eo onnx.Options, so Options) error {
+	var graphs [2]string
+	for i, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o := eo
+		o.Rewrite = rewrite
+		g, err := w.optimized(rt, net, o, so)
+		if err != nil {
+			return fmt.Errorf("NCHWc pre-layout check on %s: %w", net.Arch, err)
+		}
+		graphs[i] = g
+	}
+	if graphs[0] != graphs[1] {
+		return fmt.Errorf("NCHWc pre-layout check on %s: ONNX Runtime runs another graph for the pre-laid model", net.Arch)
+	}
+	return nil
+}
+
+// optimized exports net with eo into w and describes the graph ONNX
+// Runtime optimises it into (saved beside it, its weights in a file of
+// their own, then removed).
+func (w *workDir) optimized(rt *Runtime, net *model.Network, eo onnx.Options, so Options) (string, error) {
+	f, done, err := w.modelFile()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	m, err := onnx.WriteExternal(f, net, eo, w.weights)
+	if err != nil {
+		return "", err
+	}
+	opt := f.Name() + ".optimized"
+	data := filepath.Base(opt) + ".weights"
+	defer os.Remove(opt)
+	defer os.Remove(filepath.Join(w.path, data))
+	tune := so.tune
+	so.tune = func(s *onnxruntime.SessionOptions) error {
+		if tune != nil {
+			if err := tune(s); err != nil {
+				return err
+			}
+		}
+		if err := s.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", data); err != nil {
+			return err
+		}
+		if err := s.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024"); err != nil {
+			return err
+		}
+		return s.SetOptimizedModelFilePath(opt)
+	}
+	s, err := rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, so)
+	if err != nil {
+		return "", err
+	}
+	s.Close()
+	b, err := os.ReadFile(opt)
+	if err != nil {
+		return "", fmt.Errorf("the optimised model ONNX Runtime saved: %w", err)
+	}
+	var mp onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &mp); err != nil {
+		return "", fmt.Errorf("the optimised model ONNX Runtime saved: %w", err)
+	}
+	return describeGraph(mp.GetGraph()), nil
+}
+
+// describeGraph describes a graph as ONNX Runtime runs it: one line per
+// node (domain, op, attributes, and what feeds each input: the producing
+// node's op, an initializer's shape or the graph input), sorted, and the
+// initializers' shapes, sorted. Two graphs with the same description run
+// the same kernels on the same shapes.
+func describeGraph(g *onnxpb.GraphProto) string {
+	source := map[string]string{}
+	var shapes []string
+	for _, tp := range g.GetInitializer() {
+		source[tp.GetName()] = fmt.Sprint("init", tp.GetDims())
+		shapes = append(shapes, fmt.Sprint(tp.GetDims()))
+	}
+	for _, in := range g.GetInput() {
+		source[in.GetName()] = "input"
+	}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			source[o] = n.GetDomain() + "." + n.GetOpType()
+		}
+	}
+	var lines []string
+	for _, n := range g.GetNode() {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s.%s out=%d", n.GetDomain(), n.GetOpType(), len(n.GetOutput()))
+		attrs := slices.Clone(n.GetAttribute())
+		slices.SortFunc(attrs, func(a, b *onnxpb.AttributeProto) int { return strings.Compare(a.GetName(), b.GetName()) })
+		for _, a := range attrs {
+			fmt.Fprintf(&b, " %s=%v/%v/%v/%v/%s", a.GetName(), a.GetI(), a.GetF(), a.GetInts(), a.GetFloats(), a.GetS())
+		}
+		b.WriteString(" <-")
+		for _, in := range n.GetInput() {
+			b.WriteString(" " + source[in])
+		}
+		lines = append(lines, b.String())
+	}
+	slices.Sort(lines)
+	slices.Sort(shapes)
+	return strings.Join(lines, "\n") + "\ninitializers " + strings.Join(shapes, " ")
+}
