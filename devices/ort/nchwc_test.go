@@ -23,6 +23,11 @@ import (
 // expansions, SE and residual patterns).
 func TestPrelaidIsWhatORTRuns(t *testing.T) {
 	rt := testRuntime(t)
+	if !nchwcBlock8() {
+		// ONNX Runtime rewrites differently there; the device writes plain
+		// models on such a CPU (TestDevicePrelays).
+		t.Skip("skipping: the pre-layout is for CPUs whose NCHWc block is 8 (x86-64 with AVX2, without AVX-512)")
+	}
 	type net struct {
 		name string
 		net  *model.Network
