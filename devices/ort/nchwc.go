@@ -23,7 +23,7 @@ import (
 // Runtime has nothing left to rewrite and loads the weights as they are:
 // the graph it runs is the one it would have made (TestPrelaidIsWhatORTRuns
 // compares the two on every space; Device checks it once per space on the
-// machine it runs on, see prelaidSpaces). The weights are other random
+// machine it runs on, see prelayer). The weights are other random
 // numbers in the same distribution (a reordering of random draws is random
 // draws), which does not change what is timed.
 
