@@ -1,13 +1,13 @@
 package ort
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 
 	"google.golang.org/protobuf/proto"
 
+	"blockprof/model/onnx"
+	"blockprof/model/onnx/infer"
 	"blockprof/model/onnx/onnxpb"
 )
 
@@ -46,7 +46,6 @@ var errNotPrelaid = errors.New("not pre-laid in NCHWc")
 func prelayNCHWc(m *onnxpb.ModelProto) error {
 	g := m.GetGraph()
 	r := &relayout{
-		dims:      map[string][]int64{},
 		inits:     map[string]*onnxpb.TensorProto{},
 		producer:  map[string]*onnxpb.NodeProto{},
 		consumers: map[string][]*onnxpb.NodeProto{},
@@ -58,7 +57,7 @@ func prelayNCHWc(m *onnxpb.ModelProto) error {
 		sumInto:   map[*onnxpb.NodeProto]*onnxpb.NodeProto{},
 	}
 	for _, t := range g.GetInitializer() {
-		r.dims[t.GetName()], r.inits[t.GetName()] = t.GetDims(), t
+		r.inits[t.GetName()] = t
 	}
 	for _, in := range g.GetInput() {
 		r.plain[in.GetName()] = true
@@ -98,7 +97,6 @@ func prelayNCHWc(m *onnxpb.ModelProto) error {
 // relayout is prelayNCHWc's state: the graph's tensors as read, and the
 // nodes written so far with the layouts each tensor is available in.
 type relayout struct {
-	dims      map[string][]int64 // initializers' shapes
 	inits     map[string]*onnxpb.TensorProto
 	producer  map[string]*onnxpb.NodeProto
 	consumers map[string][]*onnxpb.NodeProto // the nodes reading each (non-initializer) tensor
@@ -151,7 +149,7 @@ func (r *relayout) toBlocked(x string) (string, error) {
 		return "", fmt.Errorf("tensor %s is not available", x)
 	}
 	b := r.name(x)
-	r.emit(nchwcDomain, "ReorderInput", b, []string{x}, []string{b}, attrInt("channels_last", 0))
+	r.emit(nchwcDomain, "ReorderInput", b, []string{x}, []string{b}, onnx.IntAttr("channels_last", 0))
 	r.blocked[x] = b
 	return b, nil
 }
@@ -168,7 +166,7 @@ func (r *relayout) toPlain(x string) error {
 	if r.chans[x] <= 0 {
 		return fmt.Errorf("tensor %s has no known channel count", x)
 	}
-	r.emit(nchwcDomain, "ReorderOutput", r.name(x), []string{b}, []string{x}, attrInt("channels", r.chans[x]), attrInt("channels_last", 0))
+	r.emit(nchwcDomain, "ReorderOutput", r.name(x), []string{b}, []string{x}, onnx.IntAttr("channels", r.chans[x]), onnx.IntAttr("channels_last", 0))
 	r.plain[x] = true
 	return nil
 }
@@ -200,9 +198,9 @@ func (r *relayout) node(n *onnxpb.NodeProto) error {
 		attrs := append([]*onnxpb.AttributeProto(nil), n.Attribute...)
 		switch n.GetOpType() {
 		case "MaxPool":
-			attrs = withDefault(attrs, attrString("auto_pad", "NOTSET"), attrInt("ceil_mode", 0), attrInt("storage_order", 0))
+			attrs = withDefault(attrs, onnx.StringAttr("auto_pad", "NOTSET"), onnx.IntAttr("ceil_mode", 0), onnx.IntAttr("storage_order", 0))
 		case "AveragePool":
-			attrs = withDefault(attrs, attrString("auto_pad", "NOTSET"), attrInt("ceil_mode", 0), attrInt("count_include_pad", 0))
+			attrs = withDefault(attrs, onnx.StringAttr("auto_pad", "NOTSET"), onnx.IntAttr("ceil_mode", 0), onnx.IntAttr("count_include_pad", 0))
 		}
 		yb := r.name(y)
 		r.emit(nchwcDomain, n.GetOpType(), n.GetName()+"_nchwc", []string{b}, []string{yb}, attrs...)
@@ -234,7 +232,7 @@ func (r *relayout) node(n *onnxpb.NodeProto) error {
 	if n.GetOpType() == "Gemm" {
 		// ONNX Runtime writes a Gemm's defaults out.
 		n = proto.Clone(n).(*onnxpb.NodeProto)
-		n.Attribute = withDefault(n.Attribute, attrFloat("alpha", 1), attrFloat("beta", 1), attrInt("transA", 0), attrInt("transB", 0))
+		n.Attribute = withDefault(n.Attribute, onnx.FloatAttr("alpha", 1), onnx.FloatAttr("beta", 1), onnx.IntAttr("transA", 0), onnx.IntAttr("transB", 0))
 	}
 	r.out = append(r.out, n)
 	for _, o := range n.Output {
@@ -249,27 +247,19 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 	if len(n.Input) < 2 || len(n.Output) != 1 {
 		return errors.New("conv without weights")
 	}
-	w := r.dims[n.Input[1]]
+	w := r.inits[n.Input[1]].GetDims()
 	if len(w) != 4 {
 		return fmt.Errorf("weights %s are not a 4-d initializer", n.Input[1])
 	}
-	group := int64(1)
-	for _, a := range n.Attribute {
-		switch a.GetName() {
-		case "group":
-			group = a.GetI()
-		case "auto_pad":
-			if s := string(a.GetS()); s != "" && s != "NOTSET" {
-				return fmt.Errorf("auto_pad %s", s)
-			}
-		case "dilations":
-			for _, d := range a.GetInts() {
-				if d != 1 {
-					return errors.New("dilated conv")
-				}
-			}
+	if s := string(onnx.Attr(n, "auto_pad").GetS()); s != "" && s != "NOTSET" {
+		return fmt.Errorf("auto_pad %s", s)
+	}
+	for _, d := range onnx.AttrInts(n, "dilations") {
+		if d != 1 {
+			return errors.New("dilated conv")
 		}
 	}
+	group := onnx.AttrInt(n, "group", 1)
 	out, in := w[0], w[1]
 	first := group == 1 && in < nchwcChannels // on the image: NCHW input
 	depthwise := group > 1 && in == 1 && group == out
@@ -291,7 +281,7 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 		}
 	}
 	inputs := append([]string{x}, n.Input[1:]...)
-	attrs := withDefault(append([]*onnxpb.AttributeProto(nil), n.Attribute...), attrString("auto_pad", "NOTSET"))
+	attrs := withDefault(append([]*onnxpb.AttributeProto(nil), n.Attribute...), onnx.StringAttr("auto_pad", "NOTSET"))
 	y := n.Output[0]
 	if add, ok := r.sumInto[n]; ok {
 		other := add.Input[0]
@@ -308,7 +298,7 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 		if next := r.only(y); next != nil && next.GetOpType() == "Relu" {
 			r.skip[next] = true
 			y = next.Output[0]
-			attrs = append(attrs, attrString("activation", "Relu"))
+			attrs = append(attrs, onnx.StringAttr("activation", "Relu"))
 		}
 	} else if next := r.only(y); next != nil {
 		act, err := r.activation(next)
@@ -332,18 +322,10 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 func (r *relayout) activation(n *onnxpb.NodeProto) ([]*onnxpb.AttributeProto, error) {
 	switch n.GetOpType() {
 	case "Relu", "HardSwish":
-		return []*onnxpb.AttributeProto{attrString("activation", n.GetOpType())}, nil
+		return []*onnxpb.AttributeProto{onnx.StringAttr("activation", n.GetOpType())}, nil
 	case "HardSigmoid":
-		alpha, beta := float32(0.2), float32(0.5) // ONNX's defaults
-		for _, a := range n.Attribute {
-			switch a.GetName() {
-			case "alpha":
-				alpha = a.GetF()
-			case "beta":
-				beta = a.GetF()
-			}
-		}
-		return []*onnxpb.AttributeProto{attrString("activation", "HardSigmoid"), attrFloats("activation_params", alpha, beta)}, nil
+		alpha, beta := onnx.AttrFloat(n, "alpha", 0.2), onnx.AttrFloat(n, "beta", 0.5) // ONNX's defaults
+		return []*onnxpb.AttributeProto{onnx.StringAttr("activation", "HardSigmoid"), onnx.FloatsAttr("activation_params", alpha, beta)}, nil
 	case "Clip":
 		if len(n.Input) != 3 {
 			return nil, errors.New("clip without both bounds")
@@ -356,7 +338,7 @@ func (r *relayout) activation(n *onnxpb.NodeProto) ([]*onnxpb.AttributeProto, er
 		if err != nil {
 			return nil, err
 		}
-		return []*onnxpb.AttributeProto{attrString("activation", "Clip"), attrFloats("activation_params", lo, hi)}, nil
+		return []*onnxpb.AttributeProto{onnx.StringAttr("activation", "Clip"), onnx.FloatsAttr("activation_params", lo, hi)}, nil
 	}
 	return nil, nil
 }
@@ -364,15 +346,17 @@ func (r *relayout) activation(n *onnxpb.NodeProto) ([]*onnxpb.AttributeProto, er
 // scalar reads a one-element float initializer.
 func (r *relayout) scalar(name string) (float32, error) {
 	t := r.inits[name]
-	switch {
-	case t == nil:
+	if t == nil {
 		return 0, fmt.Errorf("%s is not an initializer", name)
-	case len(t.GetFloatData()) == 1:
-		return t.GetFloatData()[0], nil
-	case len(t.GetRawData()) == 4:
-		return math.Float32frombits(binary.LittleEndian.Uint32(t.GetRawData())), nil
 	}
-	return 0, fmt.Errorf("%s is not one float", name)
+	v, err := infer.Decode(t)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(v.Data) != 1 {
+		return 0, fmt.Errorf("%s holds %d values, not one", name, len(v.Data))
+	}
+	return v.Data[0], nil
 }
 
 // withDefault appends each of defs whose name attrs lacks.
@@ -387,20 +371,4 @@ next:
 		attrs = append(attrs, d)
 	}
 	return attrs
-}
-
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
-
-func attrFloat(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
-}
-
-func attrFloats(name string, v ...float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
 }

@@ -1,6 +1,10 @@
 package onnx
 
-import "blockprof/model/onnx/onnxpb"
+import (
+	"google.golang.org/protobuf/proto"
+
+	"blockprof/model/onnx/onnxpb"
+)
 
 // Attr returns n's attribute called name, or nil. The readers of model
 // graphs (the Go interpreter, the TFLite converter, tests) share these.
@@ -32,4 +36,27 @@ func AttrFloat(n *onnxpb.NodeProto, name string, def float32) float32 {
 		return a.GetF()
 	}
 	return def
+}
+
+// IntAttr, IntsAttr, FloatAttr, FloatsAttr and StringAttr make an
+// attribute; the writers of model graphs (the export, its quantized and
+// fp16 forms, devices/ort's NCHWc pre-layout) share them.
+func IntAttr(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func IntsAttr(name string, v ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
+}
+
+func FloatAttr(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
+}
+
+func FloatsAttr(name string, v ...float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
+}
+
+func StringAttr(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
 }

@@ -344,17 +344,17 @@ func (g *graph) layer(x string, l *model.Layer) (string, error) {
 		}
 		p := int64(l.K / 2)
 		y = g.node("MaxPool", n, []string{x},
-			intsAttr("kernel_shape", int64(l.K), int64(l.K)), intsAttr("strides", int64(l.Stride), int64(l.Stride)), intsAttr("pads", p, p, p, p))
+			IntsAttr("kernel_shape", int64(l.K), int64(l.K)), IntsAttr("strides", int64(l.Stride), int64(l.Stride)), IntsAttr("pads", p, p, p, p))
 	case model.LayerGAP:
 		y = g.node("GlobalAveragePool", n, []string{x})
 	case model.LayerLinear:
 		if in := g.c * g.h * g.w; l.In != in {
 			return "", fmt.Errorf("linear input %d, but the previous layer gives %d×%d×%d = %d", l.In, g.c, g.h, g.w, in)
 		}
-		f := g.node("Flatten", n+".flatten", []string{x}, intAttr("axis", 1))
+		f := g.node("Flatten", n+".flatten", []string{x}, IntAttr("axis", 1))
 		w := g.weight(n+".weight", 1/float64(l.In), int64(l.Out), int64(l.In))
 		b := g.uniform(n+".bias", 1/math.Sqrt(float64(l.In)), int64(l.Out))
-		y = g.node("Gemm", n+".gemm", []string{f, w, b}, intAttr("transB", 1))
+		y = g.node("Gemm", n+".gemm", []string{f, w, b}, IntAttr("transB", 1))
 		g.c, g.h, g.w, g.flat = l.Out, 1, 1, true
 		return y, nil
 	default:
@@ -422,7 +422,7 @@ func (g *graph) bottleneck(x string, l *model.Layer) (string, error) {
 			// so count_include_pad does not matter. At stride 1 the pool
 			// is the identity and is left out.
 			short = g.node("AveragePool", n+".downsample.pool", []string{short},
-				intsAttr("kernel_shape", s, s), intsAttr("strides", s, s), intAttr("ceil_mode", 1))
+				IntsAttr("kernel_shape", s, s), IntsAttr("strides", s, s), IntAttr("ceil_mode", 1))
 		}
 		short = g.convBN(short, n+".downsample.conv", n+".downsample.bn", l.In, l.Out, 1, 1, 1, false, 1)
 	case l.Residual:
@@ -467,7 +467,7 @@ func (g *graph) act(x, name, a string) string {
 
 // hardSigmoid is OFA's h_sigmoid, relu6(x+3)/6.
 func (g *graph) hardSigmoid(x, name string) string {
-	return g.node("HardSigmoid", name, []string{x}, floatAttr("alpha", 1.0/6), floatAttr("beta", 0.5))
+	return g.node("HardSigmoid", name, []string{x}, FloatAttr("alpha", 1.0/6), FloatAttr("beta", 0.5))
 }
 
 // node appends an op whose output tensor is named after the node.
@@ -504,8 +504,8 @@ func (g *graph) convGain(x, name string, in, out, k, stride, groups int, bias bo
 	}
 	p := int64(k / 2)
 	return g.node("Conv", name, inputs,
-		intsAttr("kernel_shape", int64(k), int64(k)), intsAttr("strides", int64(stride), int64(stride)),
-		intsAttr("pads", p, p, p, p), intAttr("group", int64(groups)))
+		IntsAttr("kernel_shape", int64(k), int64(k)), IntsAttr("strides", int64(stride), int64(stride)),
+		IntsAttr("pads", p, p, p, p), IntAttr("group", int64(groups)))
 }
 
 // bn appends BatchNormalization with inference statistics near the
@@ -522,7 +522,7 @@ func (g *graph) bn(x, name string, c int, gamma float64) string {
 		floats(name+".scale", scale, int64(c)), floats(name+".bias", bias, int64(c)),
 		floats(name+".mean", mean, int64(c)), floats(name+".var", variance, int64(c)))
 	return g.node("BatchNormalization", name, []string{x, name + ".scale", name + ".bias", name + ".mean", name + ".var"},
-		floatAttr("epsilon", 1e-5))
+		FloatAttr("epsilon", 1e-5))
 }
 
 // weight adds a uniform initializer with the given variance.
@@ -622,16 +622,4 @@ func valueInfo(name string, dims ...int64) *onnxpb.ValueInfoProto {
 		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
 			ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Shape: shape}}},
 	}
-}
-
-func intsAttr(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
-
-func intAttr(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
-}
-
-func floatAttr(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
 }

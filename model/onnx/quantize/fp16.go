@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"blockprof/model/onnx"
 	"blockprof/model/onnx/infer"
 	"blockprof/model/onnx/onnxpb"
 	"blockprof/model/quant"
@@ -37,7 +38,7 @@ func Float16(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 		g.Initializer[i] = &onnxpb.TensorProto{Name: t.Name, Dims: t.Dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT16)), RawData: raw}
 	}
 	to := func(dt onnxpb.TensorProto_DataType) *onnxpb.AttributeProto {
-		return &onnxpb.AttributeProto{Name: proto.String("to"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(dt))}
+		return onnx.IntAttr("to", int64(dt))
 	}
 	var nodes []*onnxpb.NodeProto
 	for _, in := range g.GetInput() {

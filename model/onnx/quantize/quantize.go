@@ -42,6 +42,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"blockprof/model/onnx"
 	"blockprof/model/onnx/infer"
 	"blockprof/model/onnx/onnxpb"
 	"blockprof/model/quant"
@@ -353,9 +354,7 @@ func node(op, name string, in, out []string, attrs ...*onnxpb.AttributeProto) *o
 	return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(name), Input: in, Output: out, Attribute: attrs}
 }
 
-func axisAttr(axis int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(axis)}
-}
+func axisAttr(axis int64) *onnxpb.AttributeProto { return onnx.IntAttr("axis", axis) }
 
 // qdq rewrites the folded graph g into QDQ form with the given ranges.
 func qdq(m *onnxpb.ModelProto, ranges infer.Ranges, wmax int) (*onnxpb.ModelProto, error) {
