@@ -2,17 +2,14 @@ package ort
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
-	"google.golang.org/protobuf/proto"
 
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
-	"blockprof/model/onnx/onnxpb"
 )
 
 // TestFoldBNIsWhatORTRuns: ONNX Runtime, at the optimisation level the
@@ -59,40 +56,22 @@ func TestFoldBNIsWhatORTRuns(t *testing.T) {
 
 // ranGraph loads model in a session of rt with the device's cpu options,
 // plus tune if not nil, and describes the graph ONNX Runtime optimised it
-// into (optimizedGraph).
+// into (savedGraph).
 func ranGraph(t *testing.T, rt *Runtime, model []byte, tune func(*onnxruntime.SessionOptions) error) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "optimized.onnx")
 	opts := cpuOptions()
-	opts.tune = func(so *onnxruntime.SessionOptions) error {
-		if tune != nil {
-			if err := tune(so); err != nil {
-				return err
-			}
-		}
-		return so.SetOptimizedModelFilePath(out)
-	}
-	s, err := rt.NewSession(model, opts)
+	opts.tune = tune
+	s, err := rt.NewSession(model, savingOptimized(opts, out, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	return optimizedGraph(t, out)
-}
-
-// optimizedGraph describes the model ONNX Runtime saved at path
-// (describeGraph).
-func optimizedGraph(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
+	g, err := savedGraph(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m onnxpb.ModelProto
-	if err := proto.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	return describeGraph(m.GetGraph())
+	return g
 }
 
 // TestLoopLevelIsWhatORTRuns: the graph ONNX Runtime runs is the same

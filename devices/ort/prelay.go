@@ -126,6 +126,18 @@ func (w *workDir) optimized(rt *Runtime, net *model.Network, eo onnx.Options, so
 	data := filepath.Base(opt) + ".weights"
 	defer os.Remove(opt)
 	defer os.Remove(filepath.Join(w.path, data))
+	s, err := rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, savingOptimized(so, opt, data))
+	if err != nil {
+		return "", err
+	}
+	s.Close()
+	return savedGraph(opt)
+}
+
+// savingOptimized returns so set to have ONNX Runtime also save, at path,
+// the model it optimises (with its initializers of 1 KiB or more in the
+// file weights beside it, unless weights is "").
+func savingOptimized(so Options, path, weights string) Options {
 	tune := so.tune
 	so.tune = func(s *onnxruntime.SessionOptions) error {
 		if tune != nil {
@@ -133,20 +145,23 @@ func (w *workDir) optimized(rt *Runtime, net *model.Network, eo onnx.Options, so
 				return err
 			}
 		}
-		if err := s.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", data); err != nil {
-			return err
+		if weights != "" {
+			if err := s.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", weights); err != nil {
+				return err
+			}
+			if err := s.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024"); err != nil {
+				return err
+			}
 		}
-		if err := s.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024"); err != nil {
-			return err
-		}
-		return s.SetOptimizedModelFilePath(opt)
+		return s.SetOptimizedModelFilePath(path)
 	}
-	s, err := rt.NewSessionFile(f.Name(), m.Inputs, m.Outputs, so)
-	if err != nil {
-		return "", err
-	}
-	s.Close()
-	b, err := os.ReadFile(opt)
+	return so
+}
+
+// savedGraph describes (describeGraph) the optimised model ONNX Runtime
+// saved at path.
+func savedGraph(path string) (string, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("the optimised model ONNX Runtime saved: %w", err)
 	}
