@@ -315,15 +315,14 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 // the number of series it has analysed.
 type planCache struct {
 	mu    sync.Mutex
-	read  bool
-	sizes []store.PlanCount
+	sizes []store.PlanCount // nil until read
 	at    map[int][]store.PlanRef
 	archs map[string]model.Arch
 }
 
 func (p *planCache) reset() {
 	p.mu.Lock()
-	p.read, p.sizes, p.at = false, nil, nil
+	p.sizes, p.at = nil, nil
 	p.mu.Unlock()
 }
 
@@ -350,17 +349,20 @@ func (p *planCache) parse(sp *model.Space, canonical string) (model.Arch, error)
 // counts returns the plan's item counts per resolution.
 func (p *planCache) counts(ctx context.Context, st *store.Store, space string) ([]store.PlanCount, error) {
 	p.mu.Lock()
-	read, counts := p.read, p.sizes
+	counts := p.sizes
 	p.mu.Unlock()
-	if read {
+	if counts != nil {
 		return counts, nil
 	}
 	counts, err := st.PlanCounts(ctx, space)
 	if err != nil {
 		return nil, err
 	}
+	if counts == nil {
+		counts = []store.PlanCount{}
+	}
 	p.mu.Lock()
-	p.read, p.sizes, p.at = true, counts, nil
+	p.sizes, p.at = counts, nil
 	p.mu.Unlock()
 	return counts, nil
 }
