@@ -50,6 +50,9 @@ type Device struct {
 	// prelay says, per space, whether models are written pre-laid in
 	// ONNX Runtime's NCHWc form (prelayer).
 	prelay prelayer
+	// checks remembers the pre-layout checks that passed on this machine
+	// (the user's cache directory), so that a later run skips them.
+	checks passedChecks
 
 	// probeMu guards the probe session, made on first use and kept for the
 	// device's life (one session, so its own layout is a constant factor).
@@ -112,6 +115,7 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 	host, _ := os.Hostname()
 	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req, tmpDir: os.TempDir()}
 	d.prelay.on = precision == "fp32" && opts.Optimization == "all" && nchwcBlock8()
+	d.checks = defaultPassedChecks()
 	if cores, err := usableCores(); err == nil {
 		d.cores = planCores(cores, opts.IntraOpThreads)
 	} else {
@@ -282,7 +286,7 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 	// rewrite it into (prelayer, TestPrelaidIsWhatORTRuns): again the same
 	// graph, built in half the time without the rewrite's weight copies.
 	eo := onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch, FoldBN: d.opts.Optimization != "disable"}
-	if d.prelay.use(ctx, net, func() error { return work.samePrelaid(ctx, d.rt, net, eo, d.opts) }) {
+	if d.prelay.use(ctx, net, func() error { return work.samePrelaid(ctx, d.rt, net, eo, d.opts, d.checks) }) {
 		eo.Rewrite = prelayOrPlain
 	}
 	return work.load(ctx, d.rt, net, eo, d.opts)

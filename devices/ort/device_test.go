@@ -34,6 +34,7 @@ func testDevice(t *testing.T, cfg devices.Config, lock *devices.HostLock) *Devic
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.checks = passedChecks{t.TempDir()} // not the user's cache
 	t.Cleanup(func() { d.Close() })
 	return d
 }

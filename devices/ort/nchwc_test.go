@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -192,5 +195,93 @@ func TestDevicePrelays(t *testing.T) {
 				t.Errorf("ofa-mbv3-w1.0: checked %v, reason %v: want checked and pre-laid", ok, err)
 			}
 		})
+	}
+}
+
+// TestPassedChecks: a check that passed is remembered in its directory
+// under its key; a directory or a link under that name is not a pass; no
+// directory remembers nothing.
+func TestPassedChecks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "prelay")
+	p := passedChecks{dir}
+	if p.has("k1") {
+		t.Fatal("an empty cache has a pass")
+	}
+	p.add("k1")
+	if !p.has("k1") || p.has("k2") {
+		t.Fatalf("after add(k1): has(k1) = %v, has(k2) = %v", p.has("k1"), p.has("k2"))
+	}
+	if err := os.Mkdir(filepath.Join(dir, "k3"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "k1"), filepath.Join(dir, "k4")); err != nil {
+		t.Fatal(err)
+	}
+	if p.has("k3") || p.has("k4") {
+		t.Error("a directory or a link counts as a pass")
+	}
+	var none passedChecks
+	none.add("k1")
+	if none.has("k1") {
+		t.Error("a cache without a directory remembered a pass")
+	}
+}
+
+// TestPrelayCheckRemembered: a check that passed is not run again (a
+// remembered one builds no session, so a cancelled context does not stop
+// it) for the same net and settings, whatever else the weight file holds;
+// another net or other settings are checked.
+func TestPrelayCheckRemembered(t *testing.T) {
+	rt := testRuntime(t)
+	if !nchwcBlock8() {
+		t.Skip("skipping: the pre-layout is for CPUs whose NCHWc block is 8 (x86-64 with AVX2, without AVX-512)")
+	}
+	passed := passedChecks{t.TempDir()}
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	sp := modeltest.Space(t, "ofa-mbv3-w1.0")
+	small, err := sp.Network(sp.MinArch(sp.Resolutions[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := sp.Network(sp.MaxArch(sp.Resolutions[len(sp.Resolutions)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eo := onnx.Options{Seed: weightSeed, FoldBN: true}
+	w := testWorkDir(t)
+	if err := w.samePrelaid(cancelled, rt, small, eo, cpuOptions(), passed); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a check never passed, context cancelled: %v, want context.Canceled", err)
+	}
+	if err := w.samePrelaid(ctx, rt, small, eo, cpuOptions(), passed); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := os.ReadDir(passed.dir); len(n) != 1 {
+		t.Fatalf("%d passes remembered, want 1", len(n))
+	}
+	// Another work directory whose weight file first took another net:
+	// the small net's weights are at other offsets there.
+	w2 := testWorkDir(t)
+	if _, err := onnx.WriteExternal(io.Discard, big, eo, w2.weights); err != nil {
+		t.Fatal(err)
+	}
+	other := cpuOptions()
+	other.Batch = 2
+	for _, c := range []struct {
+		name string
+		w    *workDir
+		net  *model.Network
+		so   Options
+		want error
+	}{
+		{"same", w, small, cpuOptions(), nil},
+		{"same, other weight file", w2, small, cpuOptions(), nil},
+		{"other net", w, big, cpuOptions(), context.Canceled},
+		{"other settings", w, small, other, context.Canceled},
+	} {
+		if err := c.w.samePrelaid(cancelled, rt, c.net, eo, c.so, passed); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
 	}
 }

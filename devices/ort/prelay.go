@@ -3,7 +3,10 @@
 package ort
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -88,8 +91,19 @@ func prelayOrPlain(m *onnxpb.ModelProto) error {
 
 // samePrelaid exports net plain and pre-laid into w, has ONNX Runtime (rt,
 // session options so) optimise each and save what it would run, and
-// returns an error unless the two are the same graph (describeGraph).
-func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Network, eo onnx.Options, so Options) error {
+// returns an error unless the two are the same graph (describeGraph). A
+// check that passed before with the same inputs (passed) is not run again.
+func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Network, eo onnx.Options, so Options, passed passedChecks) error {
+	if so.tune != nil {
+		passed = passedChecks{} // settings checkKey cannot name
+	}
+	key, err := w.checkKey(rt, net, eo, so)
+	if err != nil {
+		return fmt.Errorf("NCHWc pre-layout check on %s: %w", net.Arch, err)
+	}
+	if passed.has(key) {
+		return nil
+	}
 	var graphs [2]string
 	for i, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
 		if err := ctx.Err(); err != nil {
@@ -106,7 +120,94 @@ func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Netwo
 	if graphs[0] != graphs[1] {
 		return fmt.Errorf("NCHWc pre-layout check on %s: ONNX Runtime runs another graph for the pre-laid model", net.Arch)
 	}
+	passed.add(key)
 	return nil
+}
+
+// passedChecks remembers, across processes, the pre-layout checks that
+// passed: an empty file per check in dir, named by its key (checkKey), so
+// that a later run with the same models, library, CPU and settings skips
+// the check's two sessions (110-150 ms per space). dir "" remembers
+// nothing. Only passes are kept: a failed or interrupted check runs again
+// next time. Removing the directory forgets them all.
+type passedChecks struct{ dir string }
+
+// defaultPassedChecks is the user's cache directory for passed checks
+// ($XDG_CACHE_HOME/blockprof/prelay or ~/.cache/blockprof/prelay on
+// Linux); without one, nothing is remembered.
+func defaultPassedChecks() passedChecks {
+	dir, err := os.UserCacheDir()
+	if err != nil || dir == "" {
+		return passedChecks{}
+	}
+	return passedChecks{filepath.Join(dir, "blockprof", "prelay")}
+}
+
+func (p passedChecks) has(key string) bool {
+	if p.dir == "" {
+		return false
+	}
+	info, err := os.Lstat(filepath.Join(p.dir, key))
+	return err == nil && info.Mode().IsRegular()
+}
+
+// add records a passed check; a cache it cannot write is only a check
+// run again next time.
+func (p passedChecks) add(key string) {
+	if p.dir == "" || os.MkdirAll(p.dir, 0o700) != nil {
+		return
+	}
+	if f, err := os.OpenFile(filepath.Join(p.dir, key), os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+}
+
+// checkVersion names what checkKey hashes; a change to the check itself
+// bumps it.
+const checkVersion = "blockprof NCHWc pre-layout check 1"
+
+// checkKey names, by SHA-256, everything the check of net depends on: the
+// plain and the pre-laid model (as written, the offsets of their weights
+// in w's file left out: the file's layout depends on the models written
+// before, the values at an offset do not), the ONNX Runtime library (its
+// version, path, size and modification time), the CPU features that set
+// its NCHWc block, and the session settings.
+func (w *workDir) checkKey(rt *Runtime, net *model.Network, eo onnx.Options, so Options) (string, error) {
+	h := sha256.New()
+	lib, err := os.Stat(rt.Path())
+	if err != nil {
+		return "", fmt.Errorf("the ONNX Runtime library: %w", err)
+	}
+	fmt.Fprintf(h, "%s\nonnxruntime %s %s %d %d\ncpu %s avx2=%v avx512f=%v\nsession %d %d %s %d\n", checkVersion,
+		rt.Version(), rt.Path(), lib.Size(), lib.ModTime().UnixNano(),
+		runtime.GOARCH, cpu.X86.HasAVX2, cpu.X86.HasAVX512F,
+		so.IntraOpThreads, so.InterOpThreads, so.Optimization, so.Batch)
+	for _, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
+		o := eo
+		o.Rewrite = rewrite
+		var buf bytes.Buffer
+		if _, err := onnx.WriteExternal(&buf, net, o, w.weights); err != nil {
+			return "", err
+		}
+		var m onnxpb.ModelProto
+		if err := proto.Unmarshal(buf.Bytes(), &m); err != nil {
+			return "", fmt.Errorf("read back the exported model: %w", err)
+		}
+		for _, t := range m.GetGraph().GetInitializer() {
+			for _, e := range t.GetExternalData() {
+				if e.GetKey() == "offset" {
+					e.Value = nil
+				}
+			}
+		}
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&m)
+		if err != nil {
+			return "", fmt.Errorf("hash the exported model: %w", err)
+		}
+		fmt.Fprintf(h, "model %d\n", len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // optimized exports net with eo into w and describes the graph ONNX
