@@ -83,7 +83,7 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 	if cfg.Kind != "" && cfg.Kind != "ort" {
 		return nil, fmt.Errorf("device %s: kind %q is not ort", cfg.Name, cfg.Kind)
 	}
-	opts := Options{IntraOpThreads: cfg.Threads, InterOpThreads: 1, Optimization: cfg.Optimization, Batch: cfg.Batch}
+	opts := Options{IntraOpThreads: cfg.Threads, InterOpThreads: 1, Optimization: cfg.Optimization, Batch: cfg.Batch, SharedArena: true}
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
 	}

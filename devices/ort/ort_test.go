@@ -52,7 +52,7 @@ func testWorkDir(tb testing.TB) *workDir {
 // cpuOptions are the embedded config's cpu device's session settings: 1
 // thread, optimisation all, batch 1.
 func cpuOptions() Options {
-	return Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1}
+	return Options{IntraOpThreads: 1, InterOpThreads: 1, Optimization: "all", Batch: 1, SharedArena: true}
 }
 
 // medianRun runs s twice untimed, then 20 times timed, and returns the

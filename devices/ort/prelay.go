@@ -178,10 +178,10 @@ func (w *workDir) checkKey(rt *Runtime, net *model.Network, eo onnx.Options, so 
 	if err != nil {
 		return "", fmt.Errorf("the ONNX Runtime library: %w", err)
 	}
-	fmt.Fprintf(h, "%s\nonnxruntime %s %s %d %d\ncpu %s avx2=%v avx512f=%v\nsession %d %d %s %d\n", checkVersion,
+	fmt.Fprintf(h, "%s\nonnxruntime %s %s %d %d\ncpu %s avx2=%v avx512f=%v\nsession %d %d %s %d %v\n", checkVersion,
 		rt.Version(), rt.Path(), lib.Size(), lib.ModTime().UnixNano(),
 		runtime.GOARCH, cpu.X86.HasAVX2, cpu.X86.HasAVX512F,
-		so.IntraOpThreads, so.InterOpThreads, so.Optimization, so.Batch)
+		so.IntraOpThreads, so.InterOpThreads, so.Optimization, so.Batch, so.SharedArena && rt.sharedArena)
 	for _, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
 		o := eo
 		o.Rewrite = rewrite

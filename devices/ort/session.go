@@ -48,6 +48,10 @@ type Options struct {
 	// Batch fills a symbolic first dimension of the inputs and outputs; 0
 	// means 1. Fixed dimensions in the model are used as they are.
 	Batch int
+	// SharedArena has the session allocate from the process's shared CPU
+	// arena (registerSharedArena) instead of an arena of its own, where
+	// the runtime has one.
+	SharedArena bool
 
 	// tune applies extra session settings (benchmarks compare them).
 	tune func(*onnxruntime.SessionOptions) error
@@ -110,6 +114,7 @@ func (r *Runtime) NewSession(model []byte, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
+	opts.SharedArena = opts.SharedArena && r.sharedArena
 	return newSession(&r.heap, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
 		return onnxruntime.NewAdvancedSessionWithONNXData(model, inNames, outNames, inVals, outVals, so)
 	})
@@ -124,6 +129,7 @@ func (r *Runtime) NewSessionFile(path string, ins, outs []*onnxpb.ValueInfoProto
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
+	opts.SharedArena = opts.SharedArena && r.sharedArena
 	return newSession(&r.heap, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
 		return onnxruntime.NewAdvancedSession(path, inNames, outNames, inVals, outVals, so)
 	})
@@ -207,6 +213,12 @@ func newSession(heap *heapTrim, ins, outs []*onnxpb.ValueInfoProto, opts Options
 		// (TestLoopLevelIsWhatORTRuns) and costs 2-20% of building a
 		// session.
 		{"optimisation loop", func() error { return so.AddSessionConfigEntry("session.graph_optimizations_loop_level", "0") }},
+		{"shared arena", func() error {
+			if !opts.SharedArena {
+				return nil
+			}
+			return so.AddSessionConfigEntry("session.use_env_allocators", "1")
+		}},
 		{"tuning", func() error {
 			if opts.tune == nil {
 				return nil

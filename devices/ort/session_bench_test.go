@@ -18,20 +18,24 @@ import (
 type sessionVariant struct {
 	name string
 	tune func(*onnxruntime.SessionOptions) error
+	// ownArena gives the session an arena of its own instead of the
+	// shared one.
+	ownArena bool
 }
 
 // sessionVariants are the settings compared, the device's own first.
 var sessionVariants = []sessionVariant{
-	{"default", nil},
-	{"no-arena", func(so *onnxruntime.SessionOptions) error { return so.SetCpuMemArena(false) }},
-	{"no-mempattern", func(so *onnxruntime.SessionOptions) error { return so.SetMemPattern(false) }},
-	{"no-prepack", func(so *onnxruntime.SessionOptions) error {
+	{name: "default"},
+	{name: "own-arena", ownArena: true},
+	{name: "no-arena", ownArena: true, tune: func(so *onnxruntime.SessionOptions) error { return so.SetCpuMemArena(false) }},
+	{name: "no-mempattern", tune: func(so *onnxruntime.SessionOptions) error { return so.SetMemPattern(false) }},
+	{name: "no-prepack", tune: func(so *onnxruntime.SessionOptions) error {
 		return so.AddSessionConfigEntry("session.disable_prepacking", "1")
 	}},
-	{"opt-basic", func(so *onnxruntime.SessionOptions) error {
+	{name: "opt-basic", tune: func(so *onnxruntime.SessionOptions) error {
 		return so.SetGraphOptimizationLevel(onnxruntime.GraphOptimizationLevelEnableBasic)
 	}},
-	{"opt-disable", func(so *onnxruntime.SessionOptions) error {
+	{name: "opt-disable", tune: func(so *onnxruntime.SessionOptions) error {
 		return so.SetGraphOptimizationLevel(onnxruntime.GraphOptimizationLevelDisableAll)
 	}},
 }
@@ -66,6 +70,7 @@ func benchSessions(b *testing.B, only string, variants []sessionVariant) {
 		for i, v := range variants {
 			opts := cpuOptions()
 			opts.tune = v.tune
+			opts.SharedArena = !v.ownArena
 			ways[i] = loadWay{v.name, func() (*Session, error) { return rt.NewSession(data, opts) }}
 		}
 		if len(ways) == 1 {
