@@ -547,7 +547,9 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 	}
 	t := &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}
 	if g.ext != nil {
-		if err := g.ext.external(t, g.rng, bound, int(n)); err != nil && g.extErr == nil {
+		if 4*n < minExternal {
+			t.RawData = g.draw(bound, int(n))
+		} else if err := g.ext.external(t, g.rng, bound, int(n)); err != nil && g.extErr == nil {
 			g.extErr = err
 		}
 		g.g.Initializer = append(g.g.Initializer, t)
@@ -563,6 +565,24 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 	}
 	g.g.Initializer = append(g.g.Initializer, t)
 	return name
+}
+
+// minExternal is the size in bytes from which WriteExternal refers a
+// tensor to the weight file. ONNX Runtime opens, checks the path of, maps
+// and unmaps the file for every external tensor (a dozen system calls);
+// for the biases, which are smaller, that costs more than reading their
+// bytes from the model: inline, a session of ofa-mbv3 is built 2-3 ms
+// faster (docs/benchmarks.md, issue 14).
+const minExternal = 4 << 10
+
+// draw returns n little-endian float32 values drawn uniformly from
+// [-bound, bound) with g.rng: a small tensor's bytes, without a pool.
+func (g *graph) draw(bound float64, n int) []byte {
+	b := make([]byte, 0, 4*n)
+	for range n {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32((2*g.rng.Float64()-1)*bound)))
+	}
+	return b
 }
 
 // windows yields the tensor's raw data in windows of its pool: from off

@@ -121,6 +121,7 @@ func TestWriteExternal(t *testing.T) {
 			t.Fatalf("node %d: %v, Export has %v", i, n, want.Graph.Node[i])
 		}
 	}
+	inline := 0
 	for i, tp := range mA.Graph.Initializer {
 		w := want.Graph.Initializer[i]
 		if tp.GetName() != w.GetName() || !slices.Equal(tp.Dims, w.Dims) {
@@ -128,12 +129,19 @@ func TestWriteExternal(t *testing.T) {
 		}
 		v, ok := valsA[tp.GetName()]
 		if !ok {
-			// Batch normalisation's statistics, drawn from the same
-			// generator at other points of its sequence.
+			// Batch normalisation's statistics and the tensors under
+			// minExternal (the biases), drawn from the same generator at
+			// other points of its sequence.
 			if tp.GetDataType() != w.GetDataType() || len(tp.RawData) != len(w.RawData) || tp.GetDataLocation() != onnxpb.TensorProto_DEFAULT {
 				t.Errorf("%s: kept in the model as %v, Export has %v", tp.GetName(), tp, w)
 			}
+			if len(tp.RawData) < minExternal {
+				inline++
+			}
 			continue
+		}
+		if 4*len(v) < minExternal {
+			t.Errorf("%s: %d bytes in the weight file, under minExternal (%d)", tp.GetName(), 4*len(v), minExternal)
 		}
 		// Export's bound is the largest |value| it drew (to within a few
 		// percent for a tensor this large); the ladder's is within 19%.
@@ -147,6 +155,10 @@ func TestWriteExternal(t *testing.T) {
 		if len(v) >= 1000 && (extMax > 1.25*exportMax || extMax < 0.8*exportMax) {
 			t.Errorf("%s: largest |value| %.4g, Export's %.4g: the bound moved more than the ladder's rounding", tp.GetName(), extMax, exportMax)
 		}
+	}
+
+	if inline == 0 {
+		t.Error("no tensor under minExternal kept in the model")
 	}
 
 	// Another seed, other numbers.
