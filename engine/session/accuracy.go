@@ -60,8 +60,18 @@ func (s *scorer) cached(key string) (accuracy.Value, bool) {
 	return v, ok
 }
 
+// maxScores bounds the scores a session keeps in memory: past it, the
+// cache starts over, so that a long-lived session (the explorer, served to
+// a team) does not grow with every search it runs. A score it drops is
+// computed again, or read back from the store (an expensive source's
+// always are).
+const maxScores = 2 * MaxObs
+
 func (s *scorer) remember(key string, v accuracy.Value) {
 	s.mu.Lock()
+	if s.cache == nil || len(s.cache) >= maxScores {
+		s.cache = map[string]accuracy.Value{}
+	}
 	s.cache[key] = v
 	s.mu.Unlock()
 }

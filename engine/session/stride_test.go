@@ -1,8 +1,10 @@
 package session
 
 import (
+	"fmt"
 	"testing"
 
+	"blockprof/engine/accuracy"
 	"blockprof/model"
 	"blockprof/model/modeltest"
 )
@@ -37,6 +39,22 @@ func TestPlanCacheBounded(t *testing.T) {
 		}
 		if len(p.archs) > MaxObs {
 			t.Fatalf("%d archs cached after %d parses, want at most %d", len(p.archs), i+1, MaxObs)
+		}
+	}
+}
+
+// TestScoresBounded: the scorer keeps at most maxScores scores, however
+// many archs a session scores, and returns the last one it remembered.
+func TestScoresBounded(t *testing.T) {
+	var s scorer
+	for i := 0; i < maxScores+100; i++ {
+		key := fmt.Sprint("arch", i)
+		s.remember(key, accuracy.Value{Top1: float64(i), Provenance: "proxy"})
+		if v, ok := s.cached(key); !ok || v.Top1 != float64(i) {
+			t.Fatalf("cached(%s) = %v, %v after remember", key, v, ok)
+		}
+		if len(s.cache) > maxScores {
+			t.Fatalf("%d scores kept after %d, want at most %d", len(s.cache), i+1, maxScores)
 		}
 	}
 }

@@ -42,13 +42,16 @@ type App struct {
 	acc friendliness.Metric
 
 	mu sync.Mutex
-	// last keeps the latest analysis per (device, metric) for Details.
-	last map[[2]string]*computed
+	// last keeps the latest analysis for Details: one only, as each holds
+	// its series (up to session.MaxObs observations, 10-15 MB); Details of
+	// another table analyses again.
+	last *computed
 }
 
 type computed struct {
-	an    *session.Analysis
-	table friendliness.Table
+	device, metric string
+	an             *session.Analysis
+	table          friendliness.Table
 }
 
 // New builds the adapter over s; it reads the devices of the run (or of
@@ -57,7 +60,7 @@ func New(ctx context.Context, s *session.Session) (*App, error) {
 	if s == nil {
 		return nil, errors.New("explorer: no session")
 	}
-	a := &App{s: s, last: map[[2]string]*computed{}}
+	a := &App{s: s}
 	stored, err := s.Store().Devices(ctx)
 	if err != nil {
 		return nil, err
@@ -208,9 +211,9 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 	if err != nil {
 		return nil, err
 	}
-	c := &computed{an: an, table: a.table(an, mt)}
+	c := &computed{device: device, metric: metric, an: an, table: a.table(an, mt)}
 	a.mu.Lock()
-	a.last[[2]string{device, metric}] = c
+	a.last = c
 	a.mu.Unlock()
 	return c, nil
 }
@@ -326,9 +329,9 @@ const maxListed = 500
 // Details implements friendliness.Source.
 func (a *App) Details(ctx context.Context, device, metric string, k friendliness.Key, st friendliness.Stat) (friendliness.Details, error) {
 	a.mu.Lock()
-	c := a.last[[2]string{device, metric}]
+	c := a.last
 	a.mu.Unlock()
-	if c == nil {
+	if c == nil || c.device != device || c.metric != metric {
 		var err error
 		if c, err = a.analyze(ctx, device, metric); err != nil {
 			return friendliness.Details{}, err
