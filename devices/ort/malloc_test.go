@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 
-	"blockprof/model"
 	"blockprof/model/modeltest"
 	"blockprof/model/onnx"
 )
@@ -95,14 +94,10 @@ func TestSharedArenaWarmsFirstRuns(t *testing.T) {
 		t.Fatal("the runtime has no shared arena: registerSharedArena failed")
 	}
 	work := testWorkDir(t)
-	var net *model.Network
-	for _, e := range modeltest.Extremes(t) {
-		if e.Space.Name == "ofa-mbv3" && e.Name() == "ofa-mbv3/max" {
-			net = e.Network(t)
-		}
-	}
-	if net == nil {
-		t.Fatal("no ofa-mbv3/max among modeltest.Extremes")
+	sp := modeltest.Space(t, "ofa-mbv3")
+	net, err := sp.Network(sp.MaxArch(sp.Resolutions[len(sp.Resolutions)-1]))
+	if err != nil {
+		t.Fatal(err)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,11 +73,7 @@ func (p *prelayer) use(ctx context.Context, net *model.Network, check func() err
 func (p *prelayer) state() map[string]error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]error, len(p.checked))
-	for k, v := range p.checked {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(p.checked)
 }
 
 // prelayOrPlain is the export's Rewrite: the NCHWc form where the
@@ -97,12 +94,15 @@ func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Netwo
 	if so.tune != nil {
 		passed = passedChecks{} // settings checkKey cannot name
 	}
-	key, err := w.checkKey(rt, net, eo, so)
-	if err != nil {
-		return fmt.Errorf("NCHWc pre-layout check on %s: %w", net.Arch, err)
-	}
-	if passed.has(key) {
-		return nil
+	var key string
+	if passed.dir != "" {
+		var err error
+		if key, err = w.checkKey(rt, net, eo, so); err != nil {
+			return fmt.Errorf("NCHWc pre-layout check on %s: %w", net.Arch, err)
+		}
+		if passed.has(key) {
+			return nil
+		}
 	}
 	var graphs [2]string
 	for i, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
@@ -181,7 +181,7 @@ func (w *workDir) checkKey(rt *Runtime, net *model.Network, eo onnx.Options, so 
 	fmt.Fprintf(h, "%s\nonnxruntime %s %s %d %d\ncpu %s avx2=%v avx512f=%v\nsession %d %d %s %d %v\n", checkVersion,
 		rt.Version(), rt.Path(), lib.Size(), lib.ModTime().UnixNano(),
 		runtime.GOARCH, cpu.X86.HasAVX2, cpu.X86.HasAVX512F,
-		so.IntraOpThreads, so.InterOpThreads, so.Optimization, so.Batch, so.SharedArena && rt.sharedArena)
+		so.IntraOpThreads, so.InterOpThreads, so.Optimization, so.Batch, rt.shares(so))
 	for _, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
 		o := eo
 		o.Rewrite = rewrite

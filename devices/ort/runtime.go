@@ -88,6 +88,9 @@ func (e *environment) load(path string) (*Runtime, error) {
 	return e.rt, nil
 }
 
+// shares says whether a session with opts allocates from the shared arena.
+func (r *Runtime) shares(opts Options) bool { return opts.SharedArena && r.sharedArena }
+
 // registerSharedArena gives the environment one CPU arena, with ONNX
 // Runtime's default arena settings, for the sessions that ask for it
 // (session.use_env_allocators). The sessions of the archs a device times

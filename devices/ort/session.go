@@ -114,8 +114,7 @@ func (r *Runtime) NewSession(model []byte, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
-	opts.SharedArena = opts.SharedArena && r.sharedArena
-	return newSession(&r.heap, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
+	return newSession(r, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
 		return onnxruntime.NewAdvancedSessionWithONNXData(model, inNames, outNames, inVals, outVals, so)
 	})
 }
@@ -129,8 +128,7 @@ func (r *Runtime) NewSessionFile(path string, ins, outs []*onnxpb.ValueInfoProto
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("onnxruntime session: %w", err)
 	}
-	opts.SharedArena = opts.SharedArena && r.sharedArena
-	return newSession(&r.heap, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
+	return newSession(r, ins, outs, opts, func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error) {
 		return onnxruntime.NewAdvancedSession(path, inNames, outNames, inVals, outVals, so)
 	})
 }
@@ -139,11 +137,11 @@ func (r *Runtime) NewSessionFile(path string, ins, outs []*onnxpb.ValueInfoProto
 type create func(inNames, outNames []string, inVals, outVals []onnxruntime.Value, so *onnxruntime.SessionOptions) (*onnxruntime.AdvancedSession, error)
 
 // newSession allocates the tensors of ins and outs, sets opts and calls
-// create; heap is the process's heapTrim, told when the session is closed.
-func newSession(heap *heapTrim, ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (_ *Session, err error) {
+// create; r's heapTrim is told when the session is closed.
+func newSession(r *Runtime, ins, outs []*onnxpb.ValueInfoProto, opts Options, create create) (_ *Session, err error) {
 	// s is released on every error return (which sets the named result
 	// to nil, so the cleanup must not go through it).
-	s := &Session{heap: heap, stopped: make(chan struct{}, 1)}
+	s := &Session{heap: &r.heap, stopped: make(chan struct{}, 1)}
 	s.terminate = s.stop
 	defer func() {
 		if err != nil {
@@ -214,7 +212,7 @@ func newSession(heap *heapTrim, ins, outs []*onnxpb.ValueInfoProto, opts Options
 		// session.
 		{"optimisation loop", func() error { return so.AddSessionConfigEntry("session.graph_optimizations_loop_level", "0") }},
 		{"shared arena", func() error {
-			if !opts.SharedArena {
+			if !r.shares(opts) {
 				return nil
 			}
 			return so.AddSessionConfigEntry("session.use_env_allocators", "1")

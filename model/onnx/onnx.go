@@ -576,7 +576,7 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 const minExternal = 4 << 10
 
 // draw returns n little-endian float32 values drawn uniformly from
-// [-bound, bound) with g.rng: a small tensor's bytes, without a pool.
+// [-bound, bound) with g.rng: a pool, or a small tensor's bytes.
 func (g *graph) draw(bound float64, n int) []byte {
 	b := make([]byte, 0, 4*n)
 	for range n {
@@ -615,11 +615,7 @@ func (g *graph) pool(bound float64) []byte {
 	if g.pools == nil {
 		g.pools = map[float64][]byte{}
 	}
-	p := make([]byte, 4*poolSize)
-	for i := 0; i < len(p); i += 4 {
-		v := float32((2*g.rng.Float64() - 1) * bound)
-		binary.LittleEndian.PutUint32(p[i:], math.Float32bits(v))
-	}
+	p := g.draw(bound, poolSize)
 	g.pools[bound] = p
 	return p
 }
