@@ -31,11 +31,15 @@ var embeddedConfig []byte
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise:
-// the explorer's live heap stays under 70 MB with 100k measurements in the
-// store (docs/benchmarks.md), and without a limit the collector lets the
-// heap grow to twice the live data before it runs.
-const memoryLimit = 100 << 20
+// memoryLimit is the Go runtime's soft limit unless GOMEMLIMIT says
+// otherwise. With 100k measurements in the store the explorer's live heap
+// peaks at 30-39 MB (analyses of 20,000 archs, the Pareto view's scores)
+// and rests at 12-20 MB, `analyze --suggest` peaks at 35 MB; without a
+// limit the collector lets the heap grow to twice the live data. At 64 MiB
+// the explorer with the ort device peaked at 170 MB instead of 176-182,
+// for about twice the collections (10 ms each); at 48 MiB the Pareto view
+// collected 715 times instead of 59 (docs/benchmarks.md, issue 14).
+const memoryLimit = 64 << 20
 
 func main() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {

@@ -120,18 +120,29 @@ func (s *Space) ParseArch(text string) (Arch, error) {
 	if len(parts) != len(s.Units) {
 		return Arch{}, fmt.Errorf("arch %q: %d units, space %s has %d", clip(text), len(parts), s.Name, len(s.Units))
 	}
+	// One backing array holds every layer's block; each unit is a slice of
+	// it capped at its depth (an append to one unit copies, never spills
+	// into the next). Analyses hold tens of thousands of parsed archs.
+	layers := len(parts)
+	for _, p := range parts {
+		layers += strings.Count(p, ",")
+	}
+	blocks := make([]Block, 0, layers)
 	a.Units = make([][]Block, len(parts))
 	for i, p := range parts {
 		if p == "" {
 			return Arch{}, fmt.Errorf("arch %q: unit %d has no layers", clip(text), i+1)
 		}
-		for j, tok := range strings.Split(p, ",") {
+		start, j := len(blocks), 0
+		for tok := range strings.SplitSeq(p, ",") {
+			j++
 			b, err := ParseBlock(tok)
 			if err != nil {
-				return Arch{}, fmt.Errorf("arch %q: unit %d layer %d: %w", clip(text), i+1, j+1, err)
+				return Arch{}, fmt.Errorf("arch %q: unit %d layer %d: %w", clip(text), i+1, j, err)
 			}
-			a.Units[i] = append(a.Units[i], b)
+			blocks = append(blocks, b)
 		}
+		a.Units[i] = blocks[start:len(blocks):len(blocks)]
 	}
 	if err := s.Check(a); err != nil {
 		return Arch{}, err

@@ -78,28 +78,36 @@ func newDesign(sp *model.Space) *design {
 
 // row is the feature vector of one architecture.
 func (d *design) row(a model.Arch) ([]float64, error) {
-	if len(a.Units) != len(d.units) {
-		return nil, fmt.Errorf("arch %s has %d units, space %s has %d", a, len(a.Units), d.space.Name, len(d.units))
-	}
 	x := make([]float64, d.p)
+	if err := d.rowInto(x, a); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// rowInto writes the feature vector of a into x (len d.p, all zero).
+func (d *design) rowInto(x []float64, a model.Arch) error {
+	if len(a.Units) != len(d.units) {
+		return fmt.Errorf("arch %s has %d units, space %s has %d", a, len(a.Units), d.space.Name, len(d.units))
+	}
 	for i, blocks := range a.Units {
 		uc := &d.units[i]
 		di := slices.Index(uc.depths, len(blocks))
 		if di < 0 {
-			return nil, fmt.Errorf("arch %s: unit %d depth %d is not a choice of %s", a, i+1, len(blocks), d.space.Name)
+			return fmt.Errorf("arch %s: unit %d depth %d is not a choice of %s", a, i+1, len(blocks), d.space.Name)
 		}
 		uc.depth.add(x, di, 1)
 		for _, b := range blocks {
 			bi := slices.Index(uc.blocks, b)
 			if bi < 0 {
-				return nil, fmt.Errorf("arch %s: unit %d block %s is not a choice of %s", a, i+1, b.Key(), d.space.Name)
+				return fmt.Errorf("arch %s: unit %d block %s is not a choice of %s", a, i+1, b.Key(), d.space.Name)
 			}
 			uc.block.add(x, bi, 1)
 		}
 		if d.space.Family == model.Bottleneck && len(blocks) > 0 {
 			wi := slices.Index(uc.widths, blocks[0].W)
 			if wi < 0 {
-				return nil, fmt.Errorf("arch %s: unit %d ratio %v is not a choice", a, i+1, blocks[0].W)
+				return fmt.Errorf("arch %s: unit %d ratio %v is not a choice", a, i+1, blocks[0].W)
 			}
 			uc.width.add(x, wi, 1)
 		}
@@ -107,13 +115,13 @@ func (d *design) row(a model.Arch) ([]float64, error) {
 	if d.space.Family == model.Bottleneck {
 		si := slices.Index(d.space.Stem.SkipDepths, a.StemDepth)
 		if si < 0 || a.StemW0 < 0 || a.StemW0 >= d.stem[1].levels || a.StemW1 < 0 || a.StemW1 >= d.stem[2].levels {
-			return nil, fmt.Errorf("arch %s: stem choices outside %s", a, d.space.Name)
+			return fmt.Errorf("arch %s: stem choices outside %s", a, d.space.Name)
 		}
 		d.stem[0].add(x, si, 1)
 		d.stem[1].add(x, a.StemW0, 1)
 		d.stem[2].add(x, a.StemW1, 1)
 	}
-	return x, nil
+	return nil
 }
 
 // unitLaw is how one unit is drawn: the blocks and depths allowed, and an

@@ -57,10 +57,13 @@ var ErrTooFew = errors.New("too few uniform observations for the regression esti
 func FitAdditive(sp *model.Space, obs []Obs, opt Options) (*Fit, error) {
 	opt = opt.withDefaults()
 	d := newDesign(sp)
-	var rows [][]float64
-	var y []float64
+	// The design matrix is never held: each pass below writes the rows it
+	// needs one at a time from the archs (a fit of 20,000 archs would hold
+	// 8 MB of it). Every sum runs over the rows in order, as the matrix
+	// products it replaces did (TestFitStreamsLikeMatrices).
+	var keep []int
 	res := 0
-	for _, o := range obs {
+	for i, o := range obs {
 		if o.Fix != nil {
 			continue
 		}
@@ -72,38 +75,66 @@ func FitAdditive(sp *model.Space, obs []Obs, opt Options) (*Fit, error) {
 		} else if o.Arch.Resolution != res {
 			return nil, fmt.Errorf("analysis: observations at resolutions %d and %d: analyse one resolution at a time", res, o.Arch.Resolution)
 		}
-		x, err := d.row(o.Arch)
-		if err != nil {
-			return nil, fmt.Errorf("analysis: %w", err)
-		}
-		rows = append(rows, x)
-		y = append(y, o.Value)
+		keep = append(keep, i)
 	}
-	n, p := len(rows), d.p
+	n, p := len(keep), d.p
 	if need := max(8, (p+1)/2); n < need {
 		return nil, fmt.Errorf("analysis: %w: %d, need at least %d for the %d-coefficient model of %s (sample more uniform archs)", ErrTooFew, n, need, p, sp.Name)
 	}
 	f := &Fit{Space: sp, d: d, N: n, P: p, level: opt.Level}
-	f.ybar = mean(y)
-	f.SD = sd(y)
+	x := make([]float64, p)
+	// row writes observation i's feature vector into x, centred once
+	// f.xbar is known.
+	row := func(i int, centre bool) error {
+		clear(x)
+		if err := d.rowInto(x, obs[keep[i]].Arch); err != nil {
+			return fmt.Errorf("analysis: %w", err)
+		}
+		if centre {
+			for j := range x {
+				x[j] -= f.xbar[j]
+			}
+		}
+		return nil
+	}
+	yc := make([]float64, n)
+	for i, k := range keep {
+		yc[i] = obs[k].Value
+	}
+	f.ybar = mean(yc)
+	f.SD = sd(yc)
+	for i := range yc {
+		yc[i] -= f.ybar
+	}
 	f.xbar = make([]float64, p)
-	for _, r := range rows {
-		for j, v := range r {
+	for i := range n {
+		if err := row(i, false); err != nil {
+			return nil, err
+		}
+		for j, v := range x {
 			f.xbar[j] += v / float64(n)
 		}
 	}
-	X := mat.NewDense(n, p, nil)
-	yc := make([]float64, n)
-	for i, r := range rows {
-		for j, v := range r {
-			X.Set(i, j, v-f.xbar[j])
+	// The centred Gram matrix XᵀX, upper triangle, one rank-one update a
+	// row.
+	gram := mat.NewSymDense(p, nil)
+	g := gram.RawSymmetric()
+	for i := range n {
+		if err := row(i, true); err != nil {
+			return nil, err
 		}
-		yc[i] = y[i] - f.ybar
+		for a, xa := range x {
+			if xa == 0 {
+				continue
+			}
+			c := g.Data[a*g.Stride+a : a*g.Stride+p]
+			for b, xb := range x[a:] {
+				c[b] += xa * xb
+			}
+		}
 	}
-	var gram mat.SymDense
-	gram.SymOuterK(1, X.T())
 	var eig mat.EigenSym
-	if !eig.Factorize(&gram, true) {
+	if !eig.Factorize(gram, true) {
 		return nil, errors.New("analysis: eigen-decomposition of the design failed")
 	}
 	vals := eig.Values(nil)
@@ -116,56 +147,87 @@ func FitAdditive(sp *model.Space, obs []Obs, opt Options) (*Fit, error) {
 	if scale == 0 {
 		return nil, fmt.Errorf("analysis: %w: the %d uniform archs do not vary", ErrTooFew, n)
 	}
-	var Z mat.Dense
-	Z.Mul(X, &V)
+	// zrow writes row i's principal coordinates z = Vᵀx into z.
+	z := make([]float64, p)
+	zrow := func(i int) error {
+		if err := row(i, true); err != nil {
+			return err
+		}
+		clear(z)
+		for l, a := range x {
+			if a == 0 {
+				continue
+			}
+			v := V.RawRowView(l)
+			for j := range z {
+				z[j] += a * v[j]
+			}
+		}
+		return nil
+	}
 	zy := make([]float64, p)
-	for j := range p {
-		for i := range n {
-			zy[j] += Z.At(i, j) * yc[i]
+	for i := range n {
+		if err := zrow(i); err != nil {
+			return nil, err
+		}
+		for j, v := range z {
+			zy[j] += v * yc[i]
 		}
 	}
 	type cand struct {
 		lam, loo, df, rss float64
-		alpha             []float64
+		alpha, den        []float64
+		ok                bool
 	}
-	var best *cand
-	for _, rl := range opt.Lambdas {
+	cands := make([]cand, len(opt.Lambdas))
+	for ci, rl := range opt.Lambdas {
 		lam := rl * scale
-		c := cand{lam: rl, alpha: make([]float64, p)}
+		c := cand{lam: rl, alpha: make([]float64, p), den: make([]float64, p), ok: true}
 		for j := range p {
-			den := math.Max(vals[j], 0) + lam
-			if den <= 0 {
+			c.den[j] = math.Max(vals[j], 0) + lam
+			if c.den[j] <= 0 {
 				continue
 			}
-			c.alpha[j] = zy[j] / den
-			c.df += math.Max(vals[j], 0) / den
+			c.alpha[j] = zy[j] / c.den[j]
+			c.df += math.Max(vals[j], 0) / c.den[j]
 		}
-		ok := true
-		for i := range n {
+		cands[ci] = c
+	}
+	// Leave-one-out error of every candidate penalty in one pass.
+	for i := range n {
+		if err := zrow(i); err != nil {
+			return nil, err
+		}
+		for ci := range cands {
+			c := &cands[ci]
+			if !c.ok {
+				continue
+			}
 			pred, h := 0.0, 1/float64(n)
-			for j := range p {
-				z := Z.At(i, j)
-				pred += z * c.alpha[j]
-				den := math.Max(vals[j], 0) + lam
-				if den > 0 {
-					h += z * z / den
+			for j, zj := range z {
+				pred += zj * c.alpha[j]
+				if c.den[j] > 0 {
+					h += zj * zj / c.den[j]
 				}
 			}
 			r := yc[i] - pred
 			c.rss += r * r
 			if h >= 1-1e-9 {
-				ok = false
-				break
+				c.ok = false
+				continue
 			}
 			c.loo += (r / (1 - h)) * (r / (1 - h))
 		}
+	}
+	var best *cand
+	for ci := range cands {
+		c := &cands[ci]
 		// Keep enough residual degrees of freedom to estimate the noise.
-		if !ok || float64(n)-c.df-1 < math.Max(minResidualDF, float64(n)/10) {
+		if !c.ok || float64(n)-c.df-1 < math.Max(minResidualDF, float64(n)/10) {
 			continue
 		}
 		if best == nil || c.loo < best.loo {
-			cc := c
-			best = &cc
+			best = c
 		}
 	}
 	if best == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -344,5 +345,85 @@ func TestSearchEventsReachEverySubscriber(t *testing.T) {
 	defer stopLate()
 	if p, ok := (<-s.Subscribe(late)).(engine.SearchProgress); !ok || !p.Done || p.Err != "" {
 		t.Errorf("a late subscriber got %+v first, want the finished search", p)
+	}
+}
+
+// TestScoreManyReadsWhatItScores: scores are looked up in the store a
+// chunk of store.MaxLookup archs at a time, in the archs' order; a second
+// session evaluates only the archs no session stored, and reads the others
+// back with the values and provenance first given.
+func TestScoreManyReadsWhatItScores(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, 5, 1)
+	st.Close()
+	rng := model.NewRand(9)
+	seen := map[string]bool{}
+	var archs []model.Arch
+	for len(archs) < 2*store.MaxLookup+200 {
+		if a := sp.Sample(rng, 224); !seen[a.String()] {
+			seen[a.String()] = true
+			archs = append(archs, a)
+		}
+	}
+	src := &counting{sp: sp}
+	s := openSession(t, cfg, path, src)
+	firstPart := archs[:store.MaxLookup+100]
+	first, err := s.ScoreMany(ctx, firstPart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != int64(len(firstPart)) {
+		t.Fatalf("first session: %d evaluations of %d archs", n, len(firstPart))
+	}
+	s.Close()
+
+	again := &counting{sp: sp}
+	s = openSession(t, cfg, path, again)
+	// The new archs first, then the stored ones, so every chunk mixes both.
+	order := append(slices.Clone(archs[len(firstPart):]), firstPart...)
+	slices.Reverse(order[:len(order)/2])
+	got, err := s.ScoreMany(ctx, order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, want := again.calls.Load(), int64(len(archs)-len(firstPart)); n != want {
+		t.Errorf("second session: %d evaluations, want %d (the archs not stored)", n, want)
+	}
+	// Scored again in the same session: every score from its cache.
+	cached, err := s.ScoreMany(ctx, order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, want := again.calls.Load(), int64(len(archs)-len(firstPart)); n != want {
+		t.Errorf("scored again: %d evaluations in all, want %d", n, want)
+	}
+	if !slices.Equal(cached, got) {
+		t.Errorf("scored again: other values")
+	}
+	byArch := map[string]float64{}
+	for i, a := range firstPart {
+		byArch[a.String()] = first[i].Top1
+	}
+	for i, a := range order {
+		direct, err := (&counting{sp: sp}).Top1(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[i].Top1 != direct.Top1 {
+			t.Fatalf("arch %d %s: %v, the source gives %v", i, a, got[i].Top1, direct.Top1)
+		}
+		if v, ok := byArch[a.String()]; ok && (got[i].Top1 != v || !strings.Contains(got[i].Label, "stored")) {
+			t.Fatalf("arch %d %s: %v %q, stored %v", i, a, got[i].Top1, got[i].Label, v)
+		}
 	}
 }

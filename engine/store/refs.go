@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // PlanRef is a plan item as the analysis needs it: the canonical arch, its
@@ -79,16 +80,32 @@ type AccuracyValue struct {
 	Label string
 }
 
-// AccuracyValues maps the canonical archs of space to their stored
-// accuracy from source, without decoding the archs.
-func (s *Store) AccuracyValues(ctx context.Context, space, source string) (map[string]AccuracyValue, error) {
+// MaxLookup is the most archs AccuracyValues looks up in one query.
+const MaxLookup = 500
+
+// AccuracyValues maps those of the canonical archs of space that have a stored
+// accuracy from source to it, without decoding the archs. It reads only
+// those archs (at most MaxLookup of them a call), so that a caller scoring
+// a subsample does not load every score of a large store.
+func (s *Store) AccuracyValues(ctx context.Context, space, source string, canonicals []string) (map[string]AccuracyValue, error) {
+	if len(canonicals) > MaxLookup {
+		return nil, fmt.Errorf("store %s: accuracies: %d archs asked at once, at most %d", s.path, len(canonicals), MaxLookup)
+	}
+	out := map[string]AccuracyValue{}
+	if len(canonicals) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(canonicals)+2)
+	args = append(args, space, source)
+	for _, c := range canonicals {
+		args = append(args, c)
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT a.canonical, c.top1, c.provenance FROM accuracy c JOIN archs a ON a.id = c.arch
-		WHERE a.space = ? AND c.source = ?`, space, source)
+		WHERE a.space = ? AND c.source = ? AND a.canonical IN (?`+strings.Repeat(", ?", len(canonicals)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: accuracies: %w", s.path, err)
 	}
 	defer rows.Close()
-	out := map[string]AccuracyValue{}
 	for rows.Next() {
 		var c string
 		var v AccuracyValue

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -397,6 +398,28 @@ func TestAccuracy(t *testing.T) {
 	all, err := s.Accuracies(ctx, "test-space", "tbl")
 	if err != nil || len(all) != 2 {
 		t.Errorf("Accuracies = %+v %v", all, err)
+	}
+	// AccuracyValues reads the archs asked for only: of a source, of a
+	// space, at most MaxLookup at a time.
+	for _, c := range []struct {
+		space, source string
+		ask           []string
+		want          map[string]AccuracyValue
+	}{
+		{"test-space", "tbl", []string{a.Canonical, b.Canonical, testArch(3).Canonical},
+			map[string]AccuracyValue{a.Canonical: {77.3, AccuracyMeasured}, b.Canonical: {75, AccuracyTable}}},
+		{"test-space", "tbl", []string{b.Canonical}, map[string]AccuracyValue{b.Canonical: {75, AccuracyTable}}},
+		{"test-space", "proxy", []string{a.Canonical, b.Canonical}, map[string]AccuracyValue{a.Canonical: {0.4, AccuracyProxy}}},
+		{"other-space", "tbl", []string{a.Canonical}, map[string]AccuracyValue{}},
+		{"test-space", "tbl", nil, map[string]AccuracyValue{}},
+	} {
+		got, err := s.AccuracyValues(ctx, c.space, c.source, c.ask)
+		if err != nil || !maps.Equal(got, c.want) {
+			t.Errorf("AccuracyValues(%s, %s, %d archs) = %v, %v; want %v", c.space, c.source, len(c.ask), got, err, c.want)
+		}
+	}
+	if _, err := s.AccuracyValues(ctx, "test-space", "tbl", make([]string, MaxLookup+1)); err == nil {
+		t.Errorf("AccuracyValues of %d archs at once: no error", MaxLookup+1)
 	}
 	if all, _ := s.Accuracies(ctx, "", ""); len(all) != 3 {
 		t.Errorf("all accuracies = %d, want 3", len(all))

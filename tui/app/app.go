@@ -207,6 +207,7 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 	if mt.PerDevice {
 		req.Device = device
 	}
+	a.forget()
 	an, err := a.s.Analyze(ctx, req, a.s.AnalysisOptions())
 	if err != nil {
 		return nil, err
@@ -216,6 +217,15 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 	a.last = c
 	a.mu.Unlock()
 	return c, nil
+}
+
+// forget lets the latest analysis go before another series is read, so
+// that two never live at once: the table on screen keeps its numbers, and
+// Details of it analyses again.
+func (a *App) forget() {
+	a.mu.Lock()
+	a.last = nil
+	a.mu.Unlock()
 }
 
 // Table implements friendliness.Source.
@@ -423,6 +433,7 @@ func (a *App) LoadReduced(ctx context.Context, path string) (cuts.Cuts, error) {
 // session's latency series) with their scores.
 func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error) {
 	d := paretoview.Data{Device: device, AccuracyName: accuracyTitle(a.acc.Name), AccuracyUnit: a.acc.Unit, AccuracyLabel: a.acc.Label}
+	a.forget()
 	ser, err := a.s.Series(ctx, session.SeriesRequest{Device: device, Metric: session.MetricLatency})
 	if err != nil {
 		return d, err
@@ -436,11 +447,12 @@ func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error
 	}
 	seen := map[string]bool{}
 	var archs []model.Arch
+	var keys []string
 	var lat []float64
 	for _, o := range ser.Obs {
 		if key := o.Arch.String(); !seen[key] {
 			seen[key] = true
-			archs, lat = append(archs, o.Arch), append(lat, o.Value)
+			archs, keys, lat = append(archs, o.Arch), append(keys, key), append(lat, o.Value)
 		}
 	}
 	vals, err := a.s.ScoreMany(ctx, archs)
@@ -450,7 +462,7 @@ func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error
 	var pts []pareto.Point
 	var prov session.Provenance
 	for i, v := range vals {
-		key := archs[i].String()
+		key := keys[i]
 		if err := prov.Add(v.Provenance, "the score of "+key); err != nil {
 			return d, err
 		}
