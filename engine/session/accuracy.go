@@ -144,56 +144,50 @@ const accuracyBatch = 2000
 // fsyncs, not 20k.
 func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
 	out := make([]accuracy.Value, len(archs))
-	var fresh []store.Accuracy
-	keys := make([]string, 0, store.MaxLookup)
+	keys := make([]string, len(archs))
 	var ask []string
-	// A chunk at a time: the stored scores are looked up for the chunk's
-	// archs only, so memory does not grow with the store.
-	for lo := 0; lo < len(archs); lo += store.MaxLookup {
-		chunk := archs[lo:min(lo+store.MaxLookup, len(archs))]
-		keys, ask = keys[:0], ask[:0]
-		for _, a := range chunk {
-			key := a.String()
-			keys = append(keys, key)
-			if _, ok := s.cached(key); !ok {
-				ask = append(ask, key)
-			}
+	for i, a := range archs {
+		keys[i] = a.String()
+		if _, ok := s.cached(keys[i]); !ok {
+			ask = append(ask, keys[i])
 		}
-		have, err := s.st.AccuracyValues(ctx, s.sp.Name, s.name, ask)
-		if err != nil {
-			return nil, err
+	}
+	// Only the scores of the archs not in the cache are read back.
+	have, err := s.st.AccuracyValues(ctx, s.sp.Name, s.name, ask)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []store.Accuracy
+	for i, a := range archs {
+		key := keys[i]
+		if v, ok := s.cached(key); ok {
+			out[i] = v
+			continue
 		}
-		for i, a := range chunk {
-			key := keys[i]
-			if v, ok := s.cached(key); ok {
-				out[lo+i] = v
-				continue
+		var v accuracy.Value
+		if rec, ok := have[key]; ok {
+			v = s.stored(rec.Top1, rec.Label)
+		} else {
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
-			var v accuracy.Value
-			if rec, ok := have[key]; ok {
-				v = s.stored(rec.Top1, rec.Label)
-			} else {
-				if err := ctx.Err(); err != nil {
+			if v, err = s.evaluate(ctx, a); err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			r, err := s.record(a, v)
+			if err != nil {
+				return nil, err
+			}
+			fresh = append(fresh, r)
+			if len(fresh) == accuracyBatch { // bounded memory, few fsyncs
+				if err := s.st.PutAccuracy(ctx, fresh...); err != nil {
 					return nil, err
 				}
-				if v, err = s.evaluate(ctx, a); err != nil {
-					return nil, fmt.Errorf("%s: %w", key, err)
-				}
-				r, err := s.record(a, v)
-				if err != nil {
-					return nil, err
-				}
-				fresh = append(fresh, r)
-				if len(fresh) == accuracyBatch { // bounded memory, few fsyncs
-					if err := s.st.PutAccuracy(ctx, fresh...); err != nil {
-						return nil, err
-					}
-					fresh = fresh[:0]
-				}
+				fresh = fresh[:0]
 			}
-			s.remember(key, v)
-			out[lo+i] = v
 		}
+		s.remember(key, v)
+		out[i] = v
 	}
 	if len(fresh) > 0 {
 		if err := s.st.PutAccuracy(ctx, fresh...); err != nil {

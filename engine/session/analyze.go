@@ -110,16 +110,16 @@ type Analysis struct {
 }
 
 // Analyze reads the series and runs the friendliness analysis (Eq. 1–3
-// and the regression estimator) holding the host lock, so that it never
+// and the regression estimator) holding the host lock, so that neither
 // overlaps a timed window on this machine.
 func (s *Session) Analyze(ctx context.Context, req SeriesRequest, opt analysis.Options) (*Analysis, error) {
-	ser, err := s.Series(ctx, req)
-	if err != nil {
-		return nil, err
-	}
+	var ser Series
 	var rep *analysis.Report
-	err = s.exclusive(ctx, func() error {
+	err := s.exclusive(ctx, func() error {
 		var err error
+		if ser, err = s.series(ctx, req); err != nil {
+			return err
+		}
 		rep, err = analysis.Analyze(ser.Series, opt)
 		return err
 	})

@@ -61,8 +61,22 @@ type Series struct {
 // Series is the one function from stored records to analysis
 // observations: the explorer's tables and Pareto view, `analyze` and the
 // latency model of `search` all read through it. Resolution 0 is the
-// session's, or the only one the store holds.
+// session's, or the only one the store holds. It holds the host lock:
+// reading and parsing up to MaxObs records (and scoring their archs) is
+// work for the cores that a local device times on, and what it holds in
+// memory then is not added to a loaded model's.
 func (s *Session) Series(ctx context.Context, req SeriesRequest) (Series, error) {
+	var ser Series
+	err := s.exclusive(ctx, func() error {
+		var err error
+		ser, err = s.series(ctx, req)
+		return err
+	})
+	return ser, err
+}
+
+// series is Series for a caller that holds the host lock.
+func (s *Session) series(ctx context.Context, req SeriesRequest) (Series, error) {
 	res := req.Resolution
 	if res == 0 {
 		res = s.spec.Resolution

@@ -348,10 +348,10 @@ func TestSearchEventsReachEverySubscriber(t *testing.T) {
 	}
 }
 
-// TestScoreManyReadsWhatItScores: scores are looked up in the store a
-// chunk of store.MaxLookup archs at a time, in the archs' order; a second
-// session evaluates only the archs no session stored, and reads the others
-// back with the values and provenance first given.
+// TestScoreManyReadsWhatItScores: a second session evaluates only the
+// archs no session stored, and reads the others back with the values and
+// provenance first given, in the archs' order, whether it reads a few
+// archs' scores by name or more of them in the table's order.
 func TestScoreManyReadsWhatItScores(t *testing.T) {
 	cfg := testConfig(t)
 	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
@@ -369,7 +369,7 @@ func TestScoreManyReadsWhatItScores(t *testing.T) {
 	rng := model.NewRand(9)
 	seen := map[string]bool{}
 	var archs []model.Arch
-	for len(archs) < 2*store.MaxLookup+200 {
+	for len(archs) < 1300 {
 		if a := sp.Sample(rng, 224); !seen[a.String()] {
 			seen[a.String()] = true
 			archs = append(archs, a)
@@ -377,7 +377,7 @@ func TestScoreManyReadsWhatItScores(t *testing.T) {
 	}
 	src := &counting{sp: sp}
 	s := openSession(t, cfg, path, src)
-	firstPart := archs[:store.MaxLookup+100]
+	firstPart := archs[:600]
 	first, err := s.ScoreMany(ctx, firstPart)
 	if err != nil {
 		t.Fatal(err)
@@ -425,5 +425,44 @@ func TestScoreManyReadsWhatItScores(t *testing.T) {
 		if v, ok := byArch[a.String()]; ok && (got[i].Top1 != v || !strings.Contains(got[i].Label, "stored")) {
 			t.Fatalf("arch %d %s: %v %q, stored %v", i, a, got[i].Top1, got[i].Label, v)
 		}
+	}
+}
+
+// TestSeriesHoldsTheHostLock: reading a series waits for the host lock
+// (a local device's timed window), as the analysis does, and reads once
+// the lock is free.
+func TestSeriesHoldsTheHostLock(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, 20, 1)
+	st.Close()
+	s := openSession(t, cfg, path, nil)
+	req := SeriesRequest{Device: "dev", Metric: MetricLatency}
+	if err := s.lock.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Under a cancelled context the lock gives up with the context's own
+	// error; the store, had it been read first, wraps it in what it read.
+	held, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Series(held, req); err != context.Canceled {
+		t.Errorf("Series while a device holds the host lock: err = %v, want it to wait for the lock (context.Canceled, bare)", err)
+	}
+	if _, err := s.Analyze(held, req, s.AnalysisOptions()); err != context.Canceled {
+		t.Errorf("Analyze while a device holds the host lock: err = %v, want it to wait for the lock (context.Canceled, bare)", err)
+	}
+	s.lock.Unlock()
+	ser, err := s.Series(ctx, req)
+	if err != nil || len(ser.Obs) != 20 {
+		t.Fatalf("Series with the lock free: %d observations, %v", len(ser.Obs), err)
 	}
 }

@@ -80,28 +80,35 @@ type AccuracyValue struct {
 	Label string
 }
 
-// MaxLookup is the most archs AccuracyValues looks up in one query.
-const MaxLookup = 500
+// maxLookup is the most archs AccuracyValues looks up by name; past it, it
+// reads the space's scores from the source in table order and keeps those
+// asked for (20,000 lookups took 2.7 s on a 100k store, the scan 0.2 s).
+const maxLookup = 500
 
-// AccuracyValues maps those of the canonical archs of space that have a stored
-// accuracy from source to it, without decoding the archs. It reads only
-// those archs (at most MaxLookup of them a call), so that a caller scoring
-// a subsample does not load every score of a large store.
+// AccuracyValues maps those of the canonical archs of space that have a
+// stored accuracy from source to it, without decoding the archs. Only the
+// archs asked for are kept, so that scoring a subsample does not hold
+// every score of a large store.
 func (s *Store) AccuracyValues(ctx context.Context, space, source string, canonicals []string) (map[string]AccuracyValue, error) {
-	if len(canonicals) > MaxLookup {
-		return nil, fmt.Errorf("store %s: accuracies: %d archs asked at once, at most %d", s.path, len(canonicals), MaxLookup)
-	}
 	out := map[string]AccuracyValue{}
 	if len(canonicals) == 0 {
 		return out, nil
 	}
-	args := make([]any, 0, len(canonicals)+2)
-	args = append(args, space, source)
-	for _, c := range canonicals {
-		args = append(args, c)
+	text := `SELECT a.canonical, c.top1, c.provenance FROM accuracy c JOIN archs a ON a.id = c.arch WHERE a.space = ? AND c.source = ?`
+	args := []any{space, source}
+	var want map[string]bool
+	if len(canonicals) <= maxLookup {
+		text += ` AND a.canonical IN (?` + strings.Repeat(", ?", len(canonicals)-1) + `)`
+		for _, c := range canonicals {
+			args = append(args, c)
+		}
+	} else {
+		want = make(map[string]bool, len(canonicals))
+		for _, c := range canonicals {
+			want[c] = true
+		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT a.canonical, c.top1, c.provenance FROM accuracy c JOIN archs a ON a.id = c.arch
-		WHERE a.space = ? AND c.source = ? AND a.canonical IN (?`+strings.Repeat(", ?", len(canonicals)-1)+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: accuracies: %w", s.path, err)
 	}
@@ -112,7 +119,9 @@ func (s *Store) AccuracyValues(ctx context.Context, space, source string, canoni
 		if err := rows.Scan(&c, &v.Top1, &v.Label); err != nil {
 			return nil, fmt.Errorf("store %s: accuracies: %w", s.path, err)
 		}
-		out[c] = v
+		if want == nil || want[c] {
+			out[c] = v
+		}
 	}
 	return out, rows.Err()
 }

@@ -399,8 +399,8 @@ func TestAccuracy(t *testing.T) {
 	if err != nil || len(all) != 2 {
 		t.Errorf("Accuracies = %+v %v", all, err)
 	}
-	// AccuracyValues reads the archs asked for only: of a source, of a
-	// space, at most MaxLookup at a time.
+	// AccuracyValues keeps the archs asked for only, of a source and a
+	// space.
 	for _, c := range []struct {
 		space, source string
 		ask           []string
@@ -418,8 +418,15 @@ func TestAccuracy(t *testing.T) {
 			t.Errorf("AccuracyValues(%s, %s, %d archs) = %v, %v; want %v", c.space, c.source, len(c.ask), got, err, c.want)
 		}
 	}
-	if _, err := s.AccuracyValues(ctx, "test-space", "tbl", make([]string, MaxLookup+1)); err == nil {
-		t.Errorf("AccuracyValues of %d archs at once: no error", MaxLookup+1)
+	// Past maxLookup archs the source's scores are read in table order:
+	// still only those asked for.
+	many := []string{b.Canonical}
+	for i := range maxLookup {
+		many = append(many, fmt.Sprint("absent-", i))
+	}
+	vals, err := s.AccuracyValues(ctx, "test-space", "tbl", many)
+	if want := map[string]AccuracyValue{b.Canonical: {75, AccuracyTable}}; err != nil || !maps.Equal(vals, want) {
+		t.Errorf("AccuracyValues of %d archs = %v, %v; want %v", len(many), vals, err, want)
 	}
 	if all, _ := s.Accuracies(ctx, "", ""); len(all) != 3 {
 		t.Errorf("all accuracies = %d, want 3", len(all))
