@@ -111,7 +111,8 @@ type Analysis struct {
 
 // Analyze reads the series and runs the friendliness analysis (Eq. 1–3
 // and the regression estimator) holding the host lock, so that neither
-// overlaps a timed window on this machine.
+// overlaps a timed window on this machine, and returns the heap they grew
+// to the system before it lets go (see Series).
 func (s *Session) Analyze(ctx context.Context, req SeriesRequest, opt analysis.Options) (*Analysis, error) {
 	var ser Series
 	var rep *analysis.Report
@@ -121,6 +122,7 @@ func (s *Session) Analyze(ctx context.Context, req SeriesRequest, opt analysis.O
 			return err
 		}
 		rep, err = analysis.Analyze(ser.Series, opt)
+		release(len(ser.Obs))
 		return err
 	})
 	if err != nil {

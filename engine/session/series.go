@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -63,16 +64,31 @@ type Series struct {
 // latency model of `search` all read through it. Resolution 0 is the
 // session's, or the only one the store holds. It holds the host lock:
 // reading and parsing up to MaxObs records (and scoring their archs) is
-// work for the cores that a local device times on, and what it holds in
-// memory then is not added to a loaded model's.
+// work for the cores that a local device times on; and before it lets go,
+// the heap that a large series grew is returned to the system (a forced
+// collection), so that it is not added to the next model a device loads.
 func (s *Session) Series(ctx context.Context, req SeriesRequest) (Series, error) {
 	var ser Series
 	err := s.exclusive(ctx, func() error {
 		var err error
 		ser, err = s.series(ctx, req)
+		release(len(ser.Obs))
 		return err
 	})
 	return ser, err
+}
+
+// releaseObs is the size of a series past which reading (and analysing)
+// it grew the heap by megabytes: the explorer rereads small series on
+// every new measurement, and those are left to the collector.
+const releaseObs = 5000
+
+// release returns the free heap to the system after a series of n
+// observations was read or analysed (see Series).
+func release(n int) {
+	if n >= releaseObs {
+		debug.FreeOSMemory()
+	}
 }
 
 // series is Series for a caller that holds the host lock.
