@@ -139,16 +139,20 @@ func (s *scorer) Score(ctx context.Context, a model.Arch, keep bool) (accuracy.V
 const accuracyBatch = 2000
 
 // ScoreMany scores archs (plan archs: every new score is stored), reading
-// every stored score of the source in one query and storing the new ones
-// in transactions of accuracyBatch: a plan of 20k archs costs a few
-// fsyncs, not 20k.
+// the stored scores of the archs its cache lacks in one query and storing
+// the new ones in transactions of accuracyBatch: a plan of 20k archs costs
+// a few fsyncs, not 20k.
 func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
 	out := make([]accuracy.Value, len(archs))
+	// The cache is read once, before anything is remembered: the scores
+	// remembered below may start it over, and an arch it held must not be
+	// evaluated again for want of a stored score that was never read.
 	keys := make([]string, len(archs))
+	hit := make([]bool, len(archs))
 	var ask []string
 	for i, a := range archs {
 		keys[i] = a.String()
-		if _, ok := s.cached(keys[i]); !ok {
+		if out[i], hit[i] = s.cached(keys[i]); !hit[i] {
 			ask = append(ask, keys[i])
 		}
 	}
@@ -159,8 +163,11 @@ func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.
 	}
 	var fresh []store.Accuracy
 	for i, a := range archs {
+		if hit[i] {
+			continue
+		}
 		key := keys[i]
-		if v, ok := s.cached(key); ok {
+		if v, ok := s.cached(key); ok { // an arch given twice
 			out[i] = v
 			continue
 		}

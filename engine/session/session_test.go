@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +75,20 @@ func openSession(t *testing.T, cfg *config.Config, path string, acc accuracy.Sou
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// simStore writes a store of n uniform plan archs of sp measured on a
+// simulated device "dev" (fill, seed 1) and returns its path.
+func simStore(t *testing.T, sp *model.Space, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, n, 1)
+	st.Close()
+	return path
 }
 
 // TestSeriesLabelsComeFromRecords: a device renamed from a simulated to a
@@ -175,13 +190,7 @@ func TestAccuracyPersisted(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, 35, 1)
-	st.Close()
+	path := simStore(t, sp, 35)
 
 	src := &counting{sp: sp}
 	s := openSession(t, cfg, path, src)
@@ -359,13 +368,7 @@ func TestScoreManyReadsWhatItScores(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, 5, 1)
-	st.Close()
+	path := simStore(t, sp, 5)
 	rng := model.NewRand(9)
 	seen := map[string]bool{}
 	var archs []model.Arch
@@ -438,13 +441,7 @@ func TestSeriesHoldsTheHostLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, st, sp, "dev", devices.Config{Name: "dev", Kind: "sim"}, devices.Info{Provenance: devices.Simulated}, 20, 1)
-	st.Close()
+	path := simStore(t, sp, 20)
 	s := openSession(t, cfg, path, nil)
 	req := SeriesRequest{Device: "dev", Metric: MetricLatency}
 	if err := s.lock.Lock(ctx); err != nil {
@@ -464,5 +461,41 @@ func TestSeriesHoldsTheHostLock(t *testing.T) {
 	ser, err := s.Series(ctx, req)
 	if err != nil || len(ser.Obs) != 20 {
 		t.Fatalf("Series with the lock free: %d observations, %v", len(ser.Obs), err)
+	}
+}
+
+// TestScoreManyKeepsWhatItsCacheHeld: an arch whose score the cache held
+// when ScoreMany began is not evaluated again when the scores remembered
+// meanwhile start the cache over, and an arch given twice is evaluated
+// once.
+func TestScoreManyKeepsWhatItsCacheHeld(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src := &counting{sp: sp}
+	s := openSession(t, cfg, simStore(t, sp, 5), src)
+	rng := model.NewRand(3)
+	held, b, c, d := sp.Sample(rng, 224), sp.Sample(rng, 224), sp.Sample(rng, 224), sp.Sample(rng, 224)
+	for i := range maxScores - 2 {
+		s.acc.remember(fmt.Sprint("filler", i), accuracy.Value{Top1: 1, Provenance: "proxy"})
+	}
+	want := accuracy.Value{Top1: 42, Provenance: accuracy.Measured, Label: "measured", Source: "counting"}
+	s.acc.remember(held.String(), want)
+	// b fills the cache, c starts it over: held is no longer in it.
+	got, err := s.ScoreMany(ctx, []model.Arch{b, c, held, d, d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 3 {
+		t.Errorf("%d evaluations, want 3 (b, c and d once)", n)
+	}
+	if got[2] != want {
+		t.Errorf("the held arch scored %+v, want the cached %+v", got[2], want)
+	}
+	if got[3] != got[4] {
+		t.Errorf("an arch given twice: %+v, then %+v", got[3], got[4])
 	}
 }
