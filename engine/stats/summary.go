@@ -76,6 +76,17 @@ func Quantile(xs []float64, q float64) float64 {
 	return selectQuantile(s, q)
 }
 
+// QuantileInPlace is Quantile on a scratch slice it may reorder: no copy
+// and no allocation, for a statistic evaluated on each bootstrap resample
+// (a sort of each resample made the bootstrap of a 20,000-arch series take
+// seconds). The result equals Quantile's to the bit.
+func QuantileInPlace(s []float64, q float64) float64 {
+	if len(s) == 0 || !(q >= 0 && q <= 1) || hasNaN(s) {
+		return math.NaN()
+	}
+	return selectQuantile(s, q)
+}
+
 // Quantiles returns the type-7 quantiles (see Quantile) of xs at each of qs,
 // sorting a copy of xs once. Entries for q outside [0, 1] are NaN; all are
 // NaN when xs is empty or holds a NaN.

@@ -171,7 +171,8 @@ func FuzzQuantile(f *testing.F) {
 // TestQuantileSelectionMatchesSort checks the selection path of Quantile
 // against interpolation on a fully sorted copy, on random data with and
 // without heavy ties, sorted and reversed input, and lengths on both sides
-// of the stack buffer.
+// of the stack buffer; QuantileInPlace gives the same bits and only reorders
+// its argument.
 func TestQuantileSelectionMatchesSort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 14))
 	qs := []float64{0, 0.01, 0.1, 0.25, 1.0 / 3, 0.5, 0.75, 0.9, 0.99, 1}
@@ -195,6 +196,13 @@ func TestQuantileSelectionMatchesSort(t *testing.T) {
 				got, want := Quantile(xs, q), QuantileSorted(sorted, q)
 				if got != want {
 					t.Errorf("n=%d kind=%d q=%g: Quantile %g, sorted reference %g", n, kind, q, got, want)
+				}
+				scratch := slices.Clone(xs)
+				if got := QuantileInPlace(scratch, q); math.Float64bits(got) != math.Float64bits(want) {
+					t.Errorf("n=%d kind=%d q=%g: QuantileInPlace %g, sorted reference %g", n, kind, q, got, want)
+				}
+				if !slices.Equal(slices.Sorted(slices.Values(scratch)), sorted) {
+					t.Errorf("n=%d kind=%d q=%g: QuantileInPlace lost values", n, kind, q)
 				}
 			}
 		}
