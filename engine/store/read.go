@@ -108,12 +108,25 @@ func (q Query) sql() (string, []any) {
 		where = append(where, "m.fingerprint = ?")
 		args = append(args, q.Fingerprint)
 	}
-	if q.Latest && q.Fingerprint != "" {
-		// The newest under that fingerprint, whatever came after it.
-		where = append(where, `m.id IN (SELECT MAX(id) FROM measurements WHERE error IS NULL AND fingerprint = ? GROUP BY device, arch, kind)`)
-		args = append(args, q.Fingerprint)
-	} else if q.Latest {
-		where = append(where, `m.id IN (SELECT MAX(id) FROM measurements WHERE error IS NULL GROUP BY device, arch, kind)`)
+	if q.Latest {
+		// The newest per (device, arch, kind), under the fingerprint if
+		// one is asked (whatever came after it). The device and kind asked
+		// narrow the groups too: the same ids, without grouping every
+		// other device's records (a 100k-record store took 0.3 s per read).
+		latest := "SELECT MAX(id) FROM measurements WHERE error IS NULL"
+		if q.Fingerprint != "" {
+			latest += " AND fingerprint = ?"
+			args = append(args, q.Fingerprint)
+		}
+		if q.Device != "" {
+			latest += " AND device = ?"
+			args = append(args, q.Device)
+		}
+		if q.Kind != "" {
+			latest += " AND kind = ?"
+			args = append(args, string(q.Kind))
+		}
+		where = append(where, "m.id IN ("+latest+" GROUP BY device, arch, kind)")
 	}
 	samples := "'', ''"
 	if q.Samples {
