@@ -216,9 +216,12 @@ func (m Model) SetActive(on bool) (Model, tea.Cmd) {
 
 // MarkStale says the store got new measurements on device; the table is
 // recomputed when it concerns the table shown, at most every cooldown and
-// only while the view is on screen (see Poll).
+// only while the view is on screen (see Poll). A table of a metric that is
+// not per device (accuracy, MACs, params) is read from the plan, which a
+// measurement does not change: reading it again every cooldown took the
+// cores from the device being profiled.
 func (m Model) MarkStale(device string) (Model, tea.Cmd) {
-	if mt := m.Metric(); mt.PerDevice && device != "" && device != m.Device() {
+	if mt := m.Metric(); !mt.PerDevice || device != "" && device != m.Device() {
 		return m, nil
 	}
 	m.Stale = true

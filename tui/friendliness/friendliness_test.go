@@ -411,6 +411,23 @@ func TestStale(t *testing.T) {
 	if _, cmd := m.Poll(true); cmd != nil {
 		t.Error("inactive view reloads")
 	}
+	// Measurements do not change a table read from the plan (the proxy
+	// score), on whichever device they were taken.
+	m, _ = m.SetActive(true)
+	m = press(m, "m")
+	if m.Metric().PerDevice || m.Table() == nil {
+		t.Fatalf("m: metric %s (per device %v), table %v", m.Metric().Name, m.Metric().PerDevice, m.Table() != nil)
+	}
+	n = d.Tables()
+	for _, dev := range []string{"npu", "cpu", ""} {
+		m, _ = m.MarkStale(dev)
+	}
+	if _, cmd := m.Poll(true); cmd != nil || m.Stale {
+		t.Errorf("the proxy table goes stale on measurements (stale %v, reload %v)", m.Stale, cmd != nil)
+	}
+	if d.Tables() != n {
+		t.Errorf("%d tables, want %d", d.Tables(), n)
+	}
 }
 
 func TestDetails(t *testing.T) {
