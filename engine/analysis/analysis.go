@@ -64,6 +64,10 @@ type Obs struct {
 	// that assume uniform draws leave it out, the regression uses it.
 	NonUniform bool
 	Value      float64
+	// Key is the arch's canonical string (Arch.String()) when the series
+	// was read from a store, which holds it: front ends name the arch with
+	// it instead of printing it again. Empty when not known.
+	Key string
 }
 
 // Series is the input of one analysis: one space, one metric on one device.

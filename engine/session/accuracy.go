@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -143,15 +144,29 @@ const accuracyBatch = 2000
 // the new ones in transactions of accuracyBatch: a plan of 20k archs costs
 // a few fsyncs, not 20k.
 func (s *scorer) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
+	return s.scoreKeyed(ctx, archs, nil)
+}
+
+// scoreKeyed is ScoreMany with the archs' canonical strings at hand
+// (keys[i] is archs[i].String(); nil or "": computed here). The scores it
+// remembers are keyed by those strings, shared with the caller's instead
+// of 20,000 copies for a series.
+func (s *scorer) scoreKeyed(ctx context.Context, archs []model.Arch, keys []string) ([]accuracy.Value, error) {
 	out := make([]accuracy.Value, len(archs))
 	// The cache is read once, before anything is remembered: the scores
 	// remembered below may start it over, and an arch it held must not be
 	// evaluated again for want of a stored score that was never read.
-	keys := make([]string, len(archs))
+	if keys == nil {
+		keys = make([]string, len(archs))
+	} else if len(keys) != len(archs) {
+		return nil, fmt.Errorf("scoring %d archs with %d keys", len(archs), len(keys))
+	}
 	hit := make([]bool, len(archs))
 	var ask []string
 	for i, a := range archs {
-		keys[i] = a.String()
+		if keys[i] == "" {
+			keys[i] = a.String()
+		}
 		if out[i], hit[i] = s.cached(keys[i]); !hit[i] {
 			ask = append(ask, keys[i])
 		}
@@ -239,6 +254,13 @@ func (s *Session) Score(ctx context.Context, a model.Arch) (accuracy.Value, erro
 // are stored in one transaction).
 func (s *Session) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
 	return s.acc.ScoreMany(ctx, archs)
+}
+
+// ScoreKeyed is ScoreMany for a caller that holds the archs' canonical
+// strings (keys[i] == archs[i].String(), e.g. a series' Obs.Key; an empty
+// one is computed): the scores the session keeps share them.
+func (s *Session) ScoreKeyed(ctx context.Context, archs []model.Arch, keys []string) ([]accuracy.Value, error) {
+	return s.acc.scoreKeyed(ctx, archs, slices.Clone(keys))
 }
 
 // AccuracySource names the session's accuracy source in the store.

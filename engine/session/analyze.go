@@ -114,21 +114,43 @@ type Analysis struct {
 // overlaps a timed window on this machine, and returns the heap they grew
 // to the system before it lets go (see Series).
 func (s *Session) Analyze(ctx context.Context, req SeriesRequest, opt analysis.Options) (*Analysis, error) {
-	var ser Series
-	var rep *analysis.Report
-	err := s.exclusive(ctx, func() error {
-		var err error
-		if ser, err = s.series(ctx, req); err != nil {
-			return err
-		}
-		rep, err = analysis.Analyze(ser.Series, opt)
-		release(len(ser.Obs))
-		return err
+	var an *Analysis
+	err := s.AnalyzeInto(ctx, req, opt, func(a *Analysis) error {
+		an = a
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Analysis{Series: ser, Report: rep, Evidence: evidenceOf(ser, rep)}, nil
+	return an, nil
+}
+
+// AnalyzeInto is Analyze for a front end that keeps only part of the
+// analysis (the explorer keeps a table, not the parsed series): keep runs
+// under the host lock, and what it did not keep is returned to the system
+// with the rest of the heap the analysis grew, before a device loads its
+// next model. keep must be quick and must not call the session.
+func (s *Session) AnalyzeInto(ctx context.Context, req SeriesRequest, opt analysis.Options, keep func(*Analysis) error) error {
+	return s.exclusive(ctx, func() error {
+		n, err := s.analyzeInto(ctx, req, opt, keep)
+		release(n)
+		return err
+	})
+}
+
+// analyzeInto is AnalyzeInto's work under the host lock; it returns the
+// number of observations analysed, and nothing of the analysis, so that
+// release frees what keep let go.
+func (s *Session) analyzeInto(ctx context.Context, req SeriesRequest, opt analysis.Options, keep func(*Analysis) error) (int, error) {
+	ser, err := s.series(ctx, req)
+	if err != nil {
+		return len(ser.Obs), err
+	}
+	rep, err := analysis.Analyze(ser.Series, opt)
+	if err != nil {
+		return len(ser.Obs), err
+	}
+	return len(ser.Obs), keep(&Analysis{Series: ser, Report: rep, Evidence: evidenceOf(ser, rep)})
 }
 
 func evidenceOf(ser Series, rep *analysis.Report) Evidence {

@@ -189,7 +189,7 @@ func (s *Session) Data(ctx context.Context, device string) ([]DataLine, Exported
 }
 
 func (s *Session) dataLine(r store.Record) (*DataLine, error) {
-	a, err := s.plans.parse(s.sp, r.Arch)
+	a, err := s.sp.ParseArch(r.Arch)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.st.Path(), err)
 	}

@@ -137,7 +137,7 @@ func (s *Session) RemeasureNoisy(ctx context.Context, device string) (int, error
 			continue
 		}
 		seen[r.Arch] = true
-		a, err := s.plans.parse(s.sp, r.Arch)
+		a, err := s.sp.ParseArch(r.Arch)
 		if err != nil {
 			return 0, err
 		}

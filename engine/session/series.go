@@ -233,7 +233,7 @@ func joinInts(xs []int) string {
 
 // obs parses one stored record's arch and plan role.
 func (s *Session) obs(canonical, fix string, v float64) (analysis.Obs, error) {
-	arch, err := s.plans.parse(s.sp, canonical)
+	arch, err := s.sp.ParseArch(canonical)
 	if err != nil {
 		return analysis.Obs{}, fmt.Errorf("store %s: %w", s.st.Path(), err)
 	}
@@ -241,7 +241,7 @@ func (s *Session) obs(canonical, fix string, v float64) (analysis.Obs, error) {
 	if err != nil {
 		return analysis.Obs{}, fmt.Errorf("store %s: arch %s: %w", s.st.Path(), canonical, err)
 	}
-	return analysis.Obs{Arch: arch, Fix: f, Value: v}, nil
+	return analysis.Obs{Arch: arch, Fix: f, Value: v, Key: canonical}, nil
 }
 
 // planObs are the plan items of the space's runs at resolution res (value
@@ -312,16 +312,17 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 		return out, s.emptyError("plan archs of "+s.sp.Name, res, rs, 0)
 	}
 	archs := make([]model.Arch, len(obs))
+	keys := make([]string, len(obs))
 	for i := range obs {
-		archs[i] = obs[i].Arch
+		archs[i], keys[i] = obs[i].Arch, obs[i].Key
 	}
-	vals, err := s.acc.ScoreMany(ctx, archs)
+	vals, err := s.acc.scoreKeyed(ctx, archs, keys)
 	if err != nil {
 		return out, fmt.Errorf("accuracy: %w", err)
 	}
 	for i := range obs {
 		obs[i].Value = vals[i].Top1
-		if err := out.Provenance.Add(vals[i].Provenance, "the accuracy of "+obs[i].Arch.String()); err != nil {
+		if err := out.Provenance.Add(vals[i].Provenance, "the accuracy of "+obs[i].Key); err != nil {
 			return out, err
 		}
 	}
@@ -339,41 +340,19 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 
 // planCache keeps what the analysis reads of the space's plan: the item
 // counts per resolution and, per resolution, the subsampled items (as
-// references: no OFA decoding), read once until Prepare resets them; and
-// the archs parsed last, at most MaxObs of them (past that it starts
-// over), so that a session's memory does not grow with the plan or with
-// the number of series it has analysed.
+// references: no OFA decoding), read once until Prepare resets them. The
+// archs are parsed again for each series (20,000 in about 40 ms): kept,
+// they were the larger part of an idle explorer's heap.
 type planCache struct {
 	mu    sync.Mutex
 	sizes []store.PlanCount // nil until read
 	at    map[int][]store.PlanRef
-	archs map[string]model.Arch
 }
 
 func (p *planCache) reset() {
 	p.mu.Lock()
 	p.sizes, p.at = nil, nil
 	p.mu.Unlock()
-}
-
-func (p *planCache) parse(sp *model.Space, canonical string) (model.Arch, error) {
-	p.mu.Lock()
-	a, ok := p.archs[canonical]
-	p.mu.Unlock()
-	if ok {
-		return a, nil
-	}
-	a, err := sp.ParseArch(canonical)
-	if err != nil {
-		return a, err
-	}
-	p.mu.Lock()
-	if p.archs == nil || len(p.archs) >= MaxObs {
-		p.archs = map[string]model.Arch{}
-	}
-	p.archs[canonical] = a
-	p.mu.Unlock()
-	return a, nil
 }
 
 // counts returns the plan's item counts per resolution.

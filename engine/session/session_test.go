@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -233,6 +234,50 @@ func TestAccuracyPersisted(t *testing.T) {
 	}
 }
 
+// TestSeriesKeysAreCanonical: every observation of a series names its
+// arch by the canonical string (front ends list and score archs by it),
+// for every metric, and the scores a series remembers are found again by
+// the arch's own String().
+func TestSeriesKeysAreCanonical(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src := &counting{sp: sp}
+	s := openSession(t, cfg, simStore(t, sp, 30), src)
+	for _, req := range []SeriesRequest{{Device: "dev", Metric: MetricLatency}, {Metric: MetricAccuracy}, {Metric: MetricMACs}} {
+		ser, err := s.Series(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ser.Obs) != 30 {
+			t.Fatalf("%s: %d obs, want 30", req.Metric, len(ser.Obs))
+		}
+		for _, o := range ser.Obs {
+			if o.Key == "" || o.Key != o.Arch.String() {
+				t.Fatalf("%s: key %q for arch %s", req.Metric, o.Key, o.Arch)
+			}
+		}
+	}
+	n := src.calls.Load()
+	ser, err := s.Series(ctx, SeriesRequest{Device: "dev", Metric: MetricLatency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archs := make([]model.Arch, len(ser.Obs))
+	for i, o := range ser.Obs {
+		archs[i] = o.Arch
+	}
+	if _, err := s.ScoreMany(ctx, archs); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.calls.Load(); got != n {
+		t.Errorf("%d archs scored again after the accuracy series", got-n)
+	}
+}
+
 // TestRemeasureNoisy: the archs whose spread missed the device's target
 // are measured again in a new run that every Subscribe stream follows;
 // the newer records replace the noisy ones in the series.
@@ -457,10 +502,69 @@ func TestSeriesHoldsTheHostLock(t *testing.T) {
 	if _, err := s.Analyze(held, req, s.AnalysisOptions()); err != context.Canceled {
 		t.Errorf("Analyze while a device holds the host lock: err = %v, want it to wait for the lock (context.Canceled, bare)", err)
 	}
+	if _, err := s.ScoreSeries(held, req); err != context.Canceled {
+		t.Errorf("ScoreSeries while a device holds the host lock: err = %v, want it to wait for the lock (context.Canceled, bare)", err)
+	}
 	s.lock.Unlock()
 	ser, err := s.Series(ctx, req)
 	if err != nil || len(ser.Obs) != 20 {
 		t.Fatalf("Series with the lock free: %d observations, %v", len(ser.Obs), err)
+	}
+}
+
+// TestScoreSeriesIsSeriesScored: the Pareto view's points are the latency
+// series' archs, each once, with the latency the series gives and the
+// score ScoreMany gives, and the series' labels; AnalyzeInto hands keep
+// the analysis Analyze returns.
+func TestScoreSeriesIsSeriesScored(t *testing.T) {
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := openSession(t, cfg, simStore(t, sp, 25), nil)
+	req := SeriesRequest{Device: "dev", Metric: MetricLatency}
+	ser, err := s.Series(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := s.ScoreSeries(ctx, SeriesRequest{Device: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	var archs []model.Arch
+	var keys []string
+	for _, o := range ser.Obs {
+		if _, ok := want[o.Key]; !ok {
+			want[o.Key] = o.Value
+			archs, keys = append(archs, o.Arch), append(keys, o.Key)
+		}
+	}
+	vals, err := s.ScoreMany(ctx, archs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Analysed != len(ser.Obs) || len(sc.Archs) != len(keys) || sc.Series.Label != ser.Label || sc.Series.Obs != nil {
+		t.Fatalf("scored: %d analysed, %d archs, label %q, %d obs kept; series: %d obs, %d archs, label %q",
+			sc.Analysed, len(sc.Archs), sc.Series.Label, len(sc.Series.Obs), len(ser.Obs), len(keys), ser.Label)
+	}
+	for i, p := range sc.Archs {
+		if p.Arch != keys[i] || p.Latency != want[p.Arch] || p.Score != vals[i] {
+			t.Errorf("point %d: %s %g %+v, want %s %g %+v", i, p.Arch, p.Latency, p.Score, keys[i], want[keys[i]], vals[i])
+		}
+	}
+	an, err := s.Analyze(ctx, req, s.AnalysisOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept *Analysis
+	if err := s.AnalyzeInto(ctx, req, s.AnalysisOptions(), func(a *Analysis) error { kept = a; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if kept == nil || !reflect.DeepEqual(kept.Evidence, an.Evidence) || !reflect.DeepEqual(kept.Series.Obs, an.Series.Obs) {
+		t.Errorf("AnalyzeInto kept %+v, Analyze gave %+v", kept, an)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"blockprof/engine/accuracy"
-	"blockprof/model"
-	"blockprof/model/modeltest"
 )
 
 func TestStrideKeepsObservationsWithinMaxObs(t *testing.T) {
@@ -18,27 +16,6 @@ func TestStrideKeepsObservationsWithinMaxObs(t *testing.T) {
 		}
 		if n <= MaxObs && step != 1 {
 			t.Errorf("n=%d ≤ MaxObs subsampled with step %d", n, step)
-		}
-	}
-}
-
-// TestPlanCacheBounded: the cache of parsed archs holds at most MaxObs of
-// them, however many a session parses, and still returns each one right.
-func TestPlanCacheBounded(t *testing.T) {
-	sp := modeltest.Space(t, "ofa-mbv3-w1.0")
-	rng := model.NewRand(1)
-	var p planCache
-	for i := 0; i < MaxObs+100; i++ {
-		want := sp.Sample(rng, 224)
-		got, err := p.parse(sp, want.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.String() != want.String() {
-			t.Fatalf("parse(%s) = %s", want, got)
-		}
-		if len(p.archs) > MaxObs {
-			t.Fatalf("%d archs cached after %d parses, want at most %d", len(p.archs), i+1, MaxObs)
 		}
 	}
 }

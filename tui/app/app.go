@@ -42,16 +42,40 @@ type App struct {
 	acc friendliness.Metric
 
 	mu sync.Mutex
-	// last keeps the latest analysis for Details: one only, as each holds
-	// its series (up to session.MaxObs observations, 10-15 MB); Details of
-	// another table analyses again.
+	// last keeps what Details reads of the latest analysis: one only;
+	// Details of another table analyses again.
 	last *computed
 }
 
+// computed is a table with what Details lists: its series' observations
+// by arch name, not parsed (a parsed series of session.MaxObs archs is
+// about 10 MB, kept for as long as the table is on screen; Details parses
+// the few thousand it looks at again).
 type computed struct {
 	device, metric string
-	an             *session.Analysis
 	table          friendliness.Table
+	evidence       []string
+	obs            []shownObs
+}
+
+// shownObs is an observation as Details lists it.
+type shownObs struct {
+	arch  string // canonical
+	fix   *model.Fix
+	value float64
+}
+
+func newComputed(device, metric string, an *session.Analysis, table friendliness.Table) *computed {
+	c := &computed{device: device, metric: metric, table: table, evidence: an.Evidence.Lines()}
+	c.obs = make([]shownObs, len(an.Series.Obs))
+	for i, o := range an.Series.Obs {
+		key := o.Key
+		if key == "" {
+			key = o.Arch.String()
+		}
+		c.obs[i] = shownObs{arch: key, fix: o.Fix, value: o.Value}
+	}
+	return c
 }
 
 // New builds the adapter over s; it reads the devices of the run (or of
@@ -208,11 +232,14 @@ func (a *App) analyze(ctx context.Context, device, metric string) (*computed, er
 		req.Device = device
 	}
 	a.forget()
-	an, err := a.s.Analyze(ctx, req, a.s.AnalysisOptions())
+	var c *computed
+	err = a.s.AnalyzeInto(ctx, req, a.s.AnalysisOptions(), func(an *session.Analysis) error {
+		c = newComputed(device, metric, an, a.table(an, mt))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &computed{device: device, metric: metric, an: an, table: a.table(an, mt)}
 	a.mu.Lock()
 	a.last = c
 	a.mu.Unlock()
@@ -352,7 +379,7 @@ func (a *App) Details(ctx context.Context, device, metric string, k friendliness
 		return friendliness.Details{}, err
 	}
 	d := friendliness.Details{Key: k, Stat: st, Value: c.table.Cells[k][st]}
-	var match func(o analysis.Obs) bool
+	var match func(o shownObs) (bool, error)
 	if st == friendliness.StatRegression {
 		where := fmt.Sprintf("in unit %d", k.Unit)
 		if k.Layer > 0 {
@@ -360,26 +387,35 @@ func (a *App) Details(ctx context.Context, device, metric string, k friendliness
 		}
 		d.Role = fmt.Sprintf("uniform archs holding %s %s", k.Block, where)
 		d.Notes = append(d.Notes, "the regression is fitted on every uniform arch; these are the ones that hold the block there")
-		match = func(o analysis.Obs) bool {
-			if o.Fix != nil || k.Unit > len(o.Arch.Units) {
-				return false
+		sp := a.s.Space()
+		match = func(o shownObs) (bool, error) {
+			if o.fix != nil {
+				return false, nil
 			}
-			layers := o.Arch.Units[k.Unit-1]
+			arch, err := sp.ParseArch(o.arch)
+			if err != nil || k.Unit > len(arch.Units) {
+				return false, err
+			}
+			layers := arch.Units[k.Unit-1]
 			if k.Layer > 0 {
-				return k.Layer <= len(layers) && layers[k.Layer-1] == b
+				return k.Layer <= len(layers) && layers[k.Layer-1] == b, nil
 			}
-			return slices.Contains(layers, b)
+			return slices.Contains(layers, b), nil
 		}
 	} else {
 		d.Role = "A_{u,l,b} samples with the block fixed there"
-		match = func(o analysis.Obs) bool {
-			return o.Fix != nil && o.Fix.Unit == k.Unit && o.Fix.Block == b && (k.Layer == 0 || o.Fix.Layer == k.Layer)
+		match = func(o shownObs) (bool, error) {
+			return o.fix != nil && o.fix.Unit == k.Unit && o.fix.Block == b && (k.Layer == 0 || o.fix.Layer == k.Layer), nil
 		}
 	}
-	d.Notes = append(d.Notes, c.an.Evidence.Lines()...)
-	for _, o := range c.an.Series.Obs {
-		if match(o) {
-			d.Archs = append(d.Archs, friendliness.ArchValue{Arch: o.Arch.String(), Value: o.Value})
+	d.Notes = append(d.Notes, c.evidence...)
+	for _, o := range c.obs {
+		ok, err := match(o)
+		if err != nil {
+			return friendliness.Details{}, err
+		}
+		if ok {
+			d.Archs = append(d.Archs, friendliness.ArchValue{Arch: o.arch, Value: o.value})
 		}
 	}
 	d.Total = len(d.Archs)
@@ -434,40 +470,27 @@ func (a *App) LoadReduced(ctx context.Context, path string) (cuts.Cuts, error) {
 func (a *App) Points(ctx context.Context, device string) (paretoview.Data, error) {
 	d := paretoview.Data{Device: device, AccuracyName: accuracyTitle(a.acc.Name), AccuracyUnit: a.acc.Unit, AccuracyLabel: a.acc.Label}
 	a.forget()
-	ser, err := a.s.Series(ctx, session.SeriesRequest{Device: device, Metric: session.MetricLatency})
+	sc, err := a.s.ScoreSeries(ctx, session.SeriesRequest{Device: device})
 	if err != nil {
 		return d, err
 	}
+	ser := sc.Series
 	d.LatencyLabel = ser.Label
 	if ser.SpreadTarget > 0 && ser.AboveSpread > 0 {
-		d.Notes = append(d.Notes, fmt.Sprintf("%d of %d archs missed the %.0f%% spread target", ser.AboveSpread, len(ser.Obs), 100*ser.SpreadTarget))
+		d.Notes = append(d.Notes, fmt.Sprintf("%d of %d archs missed the %.0f%% spread target", ser.AboveSpread, sc.Analysed, 100*ser.SpreadTarget))
 	}
 	if ser.Stale > 0 {
 		d.Notes = append(d.Notes, fmt.Sprintf("%d records taken with earlier settings not used", ser.Stale))
 	}
-	seen := map[string]bool{}
-	var archs []model.Arch
-	var keys []string
-	var lat []float64
-	for _, o := range ser.Obs {
-		if key := o.Arch.String(); !seen[key] {
-			seen[key] = true
-			archs, keys, lat = append(archs, o.Arch), append(keys, key), append(lat, o.Value)
-		}
-	}
-	vals, err := a.s.ScoreMany(ctx, archs)
-	if err != nil {
-		return d, fmt.Errorf("%s: %w", a.acc.Name, err)
-	}
-	var pts []pareto.Point
+	pts := make([]pareto.Point, 0, len(sc.Archs))
+	d.Points = make([]paretoview.Point, 0, len(sc.Archs))
 	var prov session.Provenance
-	for i, v := range vals {
-		key := keys[i]
-		if err := prov.Add(v.Provenance, "the score of "+key); err != nil {
+	for _, p := range sc.Archs {
+		if err := prov.Add(p.Score.Provenance, "the score of "+p.Arch); err != nil {
 			return d, err
 		}
-		pts = append(pts, pareto.Point{Latency: lat[i], Accuracy: v.Top1, ID: len(d.Points)})
-		d.Points = append(d.Points, paretoview.Point{Arch: key, Latency: lat[i], Accuracy: v.Top1})
+		pts = append(pts, pareto.Point{Latency: p.Latency, Accuracy: p.Score.Top1, ID: len(d.Points)})
+		d.Points = append(d.Points, paretoview.Point{Arch: p.Arch, Latency: p.Latency, Accuracy: p.Score.Top1})
 	}
 	if l := prov.Label(); l != "" {
 		d.AccuracyLabel = l
