@@ -238,12 +238,14 @@ func (s *Session) Device(ctx context.Context, name string) (devices.Device, devi
 }
 
 // exclusive runs f holding the host lock: analysis and search evaluations
-// never overlap a timed window on this machine's cores.
+// never overlap a timed window on this machine's cores. Meanwhile the
+// collector runs at half the heap growth (see tighterGC).
 func (s *Session) exclusive(ctx context.Context, f func() error) error {
 	if err := s.lock.Lock(ctx); err != nil {
 		return err
 	}
 	defer s.lock.Unlock()
+	defer tighterGC()()
 	return f()
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"runtime/debug"
 	"testing"
 
 	"blockprof/engine/accuracy"
@@ -32,6 +33,24 @@ func TestScoresBounded(t *testing.T) {
 		}
 		if len(s.cache) > maxScores {
 			t.Fatalf("%d scores kept after %d, want at most %d", len(s.cache), i+1, maxScores)
+		}
+	}
+}
+
+// TestTighterGCRestores: the host lock's GOGC is lowered and put back, and
+// a lower setting or GOGC=off is left alone.
+func TestTighterGCRestores(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	for _, tc := range []struct{ set, under int }{{100, exclusiveGCPercent}, {200, exclusiveGCPercent}, {30, 30}, {-1, -1}} {
+		debug.SetGCPercent(tc.set)
+		restore := tighterGC()
+		if got := debug.SetGCPercent(tc.under); got != tc.under {
+			t.Errorf("GOGC %d: %d under the lock, want %d", tc.set, got, tc.under)
+		}
+		restore()
+		if got := debug.SetGCPercent(tc.set); got != tc.set {
+			t.Errorf("GOGC %d: %d after, want it back", tc.set, got)
 		}
 	}
 }
