@@ -62,11 +62,7 @@ func macsLatency(scale float64, seed uint64) func(store.Arch, int) float64 {
 
 func compareStore(t *testing.T, fills map[string]int) string {
 	t.Helper()
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sp := testSpace(t)
 	path := filepath.Join(t.TempDir(), "s.db")
 	st, err := store.Open(context.Background(), path)
 	if err != nil {

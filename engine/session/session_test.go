@@ -33,6 +33,17 @@ func testConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
+// testSpace is the embedded configuration with its ofa-mbv3-w1.0 space.
+func testSpace(t *testing.T) (*config.Config, *model.Space) {
+	t.Helper()
+	cfg := testConfig(t)
+	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, sp
+}
+
 // fill writes n uniform plan archs of sp at 224 px measured on device with
 // the provenance and fingerprint given (one run), latency 1 + MMACs/100.
 func fill(t *testing.T, st *store.Store, sp *model.Space, device string, cfg devices.Config, info devices.Info, n int, seed uint64) {
@@ -97,11 +108,7 @@ func simStore(t *testing.T, sp *model.Space, n int) string {
 // (they are stale) and is never labelled measured for them; a mix of
 // provenances under one fingerprint says so with counts.
 func TestSeriesLabelsComeFromRecords(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
 	st, err := store.Open(ctx, path)
@@ -185,11 +192,7 @@ func (c *counting) Top1(_ context.Context, a model.Arch) (accuracy.Value, error)
 // TestAccuracyPersisted: the accuracy of every plan arch is stored with its
 // source and provenance, so a second session evaluates nothing again.
 func TestAccuracyPersisted(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	path := simStore(t, sp, 35)
 
@@ -239,11 +242,7 @@ func TestAccuracyPersisted(t *testing.T) {
 // for every metric, and the scores a series remembers are found again by
 // the arch's own String().
 func TestSeriesKeysAreCanonical(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	src := &counting{sp: sp}
 	s := openSession(t, cfg, simStore(t, sp, 30), src)
@@ -282,11 +281,7 @@ func TestSeriesKeysAreCanonical(t *testing.T) {
 // are measured again in a new run that every Subscribe stream follows;
 // the newer records replace the noisy ones in the series.
 func TestRemeasureNoisy(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	dc, err := cfg.Device("sim-npu")
 	if err != nil {
 		t.Fatal(err)
@@ -407,11 +402,7 @@ func TestSearchEventsReachEverySubscriber(t *testing.T) {
 // provenance first given, in the archs' order, whether it reads a few
 // archs' scores by name or more of them in the table's order.
 func TestScoreManyReadsWhatItScores(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	path := simStore(t, sp, 5)
 	rng := model.NewRand(9)
@@ -480,11 +471,7 @@ func TestScoreManyReadsWhatItScores(t *testing.T) {
 // (a local device's timed window), as the analysis does, and reads once
 // the lock is free.
 func TestSeriesHoldsTheHostLock(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	path := simStore(t, sp, 20)
 	s := openSession(t, cfg, path, nil)
@@ -517,11 +504,7 @@ func TestSeriesHoldsTheHostLock(t *testing.T) {
 // score ScoreMany gives, and the series' labels; AnalyzeInto hands keep
 // the analysis Analyze returns.
 func TestScoreSeriesIsSeriesScored(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	s := openSession(t, cfg, simStore(t, sp, 25), nil)
 	req := SeriesRequest{Device: "dev", Metric: MetricLatency}
@@ -573,11 +556,7 @@ func TestScoreSeriesIsSeriesScored(t *testing.T) {
 // meanwhile start the cache over, and an arch given twice is evaluated
 // once.
 func TestScoreManyKeepsWhatItsCacheHeld(t *testing.T) {
-	cfg := testConfig(t)
-	sp, err := cfg.Spaces.Get("ofa-mbv3-w1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sp := testSpace(t)
 	ctx := context.Background()
 	src := &counting{sp: sp}
 	s := openSession(t, cfg, simStore(t, sp, 5), src)
