@@ -70,6 +70,15 @@ type Obs struct {
 	Key string
 }
 
+// Name is the arch's canonical string: Key, or the arch printed when the
+// observation has none.
+func (o Obs) Name() string {
+	if o.Key != "" {
+		return o.Key
+	}
+	return o.Arch.String()
+}
+
 // Series is the input of one analysis: one space, one metric on one device.
 type Series struct {
 	Space *model.Space

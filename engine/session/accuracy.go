@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -254,13 +253,6 @@ func (s *Session) Score(ctx context.Context, a model.Arch) (accuracy.Value, erro
 // are stored in one transaction).
 func (s *Session) ScoreMany(ctx context.Context, archs []model.Arch) ([]accuracy.Value, error) {
 	return s.acc.ScoreMany(ctx, archs)
-}
-
-// ScoreKeyed is ScoreMany for a caller that holds the archs' canonical
-// strings (keys[i] == archs[i].String(), e.g. a series' Obs.Key; an empty
-// one is computed): the scores the session keeps share them.
-func (s *Session) ScoreKeyed(ctx context.Context, archs []model.Arch, keys []string) ([]accuracy.Value, error) {
-	return s.acc.scoreKeyed(ctx, archs, slices.Clone(keys))
 }
 
 // AccuracySource names the session's accuracy source in the store.

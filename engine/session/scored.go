@@ -50,21 +50,14 @@ func (s *Session) scoreSeries(ctx context.Context, req SeriesRequest) (Scored, e
 		return out, err
 	}
 	seen := make(map[string]bool, len(ser.Obs))
-	archs := make([]model.Arch, 0, len(ser.Obs))
+	var archs []model.Arch
+	var keys []string
 	for _, o := range ser.Obs {
-		key := o.Key
-		if key == "" {
-			key = o.Arch.String()
-		}
-		if !seen[key] {
+		if key := o.Name(); !seen[key] {
 			seen[key] = true
-			archs = append(archs, o.Arch)
+			archs, keys = append(archs, o.Arch), append(keys, key)
 			out.Archs = append(out.Archs, ScoredArch{Arch: key, Latency: o.Value})
 		}
-	}
-	keys := make([]string, len(out.Archs))
-	for i, a := range out.Archs {
-		keys[i] = a.Arch
 	}
 	vals, err := s.acc.scoreKeyed(ctx, archs, keys)
 	if err != nil {

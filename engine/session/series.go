@@ -343,7 +343,7 @@ func (s *Session) accuracySeries(ctx context.Context, res int) (Series, error) {
 	}
 	for i := range obs {
 		obs[i].Value = vals[i].Top1
-		if err := out.Provenance.Add(vals[i].Provenance, "the accuracy of "+obs[i].Key); err != nil {
+		if err := out.Provenance.Add(vals[i].Provenance, "the accuracy of "+obs[i].Name()); err != nil {
 			return out, err
 		}
 	}

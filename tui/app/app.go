@@ -69,11 +69,7 @@ func newComputed(device, metric string, an *session.Analysis, table friendliness
 	c := &computed{device: device, metric: metric, table: table, evidence: an.Evidence.Lines()}
 	c.obs = make([]shownObs, len(an.Series.Obs))
 	for i, o := range an.Series.Obs {
-		key := o.Key
-		if key == "" {
-			key = o.Arch.String()
-		}
-		c.obs[i] = shownObs{arch: key, fix: o.Fix, value: o.Value}
+		c.obs[i] = shownObs{arch: o.Name(), fix: o.Fix, value: o.Value}
 	}
 	return c
 }
