@@ -7,7 +7,8 @@ package ort
 #include <stdlib.h>
 #include <string.h>
 
-#define BP_MMAP_THRESHOLD (4 << 20)
+#define BP_MMAP_THRESHOLD (8 << 20)
+#define BP_TRIM_THRESHOLD (16 << 20)
 
 // bp_malloc_settings caps glibc's malloc at one arena before the Go runtime
 // starts its threads: it runs as a constructor, when the process loads, as
@@ -16,16 +17,21 @@ package ort
 // thread's arena keeps what was freed into it; the package init that did
 // this before ran after the runtime's first threads had their arenas.
 //
-// It also fixes the mmap threshold at 4 MiB (a MALLOC_MMAP_THRESHOLD_ or a
-// GLIBC_TUNABLES the user set wins): ONNX Runtime's big blocks (the copies
-// of a weight it reorders while building a session, packed weights, its
-// arena's regions) are then mapped for the session and unmapped when it is
-// closed, instead of staying in the heap, whose free middle glibc never
-// returns. A 40-arch run peaked at 124-131 MB instead of 146-158 MB; each
-// session's big blocks are faulted in afresh, about 20 ms per arch on a
-// 2-core VM, outside the timed runs (docs/benchmarks.md, issue 14): those
-// take their buffers from the session's arena, so they map nothing
-// (TestTimedRunsMapNothing).
+// It also fixes the mmap threshold at 8 MiB and the trim threshold at 16
+// MiB (a MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES
+// the user set wins). Blocks of 8 MiB or more (ONNX Runtime's copies of
+// the biggest weights, its arena's larger regions) are mapped for the
+// session and unmapped when it is closed, instead of staying in the heap,
+// whose free middle glibc never returns: a 40-arch run peaked at 124-131
+// MB instead of 146-158 MB when that was done from 4 MiB up. Below 8 MiB
+// is the classifier's packed weight (a Gemm's B, which ONNX Runtime packs
+// into memory of its own when it builds each session: 5-8 MB in these
+// spaces, the only prepacked weight of the pre-laid graphs); in the heap,
+// with a free top kept up to 16 MiB, the next session packs into the
+// block the last one freed instead of mapping and faulting in ~1,300 new
+// pages (4-5 ms per arch on a 2-core VM: TestPackedWeightReused,
+// docs/benchmarks.md, issue 14). The runs take their buffers from the
+// session's arena either way, so they map nothing (TestTimedRunsMapNothing).
 static void __attribute__((constructor)) bp_malloc_settings(void) {
 #ifdef M_ARENA_MAX
 	if (getenv("MALLOC_ARENA_MAX") == NULL)
@@ -34,6 +40,8 @@ static void __attribute__((constructor)) bp_malloc_settings(void) {
 	const char *tun = getenv("GLIBC_TUNABLES");
 	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL && (tun == NULL || strstr(tun, "mmap_threshold") == NULL))
 		mallopt(M_MMAP_THRESHOLD, BP_MMAP_THRESHOLD);
+	if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL && (tun == NULL || strstr(tun, "trim_threshold") == NULL))
+		mallopt(M_TRIM_THRESHOLD, BP_TRIM_THRESHOLD);
 }
 
 */
@@ -72,6 +80,20 @@ func (h *heapTrim) afterSession() {
 		C.malloc_trim(0)
 		h.mark = uint64(C.mallinfo2().arena)
 	}
+}
+
+// beforeRuns returns glibc's free heap to the OS (malloc_trim) just before
+// a session's timed runs. A session is built in the heap the sessions
+// before it freed (the packed classifier weight among it: see
+// bp_malloc_settings), then what is still free goes back, so that the
+// explorer with a loaded model and an analysis stays as small as when
+// every big block was unmapped on close: 142.9-144.1 MB against 145-150.5
+// MB without this trim (docs/benchmarks.md, issue 14). It takes ~0.1 ms.
+func (h *heapTrim) beforeRuns() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	C.malloc_trim(0)
+	h.mark = uint64(C.mallinfo2().arena)
 }
 
 // trimNow returns glibc's free heap to the OS at once (tests: a session

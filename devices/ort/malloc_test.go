@@ -5,7 +5,11 @@ package ort
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -14,7 +18,7 @@ import (
 )
 
 // TestTimedRunsMapNothing: with the malloc settings this package sets
-// (malloc_glibc.go: mmap threshold fixed at 4 MiB), a warmed-up session's
+// (malloc_glibc.go: mmap threshold fixed at 8 MiB), a warmed-up session's
 // runs take every buffer from the arena it shares with the probe session
 // (registerSharedArena), so that the timed runs, between which the device
 // runs the probe, fault in no new memory, on the smallest and largest net
@@ -73,7 +77,7 @@ func TestTimedRunsMapNothing(t *testing.T) {
 						}
 					}
 				}
-				// A mapped buffer of 4 MiB or more would fault 1024 pages a run.
+				// A mapped buffer of 8 MiB or more would fault 2048 pages a run.
 				if n := threadFaults(t) - before; n > 8*runs {
 					t.Errorf("%d page faults in %d warmed-up runs and as many probe runs (want ≤ %d): timed runs map memory", n, runs, 8*runs)
 				}
@@ -142,4 +146,57 @@ func threadFaults(t *testing.T) int64 {
 		t.Skipf("getrusage(RUSAGE_THREAD): %v", err)
 	}
 	return ru.Minflt
+}
+
+// TestFreeHeapReturnedBeforeRuns: what a closed session left free in the
+// heap (its packed classifier weight, 5 MB for ofa-mbv3, among it), which
+// the next session is built in, goes back to the system when the device
+// calls beforeRuns before that session's timed runs. Resident memory
+// (VmRSS) is read around the call after the Go heap was returned, so the
+// drop is glibc's.
+func TestFreeHeapReturnedBeforeRuns(t *testing.T) {
+	rt := testRuntime(t)
+	work := testWorkDir(t)
+	sp := modeltest.Space(t, "ofa-mbv3")
+	net, err := sp.Network(sp.MaxArch(sp.Resolutions[len(sp.Resolutions)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eo := onnx.Options{Seed: weightSeed, FoldBN: true}
+	if nchwcBlock8() {
+		eo.Rewrite = prelayOrPlain
+	}
+	s, err := work.load(context.Background(), rt, net, eo, cpuOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	debug.FreeOSMemory()
+	before := residentKB(t)
+	rt.heap.beforeRuns()
+	after := residentKB(t)
+	t.Logf("resident %d kB before beforeRuns, %d kB after", before, after)
+	if before-after < 4<<10 {
+		t.Errorf("beforeRuns returned %d kB (want ≥ 4 MiB: the closed session's packed weight alone is 5 MB)", before-after)
+	}
+}
+
+// residentKB is this process's VmRSS in kB.
+func residentKB(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
