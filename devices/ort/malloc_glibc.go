@@ -29,8 +29,8 @@ package ort
 // spaces, the only prepacked weight of the pre-laid graphs); in the heap,
 // with a free top kept up to 16 MiB, the next session packs into the
 // block the last one freed instead of mapping and faulting in ~1,300 new
-// pages (4-5 ms per arch on a 2-core VM: TestPackedWeightReused,
-// docs/benchmarks.md, issue 14). The runs take their buffers from the
+// pages (4-5 ms per arch on a 2-core VM: docs/benchmarks.md, issue 14;
+// heapTrim.beforeRuns returns what is left free before the timed runs). The runs take their buffers from the
 // session's arena either way, so they map nothing (TestTimedRunsMapNothing).
 static void __attribute__((constructor)) bp_malloc_settings(void) {
 #ifdef M_ARENA_MAX
@@ -52,17 +52,20 @@ import "sync"
 // trimGrowth is how much glibc's heap may grow between two trims (bytes).
 const trimGrowth = 16 << 20
 
-// heapTrim returns the free memory of glibc's heap to the OS each time the
-// heap has grown by trimGrowth since the last time (or since the first
-// session closed); Session.Close asks it. Sessions of different archs
-// leave free blocks of different sizes between the live ones; glibc
-// reuses some, grows the heap for the rest and never returns free memory
-// below its top. In the explorer that made the heap grow by 0.3-0.8 MB
-// per arch, most of it free (81 MB, 34 MB free after 127 archs), while
-// `profile` stayed flat; why the explorer differs is not pinned down (all
-// ONNX Runtime calls on one locked thread made it worse). A trim costs the
-// next session the refaults of what it reuses (about 15 ms), so it is done
-// only on growth: a few times per run (docs/benchmarks.md, issue 14).
+// heapTrim returns the free memory of glibc's heap to the OS: before each
+// of the ort device's timed windows (beforeRuns), and, for any session,
+// each time the heap has grown by trimGrowth since the last trim (or since
+// the first session closed); Session.Close asks for the latter. Sessions
+// of different archs leave free blocks of different sizes between the
+// live ones; glibc reuses some, grows the heap for the rest and never
+// returns free memory below its top. In the explorer that made the heap
+// grow by 0.3-0.8 MB per arch, most of it free (81 MB, 34 MB free after
+// 127 archs), while `profile` stayed flat; why the explorer differs is not
+// pinned down (all ONNX Runtime calls on one locked thread made it worse).
+// A trim after a close costs the next session the refaults of what it
+// would reuse (about 15 ms), so Close trims only on growth, a few times
+// per run; beforeRuns trims once the session is built (docs/benchmarks.md,
+// issue 14).
 type heapTrim struct {
 	mu   sync.Mutex
 	mark uint64 // heap size after the last trim; 0 before the first session
@@ -87,7 +90,7 @@ func (h *heapTrim) afterSession() {
 // before it freed (the packed classifier weight among it: see
 // bp_malloc_settings), then what is still free goes back, so that the
 // explorer with a loaded model and an analysis stays as small as when
-// every big block was unmapped on close: 142.9-144.1 MB against 145-150.5
+// every big block was unmapped on close: 140.8-145.8 MB against 145.2-150.5
 // MB without this trim (docs/benchmarks.md, issue 14). It takes ~0.1 ms.
 func (h *heapTrim) beforeRuns() {
 	h.mu.Lock()
@@ -95,7 +98,3 @@ func (h *heapTrim) beforeRuns() {
 	C.malloc_trim(0)
 	h.mark = uint64(C.mallinfo2().arena)
 }
-
-// trimNow returns glibc's free heap to the OS at once (tests: a session
-// built after it faults in whatever it takes from malloc).
-func trimNow() { C.malloc_trim(0) }

@@ -5,11 +5,8 @@ package ort
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -92,8 +89,8 @@ func TestTimedRunsMapNothing(t *testing.T) {
 // warm-up) than one with an arena of its own, once sessions before it
 // grew the arena: with its own arena it maps and faults in every buffer
 // anew. Compared on the largest ofa-mbv3 net, each way's second session.
-// glibc's free heap is returned after the first session either way, as
-// heapTrim does when the heap has grown: without it, whether the second
+// glibc's free heap is returned after the first session either way
+// (heapTrim.beforeRuns, the trim the device makes): without it, whether the second
 // own arena reused the first one's freed (already faulted) heap depended on
 // the heap's history, and the own arena once faulted 11 pages under -race.
 func TestSharedArenaWarmsFirstRuns(t *testing.T) {
@@ -128,7 +125,7 @@ func TestSharedArenaWarmsFirstRuns(t *testing.T) {
 				faults[shared] = threadFaults(t) - before
 			}
 			s.Close()
-			trimNow()
+			rt.heap.beforeRuns()
 		}
 	}
 	t.Logf("page faults in a second session's 2 warm-up runs: own arena %d, shared %d", faults[false], faults[true])
@@ -172,31 +169,11 @@ func TestFreeHeapReturnedBeforeRuns(t *testing.T) {
 	}
 	s.Close()
 	debug.FreeOSMemory()
-	before := residentKB(t)
+	before := vmKB(t, "VmRSS")
 	rt.heap.beforeRuns()
-	after := residentKB(t)
+	after := vmKB(t, "VmRSS")
 	t.Logf("resident %d kB before beforeRuns, %d kB after", before, after)
 	if before-after < 4<<10 {
 		t.Errorf("beforeRuns returned %d kB (want ≥ 4 MiB: the closed session's packed weight alone is 5 MB)", before-after)
 	}
-}
-
-// residentKB is this process's VmRSS in kB.
-func residentKB(t *testing.T) int64 {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb
-		}
-	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
 }
