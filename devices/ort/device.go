@@ -114,7 +114,9 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 	}
 	host, _ := os.Hostname()
 	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req, tmpDir: os.TempDir()}
-	d.prelay.on = precision == "fp32" && opts.Optimization == "all" && nchwcBlock8()
+	if precision == "fp32" && opts.Optimization == "all" {
+		d.prelay.block = nchwcBlock()
+	}
 	d.checks = defaultPassedChecks()
 	if cores, err := usableCores(); err == nil {
 		d.cores = planCores(cores, opts.IntraOpThreads)
@@ -289,8 +291,8 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 	// rewrite it into (prelayer, TestPrelaidIsWhatORTRuns): again the same
 	// graph, built in half the time without the rewrite's weight copies.
 	eo := onnx.Options{Seed: d.model.Seed, Batch: d.opts.Batch, FoldBN: d.opts.Optimization != "disable"}
-	if d.prelay.use(ctx, net, func() error { return work.samePrelaid(ctx, d.rt, net, eo, d.opts, d.checks) }) {
-		eo.Rewrite = prelayOrPlain
+	if d.prelay.use(ctx, net, func() error { return work.samePrelaid(ctx, d.rt, net, eo, d.opts, d.checks, d.prelay.block) }) {
+		eo.Rewrite = prelayOrPlain(d.prelay.block)
 	}
 	return work.load(ctx, d.rt, net, eo, d.opts)
 }
@@ -299,7 +301,7 @@ func (d *Device) open(ctx context.Context, net *model.Network) (*Session, error)
 // pre-laid in NCHWc (nil) or plain (why), and whether it pre-lays at all
 // with its settings on this CPU.
 func (d *Device) Prelaid() (on bool, spaces map[string]error) {
-	return d.prelay.on, d.prelay.state()
+	return d.prelay.block > 0, d.prelay.state()
 }
 
 // load writes net with export options eo to a model file of w, its

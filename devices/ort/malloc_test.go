@@ -160,8 +160,8 @@ func TestFreeHeapReturnedBeforeRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	eo := onnx.Options{Seed: weightSeed, FoldBN: true}
-	if nchwcBlock8() {
-		eo.Rewrite = prelayOrPlain
+	if b := nchwcBlock(); b > 0 {
+		eo.Rewrite = prelayOrPlain(b)
 	}
 	s, err := work.load(context.Background(), rt, net, eo, cpuOptions())
 	if err != nil {

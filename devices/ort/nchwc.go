@@ -3,6 +3,7 @@ package ort
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -13,10 +14,12 @@ import (
 
 // NCHWc pre-layout. At optimisation level "all" on an x86 CPU, ONNX
 // Runtime rewrites a model's convs and pools into its NCHWc ops (domain
-// com.microsoft.nchwc: the channels in blocks of 8 or 16, the activation
-// and a residual sum fused into the conv), reorders every conv's weights
-// into that layout, and inserts ReorderInput/ReorderOutput where an NCHW op
-// (the squeeze-and-excitation Mul, Flatten) needs the plain layout. For
+// com.microsoft.nchwc: the channels in blocks of 8 with AVX2, 16 with
+// AVX-512, the activation and a residual sum fused into the conv), reorders
+// every conv's weights into that layout (padding a conv's output channels
+// up to the block), and inserts ReorderInput/ReorderOutput where an NCHW op
+// (the squeeze-and-excitation Mul, Flatten, a conv whose input channels
+// are not whole blocks) needs the plain layout. For
 // these networks that rewrite is half of building a session, and its
 // weight copies are most of the session's peak memory (docs/benchmarks.md,
 // issue 14). prelayNCHWc writes the graph in that form already, so ONNX
@@ -30,22 +33,28 @@ import (
 // nchwcDomain is the domain of ONNX Runtime's NCHWc ops.
 const nchwcDomain = "com.microsoft.nchwc"
 
-// nchwcChannels is the channel multiple the pre-layout requires of every
-// conv but a first one on the image (ONNX Runtime's block on AVX2 is 8; a
-// CPU with another block, or a net with other channel counts, may be
-// rewritten differently, so such a net is left plain).
-const nchwcChannels = 8
-
 // errNotPrelaid says a graph has a node the pre-layout does not rewrite the
 // way ONNX Runtime would; the model is then exported plain.
 var errNotPrelaid = errors.New("not pre-laid in NCHWc")
 
+// prelaid returns the export's Rewrite into the NCHWc form ONNX Runtime
+// makes of a model on a CPU whose NCHWc block is block (prelayNCHWc).
+func prelaid(block int64) func(*onnxpb.ModelProto, onnx.Grow) error {
+	return func(m *onnxpb.ModelProto, grow onnx.Grow) error { return prelayNCHWc(m, grow, block) }
+}
+
 // prelayNCHWc rewrites m, a model/onnx export, into the NCHWc form ONNX
-// Runtime makes of it (see above); it fails, leaving m as it was, for a
-// graph it cannot rewrite so.
-func prelayNCHWc(m *onnxpb.ModelProto) error {
+// Runtime makes of it on a CPU whose NCHWc block is block (see above),
+// with grow padding the weights of convs whose output channels are not
+// whole blocks; it fails, leaving m as it was, for a graph it cannot
+// rewrite so.
+func prelayNCHWc(m *onnxpb.ModelProto, grow onnx.Grow, block int64) error {
+	if block != 8 && block != 16 {
+		return fmt.Errorf("%w: NCHWc block %d (ONNX Runtime's are 8 and 16)", errNotPrelaid, block)
+	}
 	g := m.GetGraph()
 	r := &relayout{
+		block:     block,
 		inits:     map[string]*onnxpb.TensorProto{},
 		producer:  map[string]*onnxpb.NodeProto{},
 		consumers: map[string][]*onnxpb.NodeProto{},
@@ -89,6 +98,17 @@ func prelayNCHWc(m *onnxpb.ModelProto) error {
 			return fmt.Errorf("%w: output %s: %v", errNotPrelaid, o, err)
 		}
 	}
+	// Only a graph that can be rewritten has its weights padded.
+	for _, p := range r.pads {
+		if grow == nil {
+			return fmt.Errorf("%w: %s: padding %v to %v needs the export's weights", errNotPrelaid, p.t.GetName(), p.t.GetDims(), p.dims)
+		}
+	}
+	for _, p := range r.pads {
+		if err := grow(p.t, p.dims); err != nil {
+			return err
+		}
+	}
 	g.Node = r.out
 	m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(nchwcDomain), Version: proto.Int64(1)})
 	return nil
@@ -97,6 +117,7 @@ func prelayNCHWc(m *onnxpb.ModelProto) error {
 // relayout is prelayNCHWc's state: the graph's tensors as read, and the
 // nodes written so far with the layouts each tensor is available in.
 type relayout struct {
+	block     int64 // ONNX Runtime's NCHWc block on the CPU
 	inits     map[string]*onnxpb.TensorProto
 	producer  map[string]*onnxpb.NodeProto
 	consumers map[string][]*onnxpb.NodeProto // the nodes reading each (non-initializer) tensor
@@ -109,8 +130,20 @@ type relayout struct {
 	skip    map[*onnxpb.NodeProto]bool
 	// sumInto maps a conv to the Add it absorbs as its Sum input.
 	sumInto map[*onnxpb.NodeProto]*onnxpb.NodeProto
-	n       int
+	// pads are the weights to pad to whole blocks once the graph is
+	// rewritten.
+	pads []pad
+	n    int
 }
+
+// pad is a weight initializer to grow to dims.
+type pad struct {
+	t    *onnxpb.TensorProto
+	dims []int64
+}
+
+// roundUp rounds c up to whole blocks.
+func roundUp(c, block int64) int64 { return (c + block - 1) / block * block }
 
 // planSums picks, for every residual Add, the conv that absorbs it: as
 // ONNX Runtime does, the first of its inputs made by a conv that feeds
@@ -202,6 +235,13 @@ func (r *relayout) node(n *onnxpb.NodeProto) error {
 		case "AveragePool":
 			attrs = withDefault(attrs, onnx.StringAttr("auto_pad", "NOTSET"), onnx.IntAttr("ceil_mode", 0), onnx.IntAttr("count_include_pad", 0))
 		}
+		if r.chans[x]%r.block != 0 {
+			// ONNX Runtime's NCHWc pools take whole blocks only: this
+			// one stays NCHW, its defaults written out.
+			n = proto.Clone(n).(*onnxpb.NodeProto)
+			n.Attribute = attrs
+			return r.plainOp(n)
+		}
 		yb := r.name(y)
 		r.emit(nchwcDomain, n.GetOpType(), n.GetName()+"_nchwc", []string{b}, []string{yb}, attrs...)
 		r.blocked[y], r.chans[y] = yb, r.chans[x]
@@ -220,7 +260,12 @@ func (r *relayout) node(n *onnxpb.NodeProto) error {
 			return nil
 		}
 	}
-	// Any other op reads and writes NCHW.
+	return r.plainOp(n)
+}
+
+// plainOp writes n, an op that reads and writes NCHW, reordering its
+// inputs back to NCHW where need be.
+func (r *relayout) plainOp(n *onnxpb.NodeProto) error {
 	for _, in := range n.Input {
 		if _, init := r.inits[in]; init || in == "" {
 			continue
@@ -260,14 +305,38 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 		}
 	}
 	group := onnx.AttrInt(n, "group", 1)
-	out, in := w[0], w[1]
-	first := group == 1 && in < nchwcChannels // on the image: NCHW input
+	out, in, blk := w[0], w[1], r.block
+	first := group == 1 && in < blk // on the image: NCHW input
 	depthwise := group > 1 && in == 1 && group == out
+	// ONNX Runtime pads channels up to whole blocks: a conv's output
+	// channels, its input channels but on the image, and a depthwise
+	// conv's groups (TestPrelaidIsWhatORTRuns shows it does so for
+	// channels in multiples of 8, all these spaces have).
 	switch {
-	case out%nchwcChannels != 0:
+	case out%8 != 0:
 		return fmt.Errorf("%d output channels", out)
-	case !first && !depthwise && (group != 1 || in%nchwcChannels != 0):
+	case !first && !depthwise && (group != 1 || in%8 != 0):
 		return fmt.Errorf("%d input channels in %d groups", in*group, group)
+	}
+	pw := slices.Clone(w)
+	pw[0] = roundUp(out, blk)
+	if !first && !depthwise {
+		pw[1] = roundUp(in, blk)
+	}
+	attrs := withDefault(append([]*onnxpb.AttributeProto(nil), n.Attribute...), onnx.StringAttr("auto_pad", "NOTSET"))
+	if depthwise && pw[0] != group {
+		attrs = slices.DeleteFunc(attrs, func(a *onnxpb.AttributeProto) bool { return a.GetName() == "group" })
+		attrs = append(attrs, onnx.IntAttr("group", pw[0]))
+	}
+	if !slices.Equal(pw, w) {
+		r.pads = append(r.pads, pad{r.inits[n.Input[1]], pw})
+		if len(n.Input) > 2 && n.Input[2] != "" {
+			b := r.inits[n.Input[2]]
+			if !slices.Equal(b.GetDims(), []int64{out}) {
+				return fmt.Errorf("bias %s is not a %d-vector initializer", n.Input[2], out)
+			}
+			r.pads = append(r.pads, pad{b, pw[:1]})
+		}
 	}
 	x := n.Input[0]
 	if first {
@@ -281,13 +350,20 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 		}
 	}
 	inputs := append([]string{x}, n.Input[1:]...)
-	attrs := withDefault(append([]*onnxpb.AttributeProto(nil), n.Attribute...), onnx.StringAttr("auto_pad", "NOTSET"))
 	y := n.Output[0]
-	if add, ok := r.sumInto[n]; ok {
-		other := add.Input[0]
+	add, sums := r.sumInto[n]
+	other := ""
+	if sums {
+		other = add.Input[0]
 		if other == y {
 			other = add.Input[1]
 		}
+		// ONNX Runtime fuses the sum only of NCHWc tensors of the same
+		// channels.
+		_, blocked := r.blocked[other]
+		sums = blocked && r.chans[other] == out
+	}
+	if sums {
 		sum, err := r.toBlocked(other)
 		if err != nil {
 			return err

@@ -26,10 +26,10 @@ import (
 // expansions, SE and residual patterns).
 func TestPrelaidIsWhatORTRuns(t *testing.T) {
 	rt := testRuntime(t)
-	if !nchwcBlock8() {
-		// ONNX Runtime rewrites differently there; the device writes plain
-		// models on such a CPU (TestDevicePrelays).
-		t.Skip("skipping: the pre-layout is for CPUs whose NCHWc block is 8 (x86-64 with AVX2, without AVX-512)")
+	block := nchwcBlock()
+	if block == 0 {
+		// The device writes plain models on such a CPU (TestDevicePrelays).
+		t.Skip("skipping: the pre-layout is for x86-64 CPUs with AVX2 (ONNX Runtime's NCHWc block 8, or 16 with AVX-512)")
 	}
 	type net struct {
 		name string
@@ -60,7 +60,7 @@ func TestPrelaidIsWhatORTRuns(t *testing.T) {
 			for i, prelay := range []bool{false, true} {
 				opts := onnx.Options{Seed: 1, FoldBN: true}
 				if prelay {
-					opts.Rewrite = prelayNCHWc
+					opts.Rewrite = prelaid(block)
 				}
 				data, err := onnx.Export(n.net, opts)
 				if err != nil {
@@ -90,14 +90,15 @@ func TestPrelayRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A conv of 20 output channels (not a multiple of the NCHWc block).
+	// A conv of 20 output channels (ONNX Runtime's padding of channels
+	// that are not multiples of 8 is not what the pre-layout writes).
 	for _, init := range m.Graph.Initializer {
 		if init.GetName() == "stem.conv.weight" {
 			init.Dims[0] = 20
 		}
 	}
 	before := len(m.Graph.Node)
-	if err := prelayNCHWc(m); !errors.Is(err, errNotPrelaid) {
+	if err := prelayNCHWc(m, nil, 8); !errors.Is(err, errNotPrelaid) {
 		t.Fatalf("prelayNCHWc = %v, want errNotPrelaid", err)
 	}
 	if len(m.Graph.Node) != before || len(m.OpsetImport) != 1 {
@@ -142,7 +143,7 @@ func TestPrelayer(t *testing.T) {
 	if off.use(ctx, net("a"), check(nil)) || calls != 0 {
 		t.Fatalf("a device with the pre-layout off used it or checked (%d calls)", calls)
 	}
-	p := prelayer{on: true}
+	p := prelayer{block: 8}
 	bad := errors.New("another graph")
 	for _, c := range []struct {
 		space string
@@ -170,8 +171,8 @@ func TestPrelayer(t *testing.T) {
 	}
 }
 
-// TestDevicePrelays: the device at level all on a CPU with the NCHWc block
-// of 8 checks the space of the first net it measures and then pre-lays its
+// TestDevicePrelays: the device at level all on a CPU with an NCHWc block
+// the pre-layout is written for (8 or 16) checks the space of the first net it measures and then pre-lays its
 // models; at another level it does not pre-lay.
 func TestDevicePrelays(t *testing.T) {
 	for _, opt := range []string{"all", "extended"} {
@@ -182,7 +183,7 @@ func TestDevicePrelays(t *testing.T) {
 				t.Fatal(err)
 			}
 			on, spaces := d.Prelaid()
-			if want := opt == "all" && nchwcBlock8(); on != want {
+			if want := opt == "all" && nchwcBlock() > 0; on != want {
 				t.Fatalf("pre-layout on = %v, want %v", on, want)
 			}
 			if !on {
@@ -233,8 +234,9 @@ func TestPassedChecks(t *testing.T) {
 // another net or other settings are checked.
 func TestPrelayCheckRemembered(t *testing.T) {
 	rt := testRuntime(t)
-	if !nchwcBlock8() {
-		t.Skip("skipping: the pre-layout is for CPUs whose NCHWc block is 8 (x86-64 with AVX2, without AVX-512)")
+	block := nchwcBlock()
+	if block == 0 {
+		t.Skip("skipping: the pre-layout is for x86-64 CPUs with AVX2")
 	}
 	passed := passedChecks{t.TempDir()}
 	ctx := context.Background()
@@ -251,10 +253,10 @@ func TestPrelayCheckRemembered(t *testing.T) {
 	}
 	eo := onnx.Options{Seed: weightSeed, FoldBN: true}
 	w := testWorkDir(t)
-	if err := w.samePrelaid(cancelled, rt, small, eo, cpuOptions(), passed); !errors.Is(err, context.Canceled) {
+	if err := w.samePrelaid(cancelled, rt, small, eo, cpuOptions(), passed, block); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a check never passed, context cancelled: %v, want context.Canceled", err)
 	}
-	if err := w.samePrelaid(ctx, rt, small, eo, cpuOptions(), passed); err != nil {
+	if err := w.samePrelaid(ctx, rt, small, eo, cpuOptions(), passed, block); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := os.ReadDir(passed.dir); len(n) != 1 {
@@ -280,7 +282,7 @@ func TestPrelayCheckRemembered(t *testing.T) {
 		{"other net", w, big, cpuOptions(), context.Canceled},
 		{"other settings", w, small, other, context.Canceled},
 	} {
-		if err := c.w.samePrelaid(cancelled, rt, c.net, eo, c.so, passed); !errors.Is(err, c.want) {
+		if err := c.w.samePrelaid(cancelled, rt, c.net, eo, c.so, passed, block); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}

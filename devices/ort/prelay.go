@@ -28,29 +28,38 @@ import (
 
 // prelayer decides, per space, whether the device writes its models
 // pre-laid in NCHWc (prelayNCHWc). It does for an fp32 model at
-// optimisation level "all" on an x86-64 CPU with AVX2 and without AVX-512
-// (ONNX Runtime's NCHWc block is then 8, the one the pre-layout is
+// optimisation level "all" on an x86-64 CPU with AVX2 (ONNX Runtime's
+// NCHWc block is then 8, or 16 with AVX-512: the blocks the pre-layout is
 // written and tested for), and for a space only once ONNX Runtime, on this
 // machine, has run the pre-laid graph of the space's first net as it runs
 // the plain one (check). Otherwise it exports plain models, which ONNX
 // Runtime rewrites itself: the same graph is timed either way.
 type prelayer struct {
-	on      bool
+	// block is ONNX Runtime's NCHWc block the models are laid in; 0 when
+	// they are written plain.
+	block   int64
 	mu      sync.Mutex
 	checked map[string]error // space → nil when its check passed
 }
 
-// nchwcBlock8 says this CPU is one whose NCHWc block ONNX Runtime sets to
-// 8 (MLAS: AVX2 without AVX-512).
-func nchwcBlock8() bool {
-	return runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && !cpu.X86.HasAVX512F
+// nchwcBlock is the NCHWc block ONNX Runtime sets on this CPU (MLAS: 16
+// with AVX-512F, 8 with AVX2), 0 on a CPU the pre-layout is not written
+// for.
+func nchwcBlock() int64 {
+	switch {
+	case runtime.GOARCH != "amd64" || !cpu.X86.HasAVX2:
+		return 0
+	case cpu.X86.HasAVX512F:
+		return 16
+	}
+	return 8
 }
 
 // use says whether net's model is written pre-laid, checking its space
 // first if that was not done yet (a failed check leaves the space plain;
 // its error is kept for Device.Prelaid).
 func (p *prelayer) use(ctx context.Context, net *model.Network, check func() error) bool {
-	if !p.on {
+	if p.block == 0 {
 		return false
 	}
 	p.mu.Lock()
@@ -76,28 +85,31 @@ func (p *prelayer) state() map[string]error {
 	return maps.Clone(p.checked)
 }
 
-// prelayOrPlain is the export's Rewrite: the NCHWc form where the
-// pre-layout knows how ONNX Runtime would rewrite the graph, the plain
-// graph otherwise (prelayNCHWc leaves a graph it refuses as it was).
-func prelayOrPlain(m *onnxpb.ModelProto) error {
-	if err := prelayNCHWc(m); err != nil && !errors.Is(err, errNotPrelaid) {
-		return err
+// prelayOrPlain returns the export's Rewrite for NCHWc block block: the
+// NCHWc form where the pre-layout knows how ONNX Runtime would rewrite the
+// graph, the plain graph otherwise (prelayNCHWc leaves a graph it refuses
+// as it was).
+func prelayOrPlain(block int64) func(*onnxpb.ModelProto, onnx.Grow) error {
+	return func(m *onnxpb.ModelProto, grow onnx.Grow) error {
+		if err := prelayNCHWc(m, grow, block); err != nil && !errors.Is(err, errNotPrelaid) {
+			return err
+		}
+		return nil
 	}
-	return nil
 }
 
 // samePrelaid exports net plain and pre-laid into w, has ONNX Runtime (rt,
 // session options so) optimise each and save what it would run, and
 // returns an error unless the two are the same graph (describeGraph). A
 // check that passed before with the same inputs (passed) is not run again.
-func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Network, eo onnx.Options, so Options, passed passedChecks) error {
+func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Network, eo onnx.Options, so Options, passed passedChecks, block int64) error {
 	if so.tune != nil {
 		passed = passedChecks{} // settings checkKey cannot name
 	}
 	var key string
 	if passed.dir != "" {
 		var err error
-		if key, err = w.checkKey(rt, net, eo, so); err != nil {
+		if key, err = w.checkKey(rt, net, eo, so, block); err != nil {
 			return fmt.Errorf("NCHWc pre-layout check on %s: %w", net.Arch, err)
 		}
 		if passed.has(key) {
@@ -105,7 +117,7 @@ func (w *workDir) samePrelaid(ctx context.Context, rt *Runtime, net *model.Netwo
 		}
 	}
 	var graphs [2]string
-	for i, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
+	for i, rewrite := range []func(*onnxpb.ModelProto, onnx.Grow) error{nil, prelaid(block)} {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -164,7 +176,7 @@ func (p passedChecks) add(key string) {
 
 // checkVersion names what checkKey hashes; a change to the check itself
 // bumps it.
-const checkVersion = "blockprof NCHWc pre-layout check 1"
+const checkVersion = "blockprof NCHWc pre-layout check 2"
 
 // checkKey names, by SHA-256, everything the check of net depends on: the
 // plain and the pre-laid model (as written, the offsets of their weights
@@ -172,17 +184,17 @@ const checkVersion = "blockprof NCHWc pre-layout check 1"
 // before, the values at an offset do not), the ONNX Runtime library (its
 // version, path, size and modification time), the CPU features that set
 // its NCHWc block, and the session settings.
-func (w *workDir) checkKey(rt *Runtime, net *model.Network, eo onnx.Options, so Options) (string, error) {
+func (w *workDir) checkKey(rt *Runtime, net *model.Network, eo onnx.Options, so Options, block int64) (string, error) {
 	h := sha256.New()
 	lib, err := os.Stat(rt.Path())
 	if err != nil {
 		return "", fmt.Errorf("the ONNX Runtime library: %w", err)
 	}
-	fmt.Fprintf(h, "%s\nonnxruntime %s %s %d %d\ncpu %s avx2=%v avx512f=%v\nsession %d %d %s %d %v\n", checkVersion,
+	fmt.Fprintf(h, "%s\nonnxruntime %s %s %d %d\ncpu %s avx2=%v avx512f=%v block=%d\nsession %d %d %s %d %v\n", checkVersion,
 		rt.Version(), rt.Path(), lib.Size(), lib.ModTime().UnixNano(),
-		runtime.GOARCH, cpu.X86.HasAVX2, cpu.X86.HasAVX512F,
+		runtime.GOARCH, cpu.X86.HasAVX2, cpu.X86.HasAVX512F, block,
 		so.IntraOpThreads, so.InterOpThreads, so.Optimization, so.Batch, rt.shares(so))
-	for _, rewrite := range []func(*onnxpb.ModelProto) error{nil, prelayNCHWc} {
+	for _, rewrite := range []func(*onnxpb.ModelProto, onnx.Grow) error{nil, prelaid(block)} {
 		o := eo
 		o.Rewrite = rewrite
 		var buf bytes.Buffer

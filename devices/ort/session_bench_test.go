@@ -202,7 +202,7 @@ func BenchmarkLoad(b *testing.B) {
 				return work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true}, opts)
 			}},
 			{"prelaid", func() (*Session, error) {
-				return work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true, Rewrite: prelayOrPlain}, opts)
+				return work.load(context.Background(), rt, net, onnx.Options{Seed: weightSeed, FoldBN: true, Rewrite: prelayOrPlain(max(nchwcBlock(), 8))}, opts)
 			}},
 		}
 	})

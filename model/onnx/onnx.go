@@ -45,6 +45,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -84,10 +85,18 @@ type Options struct {
 	FoldBN bool
 	// Rewrite, if set, rewrites the built model before it is written: a
 	// runtime's own form of the same graph (devices/ort writes the NCHWc
-	// layout ONNX Runtime would make of it). Initializers that no node
-	// uses afterwards are dropped. Its error fails the export.
-	Rewrite func(*onnxpb.ModelProto) error
+	// layout ONNX Runtime would make of it). grow gives a weight of the
+	// model more rows where that form pads its channels. Initializers
+	// that no node uses afterwards are dropped. Its error fails the export.
+	Rewrite func(m *onnxpb.ModelProto, grow Grow) error
 }
+
+// Grow makes the weight initializer t of a model being rewritten
+// (Options.Rewrite) a tensor of dims, each at least t's own and at most
+// twice it (a runtime's form that pads channels up to whole blocks):
+// values of the same distribution as its own, stored as the export stores
+// its weights.
+type Grow func(t *onnxpb.TensorProto, dims []int64) error
 
 // Export writes net as a serialised ONNX ModelProto: the bytes
 // proto.MarshalOptions{Deterministic: true} gives for Build's model, written
@@ -234,7 +243,7 @@ func build(net *model.Network, opts Options, lazy bool, ext *Weights) (*graph, *
 		},
 	}
 	if opts.Rewrite != nil {
-		if err := opts.Rewrite(m); err != nil {
+		if err := opts.Rewrite(m, g.grow); err != nil {
 			return nil, nil, fmt.Errorf("onnx export of %s: %w", net.Arch, err)
 		}
 		g.dropUnused()
@@ -284,6 +293,8 @@ type graph struct {
 	extErr error
 	// fold folds batch normalisation into the convs (Options.FoldBN).
 	fold bool
+	// bounds holds each uniform initializer's bound, for grow.
+	bounds map[string]float64
 }
 
 // fill is a pooled tensor's raw data: n bytes of pool from offset off,
@@ -546,26 +557,68 @@ func (g *graph) uniform(name string, bound float64, dims ...int64) string {
 		n *= d
 	}
 	t := &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}
+	g.values(t, len(g.g.Initializer), bound, n)
+	g.g.Initializer = append(g.g.Initializer, t)
+	if g.bounds == nil {
+		g.bounds = map[string]float64{}
+	}
+	g.bounds[name] = bound
+	return name
+}
+
+// values gives t, Initializer[i], n values drawn uniformly from [-bound,
+// bound): in the weight file (WriteExternal, but for small tensors), as a
+// window of a pool for the writer (lazy), or as raw data.
+func (g *graph) values(t *onnxpb.TensorProto, i int, bound float64, n int64) {
 	if g.ext != nil {
 		if 4*n < minExternal {
 			t.RawData = g.draw(bound, int(n))
 		} else if err := g.ext.external(t, g.rng, bound, int(n)); err != nil && g.extErr == nil {
 			g.extErr = err
 		}
-		g.g.Initializer = append(g.g.Initializer, t)
-		return name
+		return
 	}
 	f := fill{pool: g.pool(bound), off: 4 * g.rng.IntN(poolSize), n: int(4 * n)}
 	if g.lazy {
 		// Initializers before the first pooled one hold their bytes.
-		g.fills = append(g.fills, make([]fill, len(g.g.Initializer)-len(g.fills))...)
-		g.fills = append(g.fills, f)
+		if len(g.fills) <= i {
+			g.fills = append(g.fills, make([]fill, i+1-len(g.fills))...)
+		}
+		g.fills[i] = f
 	} else {
 		t.RawData = f.write(make([]byte, 0, f.n))
 	}
-	g.g.Initializer = append(g.g.Initializer, t)
-	return name
 }
+
+// grow is the Grow of the model g builds.
+func (g *graph) grow(t *onnxpb.TensorProto, dims []int64) error {
+	bound, ok := g.bounds[t.GetName()]
+	i := slices.Index(g.g.Initializer, t)
+	if !ok || i < 0 {
+		return fmt.Errorf("grow %q: not a weight of the export", t.GetName())
+	}
+	if len(dims) != len(t.Dims) {
+		return fmt.Errorf("grow %q %v to %v: another rank", t.GetName(), t.Dims, dims)
+	}
+	n := int64(1)
+	for k, d := range dims {
+		if d < t.Dims[k] || d > maxGrow*t.Dims[k] {
+			return fmt.Errorf("grow %q %v to %v: want each dimension from its own to %d times it", t.GetName(), t.Dims, dims, maxGrow)
+		}
+		n *= d
+	}
+	if slices.Equal(dims, t.Dims) {
+		return nil
+	}
+	t.Dims = slices.Clone(dims)
+	t.RawData, t.DataLocation, t.ExternalData = nil, nil, nil
+	g.values(t, i, bound, n)
+	return nil
+}
+
+// maxGrow bounds Grow: a runtime pads channels to a block, never more
+// than doubling them.
+const maxGrow = 2
 
 // minExternal is the size in bytes from which WriteExternal refers a
 // tensor to the weight file. ONNX Runtime opens, checks the path of, maps

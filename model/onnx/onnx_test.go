@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -558,4 +561,140 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	}
 	w.left -= len(p)
 	return len(p), nil
+}
+
+// growTo is a Rewrite that grows the initializers named in dims to them
+// and records the error of each call.
+func growTo(dims map[string][]int64, errs map[string]error) func(*onnxpb.ModelProto, onnx.Grow) error {
+	return func(m *onnxpb.ModelProto, grow onnx.Grow) error {
+		for _, t := range m.GetGraph().GetInitializer() {
+			if d, ok := dims[t.GetName()]; ok {
+				errs[t.GetName()] = grow(t, d)
+			}
+		}
+		return nil
+	}
+}
+
+// TestGrow: a Rewrite's Grow pads a weight to larger dims with values of
+// its distribution, alike in Export, Build and WriteExternal (a small
+// tensor's bytes in the model, a large one a window of the weight file
+// as long as its new dims); it refuses smaller dims, more than twice a
+// dimension, another rank and tensors that are not the export's weights.
+func TestGrow(t *testing.T) {
+	sp, err := spaces(t).Get("ofa-mbv3-w1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := sp.Network(sp.MinArch(sp.Resolutions[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const small, large = "stem.conv.weight", "head.conv1.conv.weight"
+	m, err := onnx.Build(net, onnx.Options{Seed: 1, FoldBN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]int64{}
+	for _, i := range m.Graph.Initializer {
+		before[i.GetName()] = i.GetDims()
+	}
+	if before[small] == nil || before[large] == nil {
+		t.Fatalf("the net has no %s or %s: %v", small, large, before)
+	}
+	double := func(d []int64, ks ...int) []int64 {
+		d = slices.Clone(d)
+		for _, k := range ks {
+			d[k] *= 2
+		}
+		return d
+	}
+	want := map[string][]int64{small: double(before[small], 0), large: double(before[large], 0, 1)}
+	size := func(d []int64) int64 {
+		n := int64(4)
+		for _, x := range d {
+			n *= x
+		}
+		return n
+	}
+	// Export writes the bytes Build's model marshals to.
+	errs := map[string]error{}
+	opts := onnx.Options{Seed: 1, FoldBN: true, Rewrite: growTo(want, errs)}
+	got, err := onnx.Export(net, opts)
+	if err != nil || errs[small] != nil || errs[large] != nil {
+		t.Fatalf("Export: %v, grow: %v", err, errs)
+	}
+	bm, err := onnx.Build(net, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := (proto.MarshalOptions{Deterministic: true}).Marshal(bm); !bytes.Equal(got, b) {
+		t.Error("Export and Build disagree on a grown model")
+	}
+	for _, i := range bm.Graph.Initializer {
+		if d, ok := want[i.GetName()]; ok && (!slices.Equal(i.GetDims(), d) || int64(len(i.GetRawData())) != size(d)) {
+			t.Errorf("%s: dims %v, %d bytes; want %v, %d bytes", i.GetName(), i.GetDims(), len(i.GetRawData()), d, size(d))
+		}
+	}
+	// WriteExternal: the large one a window of the file as long as its
+	// dims, the small one in the model.
+	f, err := os.Create(filepath.Join(t.TempDir(), "weights"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := onnx.NewWeights(f, "weights", 1)
+	var buf bytes.Buffer
+	if _, err := onnx.WriteExternal(&buf, net, opts, w); err != nil {
+		t.Fatal(err)
+	}
+	var em onnxpb.ModelProto
+	if err := proto.Unmarshal(buf.Bytes(), &em); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range em.Graph.Initializer {
+		switch i.GetName() {
+		case small:
+			if !slices.Equal(i.GetDims(), want[small]) || int64(len(i.GetRawData())) != size(want[small]) {
+				t.Errorf("external %s: dims %v, %d bytes in the model", small, i.GetDims(), len(i.GetRawData()))
+			}
+		case large:
+			ext := map[string]string{}
+			for _, e := range i.GetExternalData() {
+				ext[e.GetKey()] = e.GetValue()
+			}
+			off, _ := strconv.ParseInt(ext["offset"], 10, 64)
+			n, _ := strconv.ParseInt(ext["length"], 10, 64)
+			if !slices.Equal(i.GetDims(), want[large]) || n != size(want[large]) || off+n > w.Size() {
+				t.Errorf("external %s: dims %v, window %d+%d of a %d-byte file; want %v, %d bytes", large, i.GetDims(), off, n, w.Size(), want[large], size(want[large]))
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		dims []int64
+	}{
+		{small, double(before[small][:3])},                                   // another rank
+		{small, append([]int64{before[small][0] - 8}, before[small][1:]...)}, // smaller
+		{small, append([]int64{4 * before[small][0]}, before[small][1:]...)}, // more than twice
+		{"stem.conv.bias.missing", before[small]},                            // not a weight: grown below
+	} {
+		errs := map[string]error{}
+		dims := map[string][]int64{c.name: c.dims}
+		if c.name == "stem.conv.bias.missing" {
+			// A tensor of the model that is not one of the export's
+			// weights.
+			if _, err := onnx.Build(net, onnx.Options{Seed: 1, FoldBN: true, Rewrite: func(m *onnxpb.ModelProto, grow onnx.Grow) error {
+				errs[c.name] = grow(&onnxpb.TensorProto{Name: proto.String(c.name), Dims: []int64{1}}, []int64{2})
+				return nil
+			}}); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := onnx.Build(net, onnx.Options{Seed: 1, FoldBN: true, Rewrite: growTo(dims, errs)}); err != nil {
+			t.Fatal(err)
+		}
+		if errs[c.name] == nil {
+			t.Errorf("grow %s %v to %v: no error", c.name, before[c.name], c.dims)
+		}
+	}
 }
