@@ -115,7 +115,7 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 	host, _ := os.Hostname()
 	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req, tmpDir: os.TempDir()}
 	if precision == "fp32" && opts.Optimization == "all" {
-		d.prelay.block = nchwcBlock()
+		d.prelay.block = prelayBlock()
 	}
 	d.checks = defaultPassedChecks()
 	if cores, err := usableCores(); err == nil {
