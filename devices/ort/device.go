@@ -45,6 +45,12 @@ type Device struct {
 	// tmpDir holds the device's work directory (os.TempDir(), so
 	// $TMPDIR); work is made on first use (workMu) and removed by Close.
 	tmpDir string
+	// memDir, if set, is a directory in memory (a tmpfs: memoryDir) the
+	// work directory goes to first. Sessions run on the weight file's
+	// pages as ONNX Runtime maps them; from a disk's file system, the
+	// timed runs spiked to 2-5 times their median in most windows, from a
+	// tmpfs they did not (docs/benchmarks.md, ninth pass).
+	memDir string
 	workMu sync.Mutex
 	work   *workDir
 	// prelay says, per space, whether models are written pre-laid in
@@ -113,9 +119,9 @@ func New(cfg devices.Config, lock *devices.HostLock) (*Device, error) {
 		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
 	}
 	host, _ := os.Hostname()
-	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req, tmpDir: os.TempDir()}
+	d := &Device{name: cfg.Name, rt: rt, opts: opts, protocol: protocol, timeout: timeout, lock: lock, model: req, tmpDir: os.TempDir(), memDir: memoryDir()}
 	if precision == "fp32" && opts.Optimization == "all" {
-		d.prelay.block = prelayBlock()
+		d.prelay.block = nchwcBlock()
 	}
 	d.checks = defaultPassedChecks()
 	if cores, err := usableCores(); err == nil {
@@ -332,9 +338,15 @@ func (d *Device) workDir() (*workDir, error) {
 	d.workMu.Lock()
 	defer d.workMu.Unlock()
 	if d.work == nil {
-		w, err := newWorkDir(d.tmpDir, d.model.Seed)
-		if err != nil {
-			return nil, err
+		var w *workDir
+		if d.memDir != "" {
+			w, _ = newWorkDir(d.memDir, d.model.Seed)
+		}
+		if w == nil {
+			var err error
+			if w, err = newWorkDir(d.tmpDir, d.model.Seed); err != nil {
+				return nil, err
+			}
 		}
 		d.work = w
 	}

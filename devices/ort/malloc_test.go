@@ -160,7 +160,7 @@ func TestFreeHeapReturnedBeforeRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	eo := onnx.Options{Seed: weightSeed, FoldBN: true}
-	if b := prelayBlock(); b > 0 {
+	if b := nchwcBlock(); b > 0 {
 		eo.Rewrite = prelayOrPlain(b)
 	}
 	s, err := work.load(context.Background(), rt, net, eo, cpuOptions())

@@ -172,7 +172,7 @@ func TestPrelayer(t *testing.T) {
 }
 
 // TestDevicePrelays: the device at level all on a CPU whose NCHWc block it
-// pre-lays in (prelayBlock) checks the space of the first net it measures and then pre-lays its
+// pre-lays in (nchwcBlock: 8 or 16) checks the space of the first net it measures and then pre-lays its
 // models; at another level it does not pre-lay.
 func TestDevicePrelays(t *testing.T) {
 	for _, opt := range []string{"all", "extended"} {
@@ -183,7 +183,7 @@ func TestDevicePrelays(t *testing.T) {
 				t.Fatal(err)
 			}
 			on, spaces := d.Prelaid()
-			if want := opt == "all" && prelayBlock() > 0; on != want {
+			if want := opt == "all" && nchwcBlock() > 0; on != want {
 				t.Fatalf("pre-layout on = %v, want %v", on, want)
 			}
 			if !on {

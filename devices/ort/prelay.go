@@ -28,9 +28,9 @@ import (
 
 // prelayer decides, per space, whether the device writes its models
 // pre-laid in NCHWc (prelayNCHWc). It does for an fp32 model at
-// optimisation level "all" on an x86-64 CPU with AVX2 and without AVX-512
-// (ONNX Runtime's NCHWc block is then 8; see prelayBlock for 16), and for
-// a space only once ONNX Runtime, on this
+// optimisation level "all" on an x86-64 CPU with AVX2 (ONNX Runtime's
+// NCHWc block is then 8, or 16 with AVX-512: the blocks the pre-layout is
+// written and tested for), and for a space only once ONNX Runtime, on this
 // machine, has run the pre-laid graph of the space's first net as it runs
 // the plain one (check). Otherwise it exports plain models, which ONNX
 // Runtime rewrites itself: the same graph is timed either way.
@@ -40,21 +40,6 @@ type prelayer struct {
 	block   int64
 	mu      sync.Mutex
 	checked map[string]error // space → nil when its check passed
-}
-
-// prelayBlock is the NCHWc block the device pre-lays its models in on this
-// CPU, 0 for plain models. The pre-layout is right for block 16 too
-// (TestPrelaidIsWhatORTRuns passes on an AVX-512 CPU) and builds sessions
-// 7 times faster there, but with it the probe's runs spiked to 2-5 times
-// their median in most windows (none did with plain models), and the
-// probe-corrected repeatability fell from 0.88-0.96 to 0.74-0.83
-// (docs/benchmarks.md, ninth pass): until that is understood the device
-// writes plain models on such a CPU.
-func prelayBlock() int64 {
-	if b := nchwcBlock(); b == 8 {
-		return b
-	}
-	return 0
 }
 
 // nchwcBlock is the NCHWc block ONNX Runtime sets on this CPU (MLAS: 16

@@ -97,6 +97,7 @@ func TestDeviceModelFiles(t *testing.T) {
 	if d.tmpDir != dir {
 		t.Fatalf("tmpDir = %s, want $TMPDIR %s", d.tmpDir, dir)
 	}
+	d.memDir = "" // as on a machine without a tmpfs (TestWorkDirInMemory)
 	if _, err := d.Measure(context.Background(), smallNet(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -259,4 +260,39 @@ func FuzzWorkDirPID(f *testing.F) {
 			t.Errorf("workDirPID(%q) = %d", name, pid)
 		}
 	})
+}
+
+// TestWorkDirInMemory: the work directory goes to the device's memory
+// directory when it has one, and to $TMPDIR when that one cannot take it;
+// TestMemoryDir checks which directory that is on Linux.
+func TestWorkDirInMemory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 2, MaxRepeat: 2}
+	for _, c := range []struct {
+		name, mem string
+		want      string // the work directory's parent
+	}{
+		{"memory", filepath.Join(tmp, "mem"), filepath.Join(tmp, "mem")},
+		{"memory gone", filepath.Join(tmp, "gone"), tmp},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.mem == c.want {
+				if err := os.Mkdir(c.mem, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := testDevice(t, cfg, devices.NewHostLockAt(filepath.Join(t.TempDir(), "host.lock")))
+			d.memDir = c.mem
+			if _, err := d.Measure(context.Background(), smallNet(t)); err != nil {
+				t.Fatal(err)
+			}
+			if got := filepath.Dir(d.work.path); got != c.want {
+				t.Errorf("work directory in %s, want %s", got, c.want)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
