@@ -16,10 +16,10 @@ import (
 // Runtime rewrites a model's convs and pools into its NCHWc ops (domain
 // com.microsoft.nchwc: the channels in blocks of 8 with AVX2, 16 with
 // AVX-512, the activation and a residual sum fused into the conv), reorders
-// every conv's weights into that layout (padding a conv's output channels
-// up to the block), and inserts ReorderInput/ReorderOutput where an NCHW op
-// (the squeeze-and-excitation Mul, Flatten, a conv whose input channels
-// are not whole blocks) needs the plain layout. For
+// every conv's weights into that layout (padding channels up to whole
+// blocks), and inserts ReorderInput/ReorderOutput where an NCHW op (the
+// squeeze-and-excitation Mul, Flatten, a pool of padded channels) needs the
+// plain layout. For
 // these networks that rewrite is half of building a session, and its
 // weight copies are most of the session's peak memory (docs/benchmarks.md,
 // issue 14). prelayNCHWc writes the graph in that form already, so ONNX
@@ -45,9 +45,9 @@ func prelaid(block int64) func(*onnxpb.ModelProto, onnx.Grow) error {
 
 // prelayNCHWc rewrites m, a model/onnx export, into the NCHWc form ONNX
 // Runtime makes of it on a CPU whose NCHWc block is block (see above),
-// with grow padding the weights of convs whose output channels are not
-// whole blocks; it fails, leaving m as it was, for a graph it cannot
-// rewrite so.
+// with grow padding the weights of convs whose channels are not whole
+// blocks; it fails, leaving m as it was, for a graph it cannot rewrite so
+// (an error of grow fails it as it is: the export then fails).
 func prelayNCHWc(m *onnxpb.ModelProto, grow onnx.Grow, block int64) error {
 	if block != 8 && block != 16 {
 		return fmt.Errorf("%w: NCHWc block %d (ONNX Runtime's are 8 and 16)", errNotPrelaid, block)
