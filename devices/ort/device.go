@@ -340,7 +340,10 @@ func (d *Device) workDir() (*workDir, error) {
 	if d.work == nil {
 		var w *workDir
 		if d.memDir != "" {
-			w, _ = newWorkDir(d.memDir, d.model.Seed)
+			if w, _ = newWorkDir(d.memDir, d.model.Seed); w != nil {
+				// What a crash left in $TMPDIR goes too.
+				removeStaleWorkDirs(d.tmpDir)
+			}
 		}
 		if w == nil {
 			var err error

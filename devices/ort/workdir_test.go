@@ -263,11 +263,16 @@ func FuzzWorkDirPID(f *testing.F) {
 }
 
 // TestWorkDirInMemory: the work directory goes to the device's memory
-// directory when it has one, and to $TMPDIR when that one cannot take it;
+// directory when it has one (and what a dead process left in $TMPDIR is
+// removed all the same), and to $TMPDIR when that one cannot take it;
 // TestMemoryDir checks which directory that is on Linux.
 func TestWorkDirInMemory(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
+	stale := filepath.Join(tmp, workDirPrefix+"999999999-abc") // no such process
+	if err := os.Mkdir(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	cfg := devices.Config{Name: "cpu", Kind: "ort", Threads: 1, Warmup: 1, Repeat: 2, MaxRepeat: 2}
 	for _, c := range []struct {
 		name, mem string
@@ -289,6 +294,9 @@ func TestWorkDirInMemory(t *testing.T) {
 			}
 			if got := filepath.Dir(d.work.path); got != c.want {
 				t.Errorf("work directory in %s, want %s", got, c.want)
+			}
+			if _, err := os.Stat(stale); err == nil {
+				t.Errorf("%s, left by a dead process, is still there", stale)
 			}
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
