@@ -47,9 +47,11 @@ type Device struct {
 	tmpDir string
 	// memDir, if set, is a directory in memory (a tmpfs: memoryDir) the
 	// work directory goes to first. Sessions run on the weight file's
-	// pages as ONNX Runtime maps them; from a disk's file system, the
-	// timed runs spiked to 2-5 times their median in most windows, from a
-	// tmpfs they did not (docs/benchmarks.md, ninth pass).
+	// pages as ONNX Runtime maps them; with the file on a disk's file
+	// system the timed runs spiked more often and the probe-corrected
+	// repeatability fell to 0.72-0.83, from a tmpfs it was 0.73-0.95
+	// (median 0.91, as with plain models). Why is not known
+	// (docs/benchmarks.md, ninth pass).
 	memDir string
 	workMu sync.Mutex
 	work   *workDir

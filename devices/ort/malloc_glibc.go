@@ -30,8 +30,9 @@ package ort
 // with a free top kept up to 16 MiB, the next session packs into the
 // block the last one freed instead of mapping and faulting in ~1,300 new
 // pages (4-5 ms per arch on a 2-core VM: docs/benchmarks.md, issue 14;
-// heapTrim.beforeRuns returns what is left free before the timed runs). The runs take their buffers from the
-// session's arena either way, so they map nothing (TestTimedRunsMapNothing).
+// heapTrim.beforeRuns returns what is left free before the timed runs).
+// The runs take their buffers from the session's arena either way, so
+// they map nothing (TestTimedRunsMapNothing).
 static void __attribute__((constructor)) bp_malloc_settings(void) {
 #ifdef M_ARENA_MAX
 	if (getenv("MALLOC_ARENA_MAX") == NULL)

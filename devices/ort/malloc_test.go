@@ -90,9 +90,10 @@ func TestTimedRunsMapNothing(t *testing.T) {
 // grew the arena: with its own arena it maps and faults in every buffer
 // anew. Compared on the largest ofa-mbv3 net, each way's second session.
 // glibc's free heap is returned after the first session either way
-// (heapTrim.beforeRuns, the trim the device makes): without it, whether the second
-// own arena reused the first one's freed (already faulted) heap depended on
-// the heap's history, and the own arena once faulted 11 pages under -race.
+// (heapTrim.beforeRuns, the trim the device makes): without it, whether
+// the second own arena reused the first one's freed (already faulted) heap
+// depended on the heap's history, and the own arena once faulted 11 pages
+// under -race.
 func TestSharedArenaWarmsFirstRuns(t *testing.T) {
 	rt := testRuntime(t)
 	if !rt.sharedArena {

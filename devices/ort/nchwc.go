@@ -33,6 +33,12 @@ import (
 // nchwcDomain is the domain of ONNX Runtime's NCHWc ops.
 const nchwcDomain = "com.microsoft.nchwc"
 
+// nchwcChannels is the channel multiple the pre-layout requires of every
+// conv but a first one on the image: ONNX Runtime pads such channel counts
+// up to its block (TestPrelaidIsWhatORTRuns), others it may rewrite
+// differently, so such a net is left plain.
+const nchwcChannels = 8
+
 // errNotPrelaid says a graph has a node the pre-layout does not rewrite the
 // way ONNX Runtime would; the model is then exported plain.
 var errNotPrelaid = errors.New("not pre-laid in NCHWc")
@@ -310,12 +316,11 @@ func (r *relayout) conv(n *onnxpb.NodeProto) error {
 	depthwise := group > 1 && in == 1 && group == out
 	// ONNX Runtime pads channels up to whole blocks: a conv's output
 	// channels, its input channels but on the image, and a depthwise
-	// conv's groups (TestPrelaidIsWhatORTRuns shows it does so for
-	// channels in multiples of 8, all these spaces have).
+	// conv's groups.
 	switch {
-	case out%8 != 0:
+	case out%nchwcChannels != 0:
 		return fmt.Errorf("%d output channels", out)
-	case !first && !depthwise && (group != 1 || in%8 != 0):
+	case !first && !depthwise && (group != 1 || in%nchwcChannels != 0):
 		return fmt.Errorf("%d input channels in %d groups", in*group, group)
 	}
 	pw := slices.Clone(w)

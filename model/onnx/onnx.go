@@ -85,8 +85,8 @@ type Options struct {
 	FoldBN bool
 	// Rewrite, if set, rewrites the built model before it is written: a
 	// runtime's own form of the same graph (devices/ort writes the NCHWc
-	// layout ONNX Runtime would make of it). grow gives a weight of the
-	// model more rows where that form pads its channels. Initializers
+	// layout ONNX Runtime would make of it). grow pads a weight of the
+	// model where that form pads its channels. Initializers
 	// that no node uses afterwards are dropped. Its error fails the export.
 	Rewrite func(m *onnxpb.ModelProto, grow Grow) error
 }
