@@ -88,6 +88,26 @@ func (a Arch) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 // ParseArch reads the canonical encoding and checks it against the space.
 func (s *Space) ParseArch(text string) (Arch, error) {
+	return s.parseArch(text, nil)
+}
+
+// UnitCache lets archs parsed with ParseArchShared share the layers of
+// equal units: a series holds tens of thousands of parsed archs, and most
+// of their units (a depth-2 unit of MobileNetV3 has 81 forms) are repeats.
+// The shared layers are capped slices, as ParseArch's: an append to a unit
+// copies it; nothing may write a parsed arch's blocks in place. The zero
+// value is not usable: make one with NewUnitCache, one per batch.
+type UnitCache struct{ units map[string][]Block }
+
+// NewUnitCache returns an empty cache.
+func NewUnitCache() *UnitCache { return &UnitCache{units: map[string][]Block{}} }
+
+// ParseArchShared is ParseArch with the units shared through c.
+func (s *Space) ParseArchShared(text string, c *UnitCache) (Arch, error) {
+	return s.parseArch(text, c)
+}
+
+func (s *Space) parseArch(text string, c *UnitCache) (Arch, error) {
 	text = strings.TrimSpace(text)
 	name, rest, ok := strings.Cut(text, ":")
 	if !ok {
@@ -123,13 +143,22 @@ func (s *Space) ParseArch(text string) (Arch, error) {
 	// One backing array holds every layer's block; each unit is a slice of
 	// it capped at its depth (an append to one unit copies, never spills
 	// into the next). Analyses hold tens of thousands of parsed archs.
-	layers := len(parts)
-	for _, p := range parts {
-		layers += strings.Count(p, ",")
+	a.Units = make([][]Block, len(parts))
+	layers := 0
+	for i, p := range parts {
+		if c != nil {
+			if u, ok := c.units[p]; ok {
+				a.Units[i] = u
+				continue
+			}
+		}
+		layers += 1 + strings.Count(p, ",")
 	}
 	blocks := make([]Block, 0, layers)
-	a.Units = make([][]Block, len(parts))
 	for i, p := range parts {
+		if a.Units[i] != nil {
+			continue
+		}
 		if p == "" {
 			return Arch{}, fmt.Errorf("arch %q: unit %d has no layers", clip(text), i+1)
 		}
@@ -146,6 +175,13 @@ func (s *Space) ParseArch(text string) (Arch, error) {
 	}
 	if err := s.Check(a); err != nil {
 		return Arch{}, err
+	}
+	if c != nil {
+		for i, p := range parts {
+			if _, ok := c.units[p]; !ok {
+				c.units[p] = a.Units[i]
+			}
+		}
 	}
 	return a, nil
 }

@@ -189,6 +189,7 @@ func (s *Session) latencySeries(ctx context.Context, device string, res int) (Se
 	}
 	step := stride(n)
 	out.Obs = make([]analysis.Obs, 0, min(n, MaxObs))
+	units := model.NewUnitCache()
 	i := 0
 	for r, err := range s.st.Records(ctx, q) {
 		if err != nil {
@@ -205,7 +206,7 @@ func (s *Session) latencySeries(ctx context.Context, device string, res int) (Se
 		if (i-1)%step != 0 {
 			continue
 		}
-		o, err := s.obs(r.Arch, r.Fix, r.Latency(baseline))
+		o, err := s.obs(units, r.Arch, r.Fix, r.Latency(baseline))
 		if err != nil {
 			return out, err
 		}
@@ -252,9 +253,10 @@ func joinInts(xs []int) string {
 	return strings.Join(s, ", ")
 }
 
-// obs parses one stored record's arch and plan role.
-func (s *Session) obs(canonical, fix string, v float64) (analysis.Obs, error) {
-	arch, err := s.sp.ParseArch(canonical)
+// obs parses one stored record's arch and plan role; the archs of one
+// series share their equal units through units.
+func (s *Session) obs(units *model.UnitCache, canonical, fix string, v float64) (analysis.Obs, error) {
+	arch, err := s.sp.ParseArchShared(canonical, units)
 	if err != nil {
 		return analysis.Obs{}, fmt.Errorf("store %s: %w", s.st.Path(), err)
 	}
@@ -289,8 +291,9 @@ func (s *Session) planObs(ctx context.Context, res int) (obs []analysis.Obs, tot
 		return nil, 0, nil, err
 	}
 	obs = make([]analysis.Obs, 0, len(refs))
+	units := model.NewUnitCache()
 	for _, it := range refs {
-		o, err := s.obs(it.Canonical, it.Fix, 0)
+		o, err := s.obs(units, it.Canonical, it.Fix, 0)
 		if err != nil {
 			return nil, 0, nil, err
 		}
