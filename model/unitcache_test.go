@@ -2,6 +2,7 @@ package model
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -73,7 +74,7 @@ func TestParseArchSharedChecksEveryUnit(t *testing.T) {
 	ss := defaultSpaces(t)
 	mb := ss.mustGet(t, "ofa-mbv3")
 	r := ReductionOf(mb, "no-e6k7-in-unit-2")
-	r.Units[1].Blocks = without(r.Units[1].Blocks, "e6k7")
+	r.Units[1].Blocks = slices.DeleteFunc(r.Units[1].Blocks, func(k string) bool { return k == "e6k7" })
 	sp, err := r.Apply(mb)
 	if err != nil {
 		t.Fatal(err)
@@ -97,16 +98,6 @@ func TestParseArchSharedChecksEveryUnit(t *testing.T) {
 	if _, ok := c.units["e3k3,zz"]; ok {
 		t.Fatal("a unit of an arch that failed was cached")
 	}
-}
-
-func without(keys []string, drop string) []string {
-	var out []string
-	for _, k := range keys {
-		if k != drop {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 // BenchmarkParseSeries parses 20,000 sampled archs, as a series of the
