@@ -3,7 +3,9 @@ package model
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -25,10 +27,30 @@ func FuzzParseArch(f *testing.F) {
 	f.Add("ofa-mbv3", "ofa-mbv3:99999999999999999999:e3k3")
 	f.Add("ofa-mbv3", "ofa-mbv3:224:e100000000k3,e3k-3/e1e308k3")
 	f.Add("ofa-mbv3", `{"ks":[-3],"e":[1e308],"d":[100000000,2,2,2,2],"r":-224}`)
+	// One cache per space lives across the inputs, as a series' cache lives
+	// across its archs: a unit cached by one input must not change how a
+	// later one parses.
+	var mu sync.Mutex
+	caches := map[string]*UnitCache{}
 	f.Fuzz(func(t *testing.T, space, text string) {
 		sp, err := ss.Get(space)
 		if err != nil {
 			return
+		}
+		mu.Lock()
+		c := caches[space]
+		if c == nil {
+			c = NewUnitCache()
+			caches[space] = c
+		}
+		shared, serr := sp.ParseArchShared(text, c)
+		mu.Unlock()
+		plain, perr := sp.ParseArch(text)
+		if (serr == nil) != (perr == nil) || (serr != nil && serr.Error() != perr.Error()) {
+			t.Fatalf("%q: shared parse says %v, plain parse says %v", text, serr, perr)
+		}
+		if perr == nil && !reflect.DeepEqual(shared, plain) {
+			t.Fatalf("%q: shared parse %v differs from plain parse %v", text, shared, plain)
 		}
 		a, err := sp.ParseArchAny(text)
 		if err != nil {
